@@ -1,0 +1,32 @@
+"""metafs engine: read and safely write photo metadata.  Public API only."""
+
+from engine.errors import (
+    CorruptFileError,
+    EngineError,
+    NoBackupError,
+    ReadOnlyTagError,
+    TagError,
+    TagValueError,
+    UnknownTagError,
+    UnsupportedFormatError,
+    ValidationError,
+    WriteError,
+)
+from engine.model import Metadata, TagValue
+from engine.reader import read_metadata
+
+__all__ = [
+    "CorruptFileError",
+    "EngineError",
+    "Metadata",
+    "NoBackupError",
+    "ReadOnlyTagError",
+    "TagError",
+    "TagValue",
+    "TagValueError",
+    "UnknownTagError",
+    "UnsupportedFormatError",
+    "ValidationError",
+    "WriteError",
+    "read_metadata",
+]

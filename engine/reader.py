@@ -1,0 +1,61 @@
+"""read_metadata: sniff the container, pull out its blocks, decode each block into tags."""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+
+from engine.errors import CorruptFileError, EngineError
+from engine.model import Blocks, Metadata
+from engine.registry import sniff
+
+log = logging.getLogger(__name__)
+
+
+def read_metadata(path: str | os.PathLike[str]) -> Metadata:
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise CorruptFileError("empty file", path=path)
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return read_metadata_from(data, path)
+    except OSError as e:
+        raise EngineError(f"cannot read: {e.strerror or e}", path=path) from e
+
+
+def read_metadata_from(data: bytes | mmap.mmap, path: str) -> Metadata:
+    """Decode metadata from the whole content of a file (pure: no I/O)."""
+    fmt = sniff(bytes(data[:64]), path)
+    blocks = fmt.extract(data, path)
+    md = Metadata(path=path, format=fmt.name)
+    md.warnings.extend(blocks.warnings)
+    decode_blocks(blocks, md)
+    return md
+
+
+def decode_blocks(blocks: Blocks, md: Metadata) -> None:
+    from engine.exif import decode_exif
+    from engine.iptc import decode_iptc
+    from engine.xmp import decode_xmp
+
+    xmp, iptc = blocks.xmp, blocks.iptc
+    if blocks.exif is not None:
+        res = decode_exif(blocks.exif, path=md.path, base_offset=blocks.exif_offset)
+        for t in res.tags:
+            md.add(t)
+        md.warnings.extend(res.warnings)
+        xmp = xmp if xmp is not None else res.xmp
+        iptc = iptc if iptc is not None else res.iptc
+    if xmp is not None:
+        tags, warnings = decode_xmp(xmp, blocks.xmp_extended, path=md.path)
+        for t in tags:
+            md.add(t)
+        md.warnings.extend(warnings)
+    if iptc is not None:
+        tags, warnings = decode_iptc(iptc, path=md.path)
+        for t in tags:
+            md.add(t)
+        md.warnings.extend(warnings)
