@@ -7,7 +7,8 @@ A *tag path* is the name a tag has in the mounted filesystem and in the CLI:
 - IFD1 (thumbnail IFD): ``ifd1/<Name>``; other IFDs ``subifd/<Name>``, ``subifd1/<Name>``,
   ``ifd2/<Name>``...
 - XMP: ``xmp/<prefix>:<property>``; structure fields as sub-paths
-  (``xmp/xmpMM:History[1]/stEvt:action``, ``xmp/Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiAdrCity``).
+  (``xmp/xmpMM:History[1]/stEvt:action``,
+  ``xmp/Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiAdrCity``).
 - IPTC: ``iptc/<ExifTool name>`` (``iptc/Keywords``).
 - Maker notes: ``MakerNote`` (read-only, binary).
 """

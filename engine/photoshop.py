@@ -44,7 +44,8 @@ def parse_irb(data: bytes) -> tuple[list[Resource], list[str]]:
         if p + size > end:
             warnings.append(f"Photoshop: resource 0x{rid:04x} runs past the end at offset {pos}")
             break
-        out.append(Resource(sig, rid, bytes(data[pos + 7 : pos + 7 + nlen]), bytes(data[p : p + size])))
+        name = bytes(data[pos + 7 : pos + 7 + nlen])
+        out.append(Resource(sig, rid, name, bytes(data[p : p + size])))
         pos = p + size + (size & 1)
     return out, warnings
 

@@ -1,0 +1,255 @@
+"""The one module that writes files: backup, temp file, validate, fsync, rename, dir fsync.
+
+A rewrite is described as a *plan*: a list of pieces, each either literal ``bytes`` or a
+``(offset, length)`` range copied from the original file.  Unchanged image data is therefore
+copied by the kernel (``os.copy_file_range``) and never held in memory.
+
+Crash safety: the original is only ever replaced by ``rename`` of a complete, fsynced and
+re-parsed temporary file in the same directory, so a crash at any instant leaves the old file
+or the new one.  Temporary files are hidden (``.NAME.metafs-XXXXXXXX.tmp``) and removed by the
+next write of the same file.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+
+from engine.errors import EngineError, NoBackupError, WriteError
+
+Piece = bytes | tuple[int, int]
+BACKUP_DIR = ".originals"
+TMP_SUFFIX = ".tmp"
+_CHUNK = 1 << 20
+
+# Test hook: called with a step name at each stage, so fault-injection tests can stop the
+# pipeline anywhere.  Production code never sets it.
+fault_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if fault_hook is not None:
+        fault_hook(name)
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and ".metafs-" in name and name.endswith(TMP_SUFFIX)
+
+
+def backup_path_for(path: str, backups: str | os.PathLike[str] | None = None) -> str:
+    """Where the original of ``path`` is (or will be) kept.
+
+    ``backups`` is the root of an ``.originals`` tree; the tree mirrors the paths below the
+    folder that holds it.  Default: ``.originals`` beside the file.
+    """
+    path = os.path.abspath(path)
+    if backups is None:
+        return os.path.join(os.path.dirname(path), BACKUP_DIR, os.path.basename(path))
+    root = os.path.abspath(backups)
+    rel = os.path.relpath(path, os.path.dirname(root))
+    if rel.startswith(".." + os.sep) or rel == "..":
+        rel = os.path.basename(path)
+    return os.path.join(root, rel)
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe_oserror(e: OSError, what: str) -> str:
+    if e.errno == errno.ENOSPC:
+        return f"no space left on the device while {what}; free some space and retry"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"permission denied while {what} ({e.strerror})"
+    return f"{e.strerror or e} while {what}"
+
+
+def make_backup(path: str, backups: str | os.PathLike[str] | None) -> tuple[str, bool]:
+    """Keep the first original: hard link where possible, else a durable copy.
+
+    Returns (backup path, created now).  An existing backup is never overwritten.
+    """
+    dest = backup_path_for(path, backups)
+    if os.path.lexists(dest):
+        return dest, False
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    try:
+        os.link(path, dest)
+    except FileExistsError:
+        return dest, False
+    except OSError:
+        tmp = f"{dest}.metafs-{secrets.token_hex(4)}{TMP_SUFFIX}"
+        try:
+            shutil.copy2(path, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.rename(tmp, dest)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
+    fsync_dir(os.path.dirname(dest))
+    return dest, True
+
+
+def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
+    while length > 0:
+        try:
+            n = os.copy_file_range(src, dst, min(length, 1 << 30), offset)
+        except OSError as e:
+            if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            n = 0
+        if n == 0:  # not supported here (or short source): plain reads
+            while length > 0:
+                chunk = os.pread(src, min(length, _CHUNK), offset)
+                if not chunk:
+                    raise OSError(errno.EIO, "source file shrank during the write")
+                os.write(dst, chunk)
+                offset += len(chunk)
+                length -= len(chunk)
+            return
+        offset += n
+        length -= n
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def remove_stale_temps(path: str) -> None:
+    d, name = os.path.split(os.path.abspath(path))
+    pattern = f".{glob.escape(name)}.metafs-*{TMP_SUFFIX}"
+    for stale in glob.glob(os.path.join(glob.escape(d), pattern)):
+        with suppress(OSError):
+            os.unlink(stale)
+
+
+def safe_rewrite(
+    path: str,
+    plan: Sequence[Piece],
+    *,
+    validate: Callable[[str], None],
+    backup: bool = True,
+    backups: str | os.PathLike[str] | None = None,
+) -> str | None:
+    """Replace ``path`` by the file ``plan`` describes; returns the backup path (or None)."""
+    path = os.path.realpath(path)  # write through a symlink, never replace the link itself
+    d, name = os.path.split(path)
+    remove_stale_temps(path)
+    backup_file: str | None = None
+    created_backup = False
+    tmp = os.path.join(d, f".{name}.metafs-{secrets.token_hex(4)}{TMP_SUFFIX}")
+    what = "making the backup"
+    try:
+        st = os.stat(path)
+        if backup:
+            backup_file, created_backup = make_backup(path, backups)
+        _step("backup")
+        what = "writing the temporary file"
+        src = os.open(path, os.O_RDONLY)
+        try:
+            dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                for piece in plan:
+                    if isinstance(piece, tuple):
+                        _copy_range(src, dst, piece[0], piece[1])
+                    else:
+                        _write_all(dst, piece)
+                _step("written")
+                what = "keeping the file's mode and owner"
+                os.fchmod(dst, st.st_mode & 0o7777)
+                with suppress(PermissionError):
+                    os.fchown(dst, st.st_uid, st.st_gid)
+                what = "flushing the temporary file to disk"
+                os.fsync(dst)
+            finally:
+                os.close(dst)
+        finally:
+            os.close(src)
+        _step("fsynced")
+        what = "validating the new file"
+        validate(tmp)
+        _step("validated")
+        what = "renaming the new file into place"
+        if os.stat(path).st_mtime_ns != st.st_mtime_ns:
+            raise WriteError("the file changed while it was being rewritten; retry", path=path)
+        os.rename(tmp, path)
+        what = "syncing the directory after the rename"
+        _step("renamed")
+        fsync_dir(d)
+        _step("dir-fsynced")
+        return backup_file
+    except BaseException as e:
+        renamed = not os.path.lexists(tmp) and what.startswith("syncing")
+        if os.path.lexists(tmp):
+            with suppress(OSError):
+                os.unlink(tmp)
+        if created_backup and backup_file and _same_file(backup_file, path):
+            # Nothing changed: drop the backup made for this failed write, so it cannot be
+            # mistaken for (or later diverge from) the true original.
+            with suppress(OSError):
+                os.unlink(backup_file)
+        if isinstance(e, EngineError):
+            raise
+        if isinstance(e, OSError):
+            outcome = (
+                "the new file is in place but may not survive a power loss"
+                if renamed
+                else "the original file is untouched"
+            )
+            raise WriteError(f"{_describe_oserror(e, what)}; {outcome}", path=path) from e
+        raise
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> str:
+    """Copy the backup back over ``path`` atomically; the backup stays in place."""
+    path = os.path.realpath(path) if os.path.exists(path) else os.path.abspath(path)
+    src = backup_path_for(path, backups)
+    if not os.path.exists(src):
+        raise NoBackupError(f"no backup at {src}; nothing to restore", path=path)
+    size = os.path.getsize(src)
+    if os.path.exists(path) and _same_file(src, path):
+        return src  # never written since the backup was made
+    d, name = os.path.split(path)
+    tmp = os.path.join(d, f".{name}.metafs-{secrets.token_hex(4)}{TMP_SUFFIX}")
+    try:
+        fs = os.open(src, os.O_RDONLY)
+        try:
+            dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                _copy_range(fs, dst, 0, size)
+                st = os.fstat(fs)
+                os.fchmod(dst, st.st_mode & 0o7777)
+                os.fsync(dst)
+            finally:
+                os.close(dst)
+        finally:
+            os.close(fs)
+        os.rename(tmp, path)
+        fsync_dir(d)
+    except OSError as e:
+        with suppress(OSError):
+            os.unlink(tmp)
+        reason = _describe_oserror(e, "restoring")
+        raise WriteError(f"{reason}; nothing was changed", path=path) from e
+    return src

@@ -1,0 +1,1 @@
+"""metafs: photo metadata as a filesystem."""

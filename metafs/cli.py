@@ -1,0 +1,211 @@
+"""The ``metafs`` command: read, write, restore, copy-tags, mount, umount."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+import engine
+from engine.errors import EngineError
+
+
+def _print_err(msg: str) -> None:
+    print(f"metafs: {msg}", file=sys.stderr)
+
+
+class Progress:
+    """A one-line progress bar on a terminal, silent otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.active = total > 1 and sys.stderr.isatty()
+
+    def step(self, name: str) -> None:
+        self.done += 1
+        if self.active:
+            width = 30
+            filled = width * self.done // self.total
+            bar = "#" * filled + "." * (width - filled)
+            sys.stderr.write(f"\r[{bar}] {self.done}/{self.total} {name[-40:]:<40}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.active:
+            sys.stderr.write("\n")
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    status = 0
+    results = []
+    for f in args.files:
+        try:
+            md = engine.read_metadata(f)
+        except EngineError as e:
+            _print_err(str(e))
+            results.append({"SourceFile": f, "Error": str(e)})
+            status = 1
+            continue
+        if args.json:
+            results.append(md.to_json(exiftool_keys=args.groups))
+        else:
+            if len(args.files) > 1:
+                print(f"======== {f}")
+            for tag in md.tags.values():
+                key = f"{tag.group}:{tag.name}" if args.groups else tag.path
+                value = tag.value if isinstance(tag.value, str) else ", ".join(tag.value)
+                print(f"{key}: {value}")
+            for w in md.warnings:
+                print(f"Warning: {w}")
+    if args.json:
+        json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
+        print()
+    return status
+
+
+def _parse_changes(args: argparse.Namespace) -> dict[str, str | None]:
+    changes: dict[str, str | None] = {}
+    for item in args.set or []:
+        tag, sep, value = item.partition("=")
+        if not sep or not tag:
+            raise SystemExit(f"metafs: --set wants TAG=VALUE, got {item!r}")
+        changes[tag] = value.replace("\\n", "\n")
+    for tag in args.delete or []:
+        changes[tag] = None
+    return changes
+
+
+def _run_batch(
+    files: Sequence[str], op: Callable[[str], object], verb: str
+) -> int:
+    failed = 0
+    bar = Progress(len(files))
+    for f in files:
+        try:
+            op(f)
+        except EngineError as e:
+            failed += 1
+            if bar.active:
+                sys.stderr.write("\n")
+            _print_err(f"{verb} failed: {e}")
+        bar.step(f)
+    bar.close()
+    return 1 if failed else 0
+
+
+def cmd_write(args: argparse.Namespace) -> int:
+    changes = _parse_changes(args)
+    if not changes:
+        _print_err("nothing to write: give --set TAG=VALUE or --delete TAG")
+        return 2
+    return _run_batch(
+        args.files,
+        lambda f: engine.write_metadata(
+            f, changes, backup=not args.no_backup, backups=args.backups,
+            sync_related=not args.no_sync,
+        ),
+        "write",
+    )
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    return _run_batch(args.files, lambda f: engine.restore(f, backups=args.backups), "restore")
+
+
+def cmd_copy_tags(args: argparse.Namespace) -> int:
+    try:
+        changes = engine.template_changes(args.source, args.tags)
+    except EngineError as e:
+        _print_err(str(e))
+        return 1
+    if not changes:
+        _print_err(f"{args.source}: no writable tags to copy")
+        return 1
+    return _run_batch(
+        args.dest,
+        lambda f: engine.write_metadata(
+            f, changes, backup=not args.no_backup, backups=args.backups
+        ),
+        "copy-tags",
+    )
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    from metafs.mount import main_mount
+
+    return main_mount(
+        args.source, args.mountpoint, foreground=args.foreground,
+        debounce_ms=args.debounce, read_only=args.read_only,
+    )
+
+
+def cmd_umount(args: argparse.Namespace) -> int:
+    from metafs.mount import main_umount
+
+    return main_umount(args.mountpoint)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="metafs", description="Photo metadata as files, written safely."
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("read", help="print the metadata of files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="JSON like exiftool -j")
+    p.add_argument("-G", "--groups", action="store_true", help="keys as ExifTool Group:Name")
+    p.set_defaults(func=cmd_read)
+
+    def write_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-backup", action="store_true", help="do not keep the original")
+        p.add_argument("--backups", metavar="DIR", help="root of the .originals tree")
+
+    p = sub.add_parser("write", help="change tags safely (backup, validate, atomic replace)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--set", action="append", metavar="TAG=VALUE")
+    p.add_argument("--delete", action="append", metavar="TAG")
+    p.add_argument("--no-sync", action="store_true", help="do not update EXIF/XMP/IPTC copies")
+    write_opts(p)
+    p.set_defaults(func=cmd_write)
+
+    p = sub.add_parser("restore", help="put the backed-up original back")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--backups", metavar="DIR")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("copy-tags", help="apply one file's metadata to others")
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("dest", nargs="+", metavar="DST")
+    p.add_argument("--tags", nargs="+", metavar="TAG", help="only these tag paths")
+    write_opts(p)
+    p.set_defaults(func=cmd_copy_tags)
+
+    p = sub.add_parser("mount", help="mount a photo directory")
+    p.add_argument("source")
+    p.add_argument("mountpoint")
+    p.add_argument("--foreground", "-f", action="store_true")
+    p.add_argument("--debounce", type=int, default=300, metavar="MS")
+    p.add_argument("--read-only", action="store_true")
+    p.set_defaults(func=cmd_mount)
+
+    p = sub.add_parser("umount", help="commit pending edits and unmount")
+    p.add_argument("mountpoint")
+    p.set_defaults(func=cmd_umount)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
