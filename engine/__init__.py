@@ -14,6 +14,17 @@ from engine.errors import (
 )
 from engine.model import Metadata, TagValue
 from engine.reader import read_metadata
+from engine.writer import (
+    TagSpec,
+    WriteResult,
+    check_value,
+    restore,
+    tag_spec,
+    template_changes,
+    write_exif_field,
+    write_metadata,
+    write_metadata_batch,
+)
 
 __all__ = [
     "CorruptFileError",
@@ -29,4 +40,13 @@ __all__ = [
     "ValidationError",
     "WriteError",
     "read_metadata",
+    "TagSpec",
+    "WriteResult",
+    "check_value",
+    "restore",
+    "tag_spec",
+    "template_changes",
+    "write_exif_field",
+    "write_metadata",
+    "write_metadata_batch",
 ]

@@ -37,12 +37,10 @@ def read_metadata_from(data: bytes | mmap.mmap, path: str) -> Metadata:
 
 
 def decode_blocks(blocks: Blocks, md: Metadata) -> None:
-    from engine.exif import decode_exif
-    from engine.iptc import decode_iptc
-    from engine.xmp import decode_xmp
-
     xmp, iptc = blocks.xmp, blocks.iptc
     if blocks.exif is not None:
+        from engine.exif import decode_exif
+
         res = decode_exif(blocks.exif, path=md.path, base_offset=blocks.exif_offset)
         for t in res.tags:
             md.add(t)
@@ -50,11 +48,15 @@ def decode_blocks(blocks: Blocks, md: Metadata) -> None:
         xmp = xmp if xmp is not None else res.xmp
         iptc = iptc if iptc is not None else res.iptc
     if xmp is not None:
+        from engine.xmp import decode_xmp
+
         tags, warnings = decode_xmp(xmp, blocks.xmp_extended, path=md.path)
         for t in tags:
             md.add(t)
         md.warnings.extend(warnings)
     if iptc is not None:
+        from engine.iptc import decode_iptc
+
         tags, warnings = decode_iptc(iptc, path=md.path)
         for t in tags:
             md.add(t)

@@ -1,4 +1,4 @@
-"""Public write API (signatures fixed; implementation lands with the JPEG writer).
+"""Public write API: write_metadata, write_metadata_batch, write_exif_field, restore.
 
 ``changes`` maps tag paths (as the reader prints them) to value text (the reader's printed
 form or a raw/numeric form; list tags one item per line) or ``None`` to delete the tag.
@@ -6,9 +6,16 @@ form or a raw/numeric form; list tags one item per line) or ``None`` to delete t
 
 from __future__ import annotations
 
+import mmap
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from engine.errors import EngineError, UnknownTagError, ValidationError
+from engine.model import Metadata
+from engine.reader import read_metadata, read_metadata_from
+from engine.write import safety
+from engine.write.changes import Edits, expand_sync, split_changes
 
 
 @dataclass(slots=True)
@@ -24,7 +31,17 @@ class TagSpec:
     path: str
     writable: bool
     is_list: bool  # list tags take one item per line; ">>" appends an item
-    kind: str  # "string", "int", "rational", "date", "enum", "lang-alt", "binary"...
+    kind: str  # "string", "int", "rational", "date", "enum", "lang-alt", "list"...
+
+
+def _same_value(md: Metadata, path: str, text: str | None) -> bool:
+    tag = md.tags.get(path)
+    if text is None:
+        return tag is None
+    if tag is None:
+        return False
+    value = tag.value if isinstance(tag.value, list) else [tag.value]
+    return "\n".join(value) == text
 
 
 def write_metadata(
@@ -35,21 +52,187 @@ def write_metadata(
     backups: str | os.PathLike[str] | None = None,
     sync_related: bool = True,
 ) -> WriteResult:
-    """Apply ``changes`` through the safe-write pipeline.  ``backups`` is the root of the
-    ``.originals`` tree (default: ``.originals`` beside the file)."""
-    raise NotImplementedError
+    """Apply ``changes`` through the safe-write pipeline (backup, temp, validate, rename)."""
+    path = os.fspath(path)
+    try:
+        return _write(path, changes, backup, backups, sync_related)
+    except EngineError as e:
+        if e.path is None or "\n" in str(e):  # every message names the file, on one line
+            err = type(e).__new__(type(e))
+            EngineError.__init__(err, " ".join(e.reason.split()), path=e.path or path,
+                                 offset=e.offset, tag=e.tag)
+            raise err from e
+        raise
+
+
+def _write(path: str, changes: Mapping[str, str | None], backup: bool,
+           backups: str | os.PathLike[str] | None, sync_related: bool) -> WriteResult:
+    before = read_metadata(path)
+    wanted = {p: t for p, t in changes.items() if not _same_value(before, p, t)}
+    if not wanted:
+        return WriteResult(path, None, {}, unchanged=True)
+    if sync_related:
+        wanted = expand_sync(wanted, before)
+        wanted = {p: t for p, t in wanted.items() if not _same_value(before, p, t)}
+    edits = split_changes(wanted, before)
+    from engine.write.planners import planner_for
+
+    planner = planner_for(before.format, path)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        plan = planner(data, edits, path)
+        orig_tail = _image_digest(before.format, data)
+    backup_file = safety.safe_rewrite(
+        path, plan, validate=lambda tmp: _validate(tmp, path, before, edits, orig_tail),
+        backup=backup, backups=backups,
+    )
+    return WriteResult(path, backup_file, dict(edits.paths))
+
+
+def _image_digest(fmt: str, data) -> bytes | None:
+    """A digest of the image data that must not change (JPEG: from SOS to the end)."""
+    import hashlib
+
+    if fmt != "JPEG":
+        return None
+    from engine.formats.jpeg import parse_jpeg
+
+    layout = parse_jpeg(data)
+    h = hashlib.sha256()
+    pos = layout.tail_offset
+    while pos < len(data):
+        h.update(data[pos : pos + (1 << 20)])
+        pos += 1 << 20
+    return h.digest()
+
+
+def _validate(tmp: str, path: str, before: Metadata, edits: Edits, orig_tail) -> None:
+    """Re-parse the temporary file: changes read back, everything else is identical."""
+    try:
+        with open(tmp, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            after = read_metadata_from(data, path)
+            if orig_tail is not None and _image_digest(before.format, data) != orig_tail:
+                raise ValidationError("image data changed; nothing was written", path=path)
+    except ValidationError:
+        raise
+    except EngineError as e:
+        raise ValidationError(f"the rewritten file does not read back ({e}); nothing was "
+                              "written", path=path) from e
+    touched = set(edits.paths)
+    # GPS reference tags ride along with their coordinates.
+    touched |= {p + "Ref" for p in edits.paths if p.startswith("GPS")}
+    for p, tag in before.tags.items():
+        if p in touched or _base(p) in touched:
+            continue
+        new = after.tags.get(p)
+        if new is None or new.value != tag.value:
+            got = "missing" if new is None else repr(new.value)
+            raise ValidationError(
+                f"tag {p} would change ({tag.value!r} -> {got}) though it was not asked to; "
+                "nothing was written", path=path)
+    for p, text in edits.paths.items():
+        present = p in after.tags
+        if text is None and present:
+            raise ValidationError(f"tag {p} is still there after deleting it; nothing was "
+                                  "written", path=path)
+        if text is not None and not present:
+            raise ValidationError(f"tag {p} does not read back after writing it; nothing was "
+                                  "written", path=path)
+    if len(after.warnings) > len(before.warnings):
+        new = [w for w in after.warnings if w not in before.warnings]
+        raise ValidationError(f"the rewritten file reads with a new warning ({new[:1]}); "
+                              "nothing was written", path=path)
+
+
+def _base(p: str) -> str:
+    return p.split("#", 1)[0]
+
+
+def write_metadata_batch(
+    operations: Iterable[tuple[str | os.PathLike[str], Mapping[str, str | None]]], **kwargs
+) -> list[WriteResult | EngineError]:
+    """Write many files; a failing file gives its error in place of a result and the rest go on."""
+    results: list[WriteResult | EngineError] = []
+    for path, changes in operations:
+        try:
+            results.append(write_metadata(path, changes, **kwargs))
+        except EngineError as e:
+            results.append(e)
+    return results
+
+
+def write_exif_field(path: str | os.PathLike[str], field: str, value: str | None) -> WriteResult:
+    return write_metadata(path, {field: value})
 
 
 def restore(path: str | os.PathLike[str], *, backups: str | os.PathLike[str] | None = None) -> str:
     """Put the backed-up original back in place; returns the backup path used."""
-    raise NotImplementedError
+    return safety.restore_file(os.fspath(path), backups)
+
+
+def template_changes(
+    source: str | os.PathLike[str], tags: list[str] | None = None
+) -> dict[str, str]:
+    """The writable tags of ``source`` as a change set to apply to other files."""
+    md = read_metadata(source)
+    out: dict[str, str] = {}
+    for p, t in md.tags.items():
+        if "#" in p or not t.writable or t.is_binary or (tags and p not in tags):
+            continue
+        if p.startswith("ifd1/") or "[" in p or p.count("/") > 1:
+            continue
+        try:
+            check_value(p, "\n".join(t.value) if isinstance(t.value, list) else t.value)
+        except EngineError:
+            continue
+        out[p] = "\n".join(t.value) if isinstance(t.value, list) else t.value
+    return out
 
 
 def tag_spec(tag_path: str) -> TagSpec:
     """What kind of tag ``tag_path`` is; raises UnknownTagError for names nobody knows."""
-    raise NotImplementedError
+    if tag_path.startswith("xmp/"):
+        from engine.xmp_edit import property_code, split_path
+
+        prefix, prop, _ = split_path(tag_path[4:])
+        code = property_code(prefix, prop)
+        is_list = len(code) > 1 and code[1] in "BQL"
+        kind = {"l": "lang-alt", "d": "date", "i": "int", "r": "rational"}.get(code[:1], "string")
+        return TagSpec(tag_path, "-" not in code, is_list, "list" if is_list else kind)
+    if tag_path.startswith("iptc/"):
+        from engine.iptc_edit import dataset_for
+
+        ds = dataset_for(tag_path[5:])
+        return TagSpec(tag_path, True, ds.repeatable, "list" if ds.repeatable else ds.kind)
+    from engine.exif_encode import lookup
+
+    name = tag_path.rpartition("/")[2]
+    try:
+        d = lookup(name)
+    except UnknownTagError:
+        raise
+    kind = "enum" if d.values else d.fmt
+    return TagSpec(tag_path, True, False, kind)
 
 
 def check_value(tag_path: str, text: str) -> None:
     """Raise TagValueError/ReadOnlyTagError/UnknownTagError when ``text`` cannot be written."""
-    raise NotImplementedError
+    if tag_path.startswith("xmp/"):
+        from engine.xmp_edit import normalise_value, split_path
+
+        prefix, prop, _ = split_path(tag_path[4:])
+        normalise_value(prefix, prop, text.split("\n") if "\n" in text else text)
+        return
+    if tag_path.startswith("iptc/"):
+        from engine.iptc_edit import check_iptc_value
+
+        check_iptc_value(tag_path[5:], text)
+        return
+    from engine.exif_encode import encode
+
+    encode(tag_path.rpartition("/")[2], text, "<")
+
+
+__all__ = [
+    "TagSpec", "WriteResult", "check_value", "restore", "tag_spec",
+    "template_changes", "write_exif_field", "write_metadata", "write_metadata_batch",
+]

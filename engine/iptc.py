@@ -1,0 +1,188 @@
+"""IPTC IIM (Information Interchange Model) records: parse, render, decode into tags.
+
+An IIM block is a sequence of datasets: ``0x1C``, record number, dataset number, a 2-byte
+big-endian length (or, with the top bit set, the number of bytes of an extended length that
+follows), then the data.  Parse and render are pure and symmetric:
+``render_iim(parse_iim(b)[0]) == b`` for every well-formed block.
+
+Decoding follows ExifTool (IPTC.pm): names and formats from engine.tags.iptc; strings are
+Windows Latin-1 unless 1:90 CodedCharacterSet says UTF-8 (``ESC % G``); repeatable datasets are
+lists; dates and times are printed ``YYYY:MM:DD`` and ``HH:MM:SS+hh:mm``.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+
+from engine.model import TagValue, binary_text
+from engine.tags.iptc import DATASETS, RECORDS
+
+UTF8_ESCAPE = b"\x1b%G"
+_MAX_EXT_LEN_BYTES = 8  # longest extended length field ExifTool accepts
+
+
+@dataclass(slots=True)
+class Dataset:
+    record: int
+    dataset: int
+    data: bytes
+    ext_len_size: int | None = None  # bytes of the extended length in the file (None: plain)
+
+
+def parse_iim(data: bytes) -> tuple[list[Dataset], list[str], int]:
+    """Datasets of an IIM block, warnings, and where parsing stopped (trailing padding kept
+    by the caller if it wants a byte-exact copy)."""
+    out: list[Dataset] = []
+    warnings: list[str] = []
+    pos, end = 0, len(data)
+    while pos + 5 <= end:
+        marker, rec, ds, length = struct.unpack_from(">BBBH", data, pos)
+        if marker != 0x1C:
+            if marker or bytes(data[pos:end]).strip(b"\0"):
+                warnings.append(f"IPTC: bad dataset marker 0x{marker:02x} at offset {pos}")
+            break
+        p = pos + 5
+        ext = None
+        if length & 0x8000:
+            ext = length & 0x7FFF
+            if ext > _MAX_EXT_LEN_BYTES or p + ext > end:
+                warnings.append(f"IPTC: bad extended length for {rec}:{ds} at offset {pos}")
+                break
+            length = int.from_bytes(data[p : p + ext], "big")
+            p += ext
+        if p + length > end:
+            warnings.append(f"IPTC: dataset {rec}:{ds} at offset {pos} runs past the end")
+            break
+        out.append(Dataset(rec, ds, bytes(data[p : p + length]), ext))
+        pos = p + length
+    return out, warnings, pos
+
+
+def render_iim(datasets: list[Dataset]) -> bytes:
+    """IIM bytes for datasets (extended lengths where needed or where the file had them)."""
+    parts = []
+    for d in datasets:
+        n = len(d.data)
+        ext = d.ext_len_size
+        if ext is None and n > 0x7FFF:
+            ext = 4
+        if ext is not None:
+            parts.append(struct.pack(">BBBH", 0x1C, d.record, d.dataset, 0x8000 | ext))
+            parts.append(n.to_bytes(ext, "big"))
+        else:
+            parts.append(struct.pack(">BBBH", 0x1C, d.record, d.dataset, n))
+        parts.append(d.data)
+    return b"".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+_CP1252_HOLES = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def _latin(raw: bytes) -> str:
+    # ExifTool's "Latin" is cp1252; its 5 undefined bytes pass through as Latin-1
+    if not re.search(rb"[\x80-\xff]", raw):
+        return raw.decode("ascii")
+    return "".join(chr(b) if b in _CP1252_HOLES else bytes((b,)).decode("cp1252") for b in raw)
+
+
+def _utf8(raw: bytes) -> str:
+    # invalid sequences become '?', as ExifTool's output does
+    return raw.decode("utf-8", "replace").replace("\ufffd", "?")
+
+
+def _date(val: str) -> str:
+    val = re.sub(r"\0$", "", val)
+    return re.sub(r"(\d{4})[^\d]*(\d{2})[^\d]*(\d{2})$", r"\1:\2:\3", val)
+
+
+def _time(val: str) -> str:
+    val = re.sub(r"\0$", "", val.replace(" ", ":"))
+    val = re.sub(r"^(\d{2})(\d{2})(\d{2})", r"\1:\2:\3", val)
+    return re.sub(r"([+-]\d{2})(\d{2})\s*$", r"\1:\2", val)
+
+
+def _charset(raw: bytes) -> str:
+    if raw == UTF8_ESCAPE:
+        return "UTF8"
+    s = " ".join(chr(b) for b in raw)
+    return s.replace(" \x1b", ", ESC").replace("\x1b", "ESC").lstrip(", ")
+
+
+def _value(rec: int, ds: int, raw: bytes, info: tuple | None, utf8: bool) -> str | None:
+    """The printed value of one dataset, or None for a binary one."""
+    fmt = info[1] if info else ""
+    if info and "B" in info[3]:
+        return None
+    if not fmt:  # ExifTool guesses an integer for short data with control bytes
+        fmt = "int" if len(raw) <= 4 and len(raw) != 3 and re.search(rb"[\0-\x08]", raw) else ""
+    conv = info[5] if info else None
+    if fmt.startswith("int"):
+        if len(raw) > 8:
+            return None
+        text = str(int.from_bytes(raw, "big"))
+    elif fmt == "undef":
+        return None
+    elif conv == "charset":
+        return _charset(raw.rstrip(b"\0"))
+    else:
+        if fmt in ("string", "digits"):
+            raw = raw.rstrip(b"\0")
+        # strings of records 2-6 are translated from the declared character set (Latin unless
+        # 1:90 says UTF-8); everything else is passed through as ExifTool does
+        text = _latin(raw) if fmt == "string" and 1 < rec < 7 and not utf8 else _utf8(raw)
+    if conv == "date":
+        text = _date(text)
+    elif conv == "time":
+        text = _time(text)
+    elif conv == "nulls":
+        text = re.sub("\0+", "\n", text)
+    elif conv == "pmprefs":
+        text = re.sub(r"\s*(\d+):\s*(\d+):\s*(\d+):\s*(\S*)",
+                      r"Tagged:\1, ColorClass:\2, Rating:\3, FrameNum:\4", text, count=1)
+    vm = info[4] if info else None
+    if vm:
+        text = vm.get(text, f"Unknown ({text})")
+    return text
+
+
+def decode_iptc(iim: bytes, *, path: str) -> tuple[list[TagValue], list[str]]:
+    """Tags of an IIM block, named and printed as ExifTool does (group ``IPTC``)."""
+    datasets, warnings, _ = parse_iim(iim)
+    warnings = [f"{path}: {w}" for w in warnings]
+    utf8 = any(d.record == 1 and d.dataset == 90 and d.data.rstrip(b"\0") == UTF8_ESCAPE
+               for d in datasets)
+    tags: dict[str, TagValue] = {}
+    unknown_records: set[int] = set()
+    for d in datasets:
+        if d.record not in RECORDS:
+            if d.record not in unknown_records:
+                warnings.append(f"{path}: IPTC: unrecognized record {d.record} ignored")
+                unknown_records.add(d.record)
+            continue
+        info = DATASETS.get((d.record, d.dataset))
+        if info is None:
+            continue  # ExifTool shows unknown datasets only with -u
+        name, flags = info[0], info[3]
+        tpath = f"iptc/{name}"
+        value = _value(d.record, d.dataset, d.data, info, utf8)
+        writable = "-" not in flags
+        if value is None:
+            size = len(d.data)
+            tag = TagValue(tpath, "IPTC", name, binary_text(size), False, size)
+        elif "L" in flags:
+            prev = tags.get(tpath)
+            items = prev.value if prev is not None and isinstance(prev.value, list) else []
+            tag = TagValue(tpath, "IPTC", name, [*items, value], writable)
+        else:
+            if tpath in tags:
+                # a non-repeatable dataset given twice: ExifTool shows the later one
+                warnings.append(f"{path}: IPTC {name} appears more than once")
+            tag = TagValue(tpath, "IPTC", name, value, writable)
+        tags[tpath] = tag
+    return list(tags.values()), warnings

@@ -1,0 +1,120 @@
+"""Edit IPTC IIM datasets: replace, add or remove the named ones, keep every other byte.
+
+The inverse of engine/iptc.py's value printing, driven by the generated DATASETS table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError, WriteError
+from engine.iptc import UTF8_ESCAPE, Dataset, parse_iim, render_iim
+from engine.tags.iptc import DATASETS
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    record: int
+    dataset: int
+    name: str
+    fmt: str
+    max_len: int
+    repeatable: bool
+    values: dict[str, str] | None
+    conv: str | None
+
+    @property
+    def kind(self) -> str:
+        return self.conv or ("enum" if self.values else self.fmt or "string")
+
+
+_BY_NAME = {v[0]: (k, v) for k, v in DATASETS.items()}
+
+
+def dataset_for(name: str) -> DatasetInfo:
+    hit = _BY_NAME.get(name)
+    if hit is None:
+        raise UnknownTagError("no such IPTC tag (names are ExifTool's, e.g. Keywords, By-line, "
+                              "Caption-Abstract)", tag=f"iptc/{name}")
+    (rec, ds), (nm, fmt, max_len, flags, values, conv) = hit
+    if "-" in flags or "B" in flags or rec != 2:
+        raise ReadOnlyTagError("this IPTC tag cannot be written", tag=f"iptc/{name}")
+    return DatasetInfo(rec, ds, nm, fmt, max_len, "L" in flags, values, conv)
+
+
+def _encode(info: DatasetInfo, text: str, utf8: bool) -> bytes:
+    t = text.strip() if info.conv in ("date", "time") else text
+    if info.values:
+        rev = {v.lower(): k for k, v in info.values.items()}
+        t = rev.get(t.lower(), t)
+    if info.conv == "date":
+        m = re.fullmatch(r"(\d{4})[:-]?(\d\d)[:-]?(\d\d)(?:[ T].*)?", t)
+        if not m:
+            raise TagValueError(f"{text!r} is not a date; use YYYY:MM:DD", tag=f"iptc/{info.name}")
+        t = "".join(m.groups())
+    elif info.conv == "time":
+        m = re.fullmatch(r"(\d\d):?(\d\d):?(\d\d)(?:\.\d+)?(?:(Z)|([+-])(\d\d):?(\d\d))?", t)
+        if not m:
+            raise TagValueError(f"{text!r} is not a time; use HH:MM:SS+hh:mm",
+                                tag=f"iptc/{info.name}")
+        h, mi, s, z, sign, th, tm = m.groups()
+        t = f"{h}{mi}{s}" + ("+0000" if z or not sign else f"{sign}{th}{tm}")
+    if info.fmt in ("int8u", "int16u", "int32u"):
+        size = {"int8u": 1, "int16u": 2, "int32u": 4}[info.fmt]
+        try:
+            return int(t).to_bytes(size, "big")
+        except (ValueError, OverflowError):
+            raise TagValueError(f"{text!r} is not a whole number that fits {info.fmt}",
+                                tag=f"iptc/{info.name}") from None
+    if info.fmt == "digits" and not t.isdigit():
+        raise TagValueError(f"{text!r} must be digits", tag=f"iptc/{info.name}")
+    raw = t.encode("utf-8" if utf8 else "latin-1", errors="strict")
+    if info.max_len and len(raw) > info.max_len:
+        raise TagValueError(f"{text!r} is {len(raw)} bytes; IPTC allows at most {info.max_len}",
+                            tag=f"iptc/{info.name}")
+    return raw
+
+
+def check_iptc_value(name: str, text: str) -> None:
+    info = dataset_for(name)
+    for item in text.split("\n") if info.repeatable else [text]:
+        _encode(info, item, True)
+
+
+def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: str) -> bytes:
+    datasets: list[Dataset] = []
+    end = 0
+    if old:
+        datasets, warnings, end = parse_iim(old)
+        if warnings:
+            raise WriteError(f"the IPTC block is damaged ({warnings[0]}); refusing to rewrite "
+                             "it", path=path)
+    utf8 = any(d.record == 1 and d.dataset == 90 and d.data == UTF8_ESCAPE for d in datasets)
+    needs_utf8 = any(not item.isascii() for v in changes.values() if v for item in v)
+    if needs_utf8 and not utf8:
+        if any(d.record == 1 and d.dataset == 90 for d in datasets):
+            raise WriteError("IPTC uses a character set other than UTF-8; refusing to add "
+                             "non-ASCII text", path=path)
+        datasets.insert(0, Dataset(1, 90, UTF8_ESCAPE))
+        utf8 = True
+    for name, items in changes.items():
+        info = dataset_for(name)
+        key = (info.record, info.dataset)
+        first = next((i for i, d in enumerate(datasets) if (d.record, d.dataset) == key), None)
+        datasets = [d for d in datasets if (d.record, d.dataset) != key]
+        if items is None:
+            continue
+        if not info.repeatable:
+            items = ["\n".join(items)]
+        new = [Dataset(info.record, info.dataset, _encode(info, it, utf8)) for it in items]
+        if first is None:  # keep records in order: after the last dataset of a lower number
+            first = len(datasets)
+            for i, d in enumerate(datasets):
+                if (d.record, d.dataset) > key:
+                    first = i
+                    break
+            if not any(d.record == 2 for d in datasets):
+                new.insert(0, Dataset(2, 0, (4).to_bytes(2, "big")))  # ApplicationRecordVersion
+        datasets[first:first] = new
+    return render_iim(datasets) + (bytes(old[end:]) if old else b"")

@@ -1,0 +1,253 @@
+"""Edit IFDs of a TIFF/EXIF block by patching, never by moving what was not edited.
+
+Why patch instead of rebuilding: maker notes, thumbnails, previews and unknown data are full of
+offsets we do not understand.  If none of them moves, none of their offsets can break.  So an
+edited value goes back into its old slot when it fits, else to the end of the block; an IFD that
+grows (a tag added) is written at the end and its parent's pointer updated; everything else
+keeps its bytes and its offset.  Space freed at the very end of the block (our own earlier
+appends) is reused, so editing the same tag again does not grow the file.
+
+All offsets here are relative to the TIFF header.  Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from engine.errors import WriteError
+
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+
+# Sub-IFD pointer tags: child IFD name -> (parent IFD name, pointer tag)
+CHILD_POINTERS = {
+    "ExifIFD": ("IFD0", 0x8769),
+    "GPS": ("IFD0", 0x8825),
+    "InteropIFD": ("ExifIFD", 0xA005),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    tag: int
+    type: int
+    count: int
+    raw: bytes  # value bytes in the block's byte order, exactly count * type size
+
+
+@dataclass(slots=True)
+class IfdEdit:
+    put: dict[int, NewEntry] = field(default_factory=dict)  # tag -> new entry (add or replace)
+    drop: set[int] = field(default_factory=set)  # tags to delete
+
+
+@dataclass(slots=True)
+class TiffPatch:
+    """``overwrites`` apply to the first ``keep`` bytes of the old block, ``tail`` follows."""
+
+    keep: int
+    overwrites: list[tuple[int, bytes]]
+    tail: bytes
+
+    def apply(self, data: bytes) -> bytes:
+        buf = bytearray(data[: self.keep])
+        buf += bytes(self.keep - len(buf))  # alignment padding after an odd-sized block
+        for off, b in self.overwrites:
+            buf[off : off + len(b)] = b
+        return bytes(buf) + self.tail
+
+    @property
+    def new_size(self) -> int:
+        return self.keep + len(self.tail)
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One entry of an IFD being rendered."""
+
+    tag: int
+    type: int
+    count: int
+    raw: bytes
+    offset: int | None  # where an out-of-line value already lives (kept) or was placed
+
+
+def _value_ranges(structure) -> list[tuple[int, int]]:
+    out = []
+    for ifd in structure.ifds:
+        out.append((ifd.offset, ifd.offset + 2 + 12 * len(ifd.entries) + 4))
+        for e in ifd.entries:
+            if e.value_offset is not None:
+                out.append((e.value_offset, e.value_offset + e.size))
+    return out
+
+
+class _Allocator:
+    def __init__(self, end: int, free_tail: list[tuple[int, int]]) -> None:
+        self.end = end
+        # Reclaim dead space at the very end (freed slots that reach the end of the block).
+        changed = True
+        while changed:
+            changed = False
+            for a, b in free_tail:
+                if b >= self.end > a:
+                    self.end = a
+                    changed = True
+        self.keep = self.end
+        self.keep += self.keep & 1
+        self.cursor = self.keep
+        self.chunks: list[tuple[int, bytes]] = []
+
+    def alloc(self, data: bytes) -> int:
+        off = self.cursor
+        self.chunks.append((off, data))
+        self.cursor += len(data) + (len(data) & 1)
+        return off
+
+    def reserve(self, size: int) -> int:
+        off = self.cursor
+        self.cursor += size + (size & 1)
+        return off
+
+    def tail(self) -> bytearray:
+        return bytearray(self.cursor - self.keep)
+
+
+def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
+    """Work out the overwrites and appended tail that apply ``edits`` to the block ``data``."""
+    bo = structure.byte_order
+    if getattr(structure, "bigtiff", False):
+        raise WriteError("writing BigTIFF is not supported; the file was left as it is")
+    ifds = {ifd.name: ifd for ifd in structure.ifds}
+    edits = {k: v for k, v in edits.items() if v.put or v.drop}
+    # A new child IFD needs a pointer entry in its parent (which may itself be new).
+    for child in ("InteropIFD", "GPS", "ExifIFD"):
+        if child in edits and child not in ifds:
+            parent, ptag = CHILD_POINTERS[child]
+            edits.setdefault(parent, IfdEdit()).put[ptag] = NewEntry(ptag, 4, 1, bytes(4))
+    for name in edits:
+        if name not in ifds and name not in CHILD_POINTERS:
+            raise WriteError(f"cannot create {name} in this file")
+    if "IFD0" not in ifds:
+        raise WriteError("the EXIF block has no IFD0")
+
+    ranges = _value_ranges(structure)
+    overwrites: list[tuple[int, bytes]] = []
+    freed: list[tuple[int, int]] = []
+
+    def shared(a: int, b: int, own: tuple[int, int]) -> bool:
+        return any(r != own and r[0] < b and a < r[1] for r in ranges)
+
+    # 1. New entry lists.
+    slots: dict[str, list[_Slot]] = {}
+    for name, ed in edits.items():
+        old = ifds.get(name)
+        stored = struct.unpack_from(bo + "H", data, old.offset)[0] if old is not None else 0
+        tags = [e.tag for e in old.entries] if old is not None else []
+        if old is not None and (stored != len(old.entries) or len(set(tags)) != len(tags)):
+            # The reader skipped entries it could not understand; rewriting this IFD would
+            # drop them.  Refuse rather than lose data.
+            raise WriteError(f"{name} at offset {old.offset} has unreadable or duplicate "
+                             "entries; refusing to rewrite it")
+        cur: dict[int, _Slot] = {}
+        old_by_tag = {}
+        if old is not None:
+            for e in old.entries:
+                old_by_tag.setdefault(e.tag, e)
+                cur.setdefault(e.tag, _Slot(e.tag, e.type, e.count, e.raw, e.value_offset))
+        for tag in ed.drop:
+            e = old_by_tag.get(tag)
+            if e is not None and e.value_offset is not None:
+                own = (e.value_offset, e.value_offset + e.size)
+                if not shared(*own, own):
+                    freed.append(own)
+            cur.pop(tag, None)
+        for tag, ne in ed.put.items():
+            e = old_by_tag.get(tag)
+            off = None
+            if e is not None and e.value_offset is not None:
+                own = (e.value_offset, e.value_offset + e.size)
+                if len(ne.raw) > 4 and len(ne.raw) <= e.size and not shared(*own, own):
+                    off = e.value_offset  # fits in the old slot: overwrite in place
+                    overwrites.append((off, ne.raw + bytes(e.size - len(ne.raw))))
+                elif not shared(*own, own):
+                    freed.append(own)
+            cur[tag] = _Slot(tag, ne.type, ne.count, ne.raw, off if len(ne.raw) > 4 else None)
+            if len(ne.raw) > 4 and off is None:
+                cur[tag].offset = -1  # to allocate
+        slots[name] = sorted(cur.values(), key=lambda s: s.tag)
+
+    # 2. Where each edited IFD goes: in place if it did not grow, else at the end.
+    for name in slots:
+        old = ifds.get(name)
+        if old is not None and len(slots[name]) > len(old.entries):
+            freed.append((old.offset, old.offset + 2 + 12 * len(old.entries) + 4))
+    alloc = _Allocator(len(data), freed)
+    pos: dict[str, int] = {}
+    in_place: set[str] = set()
+    for name, sl in slots.items():
+        old = ifds.get(name)
+        if old is not None and len(sl) <= len(old.entries):
+            pos[name] = old.offset
+            in_place.add(name)
+        else:
+            pos[name] = alloc.reserve(2 + 12 * len(sl) + 4)
+        for s in sl:
+            if s.offset == -1:
+                s.offset = alloc.alloc(s.raw)
+
+    # 3. Pointers to moved or new IFDs.
+    def set_pointer(parent: str, tag: int, value: int) -> None:
+        raw = struct.pack(bo + "I", value)
+        if parent in slots:
+            for s in slots[parent]:
+                if s.tag == tag:
+                    s.raw, s.type, s.count = raw, 4 if s.type not in (4, 13) else s.type, 1
+            return
+        for e in ifds[parent].entries:
+            if e.tag == tag:
+                overwrites.append((e.entry_offset + 8, raw))
+                return
+
+    for name, p in pos.items():
+        if name in in_place:
+            continue
+        if name == "IFD0":
+            overwrites.append((4, struct.pack(bo + "I", p)))
+        elif name == "IFD1":
+            if "IFD0" not in slots:
+                i0 = ifds["IFD0"]
+                overwrites.append((i0.offset + 2 + 12 * len(i0.entries), struct.pack(bo + "I", p)))
+        else:
+            set_pointer(*CHILD_POINTERS[name], p)
+
+    # 4. Render the edited IFDs.
+    tail = alloc.tail()
+    for off, b in alloc.chunks:
+        tail[off - alloc.keep : off - alloc.keep + len(b)] = b
+    for name, sl in slots.items():
+        old = ifds.get(name)
+        nxt = old.next_offset if old is not None else 0
+        if name == "IFD0" and "IFD1" in pos:
+            nxt = pos["IFD1"]
+        blob = _render_ifd(sl, nxt, bo)
+        p = pos[name]
+        if old is not None and name in in_place:
+            old_size = 2 + 12 * len(old.entries) + 4
+            overwrites.append((p, blob + bytes(old_size - len(blob))))
+        else:
+            tail[p - alloc.keep : p - alloc.keep + len(blob)] = blob
+    overwrites = [(o, b) for o, b in overwrites if o < alloc.keep]
+    return TiffPatch(alloc.keep, overwrites, bytes(tail))
+
+
+def _render_ifd(slots: list[_Slot], next_offset: int, bo: str) -> bytes:
+    out = [struct.pack(bo + "H", len(slots))]
+    for s in slots:
+        if s.offset is None:
+            value = s.raw + bytes(4 - len(s.raw))
+        else:
+            value = struct.pack(bo + "I", s.offset)
+        out.append(struct.pack(bo + "HHI", s.tag, s.type, s.count) + value)
+    out.append(struct.pack(bo + "I", next_offset))
+    return b"".join(out)

@@ -1,0 +1,124 @@
+"""Turn a user's change set (tag path -> text or None) into per-block edits.
+
+Also the EXIF/XMP/IPTC coordination: a value that lives in several places is updated in the
+copies that already exist, so no reader sees two different values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from engine.errors import ReadOnlyTagError, UnknownTagError
+from engine.exif_encode import MAIN_IFDS, lookup
+from engine.model import Metadata
+
+Text = str | None
+
+# Each line: the places one value lives (tag paths).  Order: EXIF, XMP, IPTC.
+SYNC_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("DateTimeOriginal", "xmp/exif:DateTimeOriginal", "xmp/photoshop:DateCreated"),
+    ("ImageDescription", "xmp/dc:description", "iptc/Caption-Abstract"),
+    ("Artist", "xmp/dc:creator", "iptc/By-line"),
+    ("Copyright", "xmp/dc:rights", "iptc/CopyrightNotice"),
+    ("xmp/dc:subject", "iptc/Keywords"),
+    ("xmp/dc:title", "iptc/ObjectName"),
+)
+# List-valued places: a scalar copy gets the items joined, as ExifTool's MWG module does.
+LIST_PATHS = {"xmp/dc:creator", "xmp/dc:subject", "iptc/Keywords", "iptc/By-line"}
+
+
+@dataclass(slots=True)
+class Edits:
+    exif: list[tuple[str, str, Text]] = field(default_factory=list)  # (ifd, name, text)
+    xmp: dict[str, str | list[str] | None] = field(default_factory=dict)  # 'dc:title' -> value
+    iptc: dict[str, list[str] | None] = field(default_factory=dict)  # 'Keywords' -> items
+    paths: dict[str, Text] = field(default_factory=dict)  # every tag path touched, final text
+
+    def __bool__(self) -> bool:
+        return bool(self.exif or self.xmp or self.iptc)
+
+
+def _items(text: str) -> list[str]:
+    return [line for line in text.split("\n")] if text else [""]
+
+
+def expand_sync(changes: Mapping[str, Text], md: Metadata) -> dict[str, Text]:
+    """Add the existing synchronised copies of each changed value."""
+    out = dict(changes)
+    for path, text in changes.items():
+        for group in SYNC_GROUPS:
+            if path not in group:
+                continue
+            for other in group:
+                if other == path or other in changes or other not in md.tags:
+                    continue
+                if text is None:
+                    out[other] = None
+                elif other in LIST_PATHS or path not in LIST_PATHS:
+                    out[other] = text
+                else:
+                    out[other] = "; ".join(_items(text))
+    return out
+
+
+def split_changes(changes: Mapping[str, Text], md: Metadata) -> Edits:
+    """Route each tag path to its block; unknown or read-only names are refused here."""
+    edits = Edits()
+    for path, text in changes.items():
+        edits.paths[path] = text
+        if path.startswith("xmp/"):
+            tag = path[4:]
+            edits.xmp[tag] = None if text is None else _xmp_value(tag, text)
+        elif path.startswith("iptc/"):
+            edits.iptc[path[5:]] = None if text is None else _items(text)
+        else:
+            ifd, _, name = path.rpartition("/")
+            if ifd:
+                ifd_name = {"ifd1": "IFD1"}.get(ifd)
+                if ifd_name is None:
+                    raise ReadOnlyTagError("only IFD0, ExifIFD, GPS, InteropIFD and IFD1 tags "
+                                           "can be written", tag=path)
+            else:
+                existing = md.tags.get(path)
+                if existing is not None and existing.group in MAIN_IFDS:
+                    ifd_name = existing.group
+                else:
+                    ifd_name = lookup(name).group
+            if existing_readonly(md, path):
+                raise ReadOnlyTagError("this tag cannot be written", tag=path)
+            lookup(name)  # unknown names fail here, with a clear message
+            edits.exif.append((ifd_name, name, text))
+    return edits
+
+
+def existing_readonly(md: Metadata, path: str) -> bool:
+    t = md.tags.get(path)
+    return t is not None and (not t.writable or t.is_binary)
+
+
+def _xmp_value(tag: str, text: str) -> str | list[str]:
+    from engine.xmp_edit import property_code, split_path
+
+    prefix, prop, _uri = split_path(tag)
+    code = property_code(prefix, prop)
+    if len(code) > 1 and code[1] in "BQL":
+        return [line for line in text.split("\n") if line != ""] or [""]
+    return text
+
+
+def check_known(path: str) -> None:
+    if path.startswith("xmp/"):
+        from engine.xmp_edit import split_path
+
+        split_path(path[4:])
+    elif path.startswith("iptc/"):
+        from engine.iptc_edit import dataset_for
+
+        dataset_for(path[5:])
+    else:
+        name = path.rpartition("/")[2]
+        try:
+            lookup(name)
+        except UnknownTagError:
+            raise

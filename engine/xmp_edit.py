@@ -1,0 +1,185 @@
+"""Edit an XMP packet in place: change only the properties asked for, keep everything else.
+
+The packet is parsed with lxml (safely: no entities, no network, no DTD), the named properties
+are replaced, added or removed, and the packet is serialised with padding so later edits can
+often be made in place.  Unknown namespaces, properties, structures and qualifiers are kept.
+Pure functions on bytes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from engine.errors import CorruptFileError, TagValueError, UnknownTagError
+from engine.tags import xmp as xmp_tables
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+X_NS = "adobe:ns:meta/"
+PAD = 2048
+_HEADER = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+_DATE = re.compile(r"^(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?)?(.*)$")
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+        remove_blank_text=False,
+    )
+
+
+def namespace_uri(prefix: str) -> str | None:
+    return xmp_tables.NS_URI.get(prefix) or xmp_tables.LAZY_URI.get(prefix)
+
+
+def property_code(prefix: str, prop: str) -> str:
+    """ExifTool's kind letters for a property ('s', 'l' lang-alt, 'sB' bag...); '' if unknown."""
+    group = xmp_tables.XLAT.get(prefix, prefix)
+    entry = xmp_tables.TAGS.get(group, {}).get(prop)
+    return entry[1] if entry else ""
+
+
+def split_path(tag: str) -> tuple[str, str, str]:
+    """``dc:title`` -> (prefix, property, namespace URI)."""
+    prefix, sep, prop = tag.partition(":")
+    if not sep or not prop or "/" in prop or "[" in prop:
+        raise UnknownTagError(f"XMP tag must be prefix:property, got {tag!r}", tag=f"xmp/{tag}")
+    uri = namespace_uri(prefix)
+    if uri is None:
+        raise UnknownTagError(f"unknown XMP namespace prefix {prefix!r}", tag=f"xmp/{tag}")
+    return prefix, prop, uri
+
+
+def to_xmp_date(text: str) -> str:
+    """ExifTool's printed date (``2020:01:01 10:00:00+02:00``) or ISO 8601 -> XMP form."""
+    m = _DATE.match(text.strip())
+    if not m:
+        raise TagValueError(f"{text!r} is not a date; use YYYY:MM:DD HH:MM:SS or ISO 8601")
+    y, mo, d, h, mi, s, rest = m.groups()
+    out = f"{y}-{mo}-{d}"
+    if h is not None:
+        out += f"T{h}:{mi}" + (f":{s}" if s else "")
+    rest = rest.strip()
+    if rest and not re.fullmatch(r"Z|[+-]\d\d:?\d\d", rest):
+        raise TagValueError(f"{text!r} has an unreadable time zone {rest!r}")
+    return out + rest
+
+
+def normalise_value(prefix: str, prop: str, value: str | list[str]) -> list[str]:
+    code = property_code(prefix, prop)
+    items = value if isinstance(value, list) else [value]
+    if code.startswith("d"):
+        items = [to_xmp_date(v) for v in items]
+    elif code.startswith("i"):
+        for v in items:
+            if not re.fullmatch(r"[+-]?\d+", v.strip()):
+                raise TagValueError(f"{v!r} is not an integer", tag=f"xmp/{prefix}:{prop}")
+    elif code.startswith("r"):
+        for v in items:
+            try:
+                float(v)
+            except ValueError:
+                raise TagValueError(f"{v!r} is not a number", tag=f"xmp/{prefix}:{prop}") from None
+    return items
+
+
+def _new_packet() -> etree._Element:
+    root = etree.Element(f"{{{X_NS}}}xmpmeta", nsmap={"x": X_NS})
+    etree.SubElement(root, f"{{{RDF}}}RDF", nsmap={"rdf": RDF})
+    return root
+
+
+def parse_packet(packet: bytes) -> etree._Element:
+    if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
+        raise CorruptFileError("XMP packet declares a DTD or entities; refusing to touch it")
+    try:
+        doc = etree.fromstring(packet.strip(b"\0 \r\n\t"), _parser())
+    except etree.XMLSyntaxError as e:
+        raise CorruptFileError(f"XMP packet is not well-formed XML ({e}); refusing to edit") from e
+    if doc.tag == f"{{{RDF}}}RDF":
+        root = _new_packet()
+        root.remove(root[0])
+        root.append(doc)
+        return root
+    return doc
+
+
+def _rdf(root: etree._Element) -> etree._Element:
+    rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
+    if rdf is None:
+        raise CorruptFileError("XMP packet has no rdf:RDF element; refusing to edit")
+    return rdf
+
+
+def _remove_property(rdf: etree._Element, uri: str, prop: str) -> None:
+    qname = f"{{{uri}}}{prop}"
+    for desc in rdf.findall(f"{{{RDF}}}Description"):
+        desc.attrib.pop(qname, None)
+        for el in desc.findall(qname):
+            desc.remove(el)
+
+
+def _description_for(rdf: etree._Element, prefix: str, uri: str) -> etree._Element:
+    for desc in rdf.findall(f"{{{RDF}}}Description"):
+        if desc.nsmap.get(prefix) == uri:
+            return desc
+    about = ""
+    first = rdf.find(f"{{{RDF}}}Description")
+    if first is not None:
+        about = first.get(f"{{{RDF}}}about", "")
+    desc = etree.SubElement(rdf, f"{{{RDF}}}Description", nsmap={prefix: uri})
+    desc.set(f"{{{RDF}}}about", about)
+    return desc
+
+
+def _set_property(rdf, prefix: str, prop: str, uri: str, items: list[str]) -> None:
+    code = property_code(prefix, prop)
+    qname = f"{{{uri}}}{prop}"
+    old_langs: list[tuple[str, str]] = []
+    if code.startswith("l"):  # lang-alt: keep the other languages, replace x-default
+        for desc in rdf.findall(f"{{{RDF}}}Description"):
+            for li in desc.findall(f"{qname}/{{{RDF}}}Alt/{{{RDF}}}li"):
+                lang = li.get(XML_LANG, "x-default")
+                if lang != "x-default":
+                    old_langs.append((lang, li.text or ""))
+    _remove_property(rdf, uri, prop)
+    desc = _description_for(rdf, prefix, uri)
+    el = etree.SubElement(desc, qname)
+    container = {"B": "Bag", "Q": "Seq", "A": "Alt"}.get(code[1:2]) if len(code) > 1 else None
+    if code.startswith("l"):
+        alt = etree.SubElement(el, f"{{{RDF}}}Alt")
+        for lang, text in [("x-default", "\n".join(items))] + old_langs:
+            li = etree.SubElement(alt, f"{{{RDF}}}li")
+            li.set(XML_LANG, lang)
+            li.text = text
+    elif container:
+        seq = etree.SubElement(el, f"{{{RDF}}}{container}")
+        for item in items:
+            etree.SubElement(seq, f"{{{RDF}}}li").text = item
+    else:
+        el.text = "\n".join(items)
+
+
+def edit_packet(packet: bytes | None, changes: dict[str, str | list[str] | None]) -> bytes:
+    """Apply ``changes`` ({'dc:title': 'Hello', 'dc:subject': ['a', 'b'], 'x:y': None})."""
+    root = parse_packet(packet) if packet else _new_packet()
+    rdf = _rdf(root)
+    for tag, value in changes.items():
+        prefix, prop, uri = split_path(tag)
+        if value is None:
+            _remove_property(rdf, uri, prop)
+        else:
+            _set_property(rdf, prefix, prop, uri, normalise_value(prefix, prop, value))
+    for desc in rdf.findall(f"{{{RDF}}}Description"):  # drop Descriptions we emptied
+        if len(desc) == 0 and all(k.startswith(f"{{{RDF}}}") for k in desc.attrib):
+            if len(rdf.findall(f"{{{RDF}}}Description")) > 1:
+                rdf.remove(desc)
+    return serialise(root)
+
+
+def serialise(root: etree._Element, pad: int = PAD) -> bytes:
+    body = etree.tostring(root, encoding="unicode")
+    lines = (" " * 99 + "\n") * (pad // 100)
+    return (_HEADER + body + "\n" + lines + '<?xpacket end="w"?>').encode("utf-8")

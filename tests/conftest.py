@@ -1,0 +1,48 @@
+"""Shared test fixtures and paths (no test logic here)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+# The real-camera corpus lives beside the repository (never copied into it).
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """The committed sample images (read only: copy before changing, see ``tmp_copy``)."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The shared real-camera corpus; the test is skipped when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus absent: {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture
+def tmp_copy(tmp_path: Path) -> Callable[[str | Path], Path]:
+    """``tmp_copy(path)`` copies a file into this test's tmp_path and returns the copy.
+    A bare name is taken from ``fixtures/`` (``tmp_copy("exif_le.jpg")``)."""
+
+    def copy(path: str | Path) -> Path:
+        src = Path(path)
+        if not src.is_absolute() and not src.exists():
+            src = FIXTURES / src
+        dst = tmp_path / src.name
+        n = 1
+        while dst.exists():  # two copies of one file in the same test
+            n += 1
+            dst = tmp_path / f"{src.stem}-{n}{src.suffix}"
+        shutil.copy2(src, dst)
+        return dst
+
+    return copy
