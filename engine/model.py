@@ -89,6 +89,8 @@ class Metadata:
         out: dict[str, Value] = {"SourceFile": self.path}
         for tag in self.tags.values():
             key = f"{tag.group}:{tag.name}" if exiftool_keys else tag.path
+            if exiftool_keys and key in out and not tag.group.startswith("XMP"):
+                continue  # ExifTool's JSON keeps the first of duplicate non-XMP tags
             if exiftool_keys and key in out:
                 prev = out[key]
                 prev_list = prev if isinstance(prev, list) else [prev]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -56,14 +55,14 @@ class XmpPacket:
 
 def parse_packet(packet: bytes, *, path: str) -> tuple[XmpPacket, list[str]]:
     """Parse a packet safely; raise CorruptFileError when it is hostile or not XML."""
-    data = _to_utf8(bytes(packet))
+    data = to_utf8(bytes(packet))
     warnings: list[str] = []
     if _HOSTILE.search(data):
         raise CorruptFileError("XMP packet declares a DTD or entities; ignored", path=path)
-    start = _root_start(data)
+    start = root_start(data)
     if start < 0:
         raise CorruptFileError("XMP packet has no x:xmpmeta or rdf:RDF element", path=path)
-    end = _root_end(data, start)
+    end = root_end(data, start)
     body = data[start:end]
     try:
         root = etree.fromstring(body, _parser())
@@ -89,7 +88,7 @@ _BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
          (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"), (b"\xef\xbb\xbf", "utf-8"))
 
 
-def _to_utf8(data: bytes) -> bytes:
+def to_utf8(data: bytes) -> bytes:
     """UTF-16/32 packets (allowed by the XMP spec) re-encoded as UTF-8."""
     enc = None
     for bom, name in _BOMS:
@@ -111,7 +110,7 @@ def _to_utf8(data: bytes) -> bytes:
     return data.decode(enc, "replace").encode("utf-8")
 
 
-def _root_start(data: bytes) -> int:
+def root_start(data: bytes) -> int:
     for marker in (b"<x:xmpmeta", b"<x:xapmeta", b"<xmp:xmpmeta"):
         i = data.find(marker)
         if i >= 0:
@@ -121,12 +120,17 @@ def _root_start(data: bytes) -> int:
     return m.start() if m else -1
 
 
-def _root_end(data: bytes, start: int) -> int:
+def root_end(data: bytes, start: int) -> int:
     m = re.match(rb"<([\w.:-]+)", data[start:])
     name = m.group(1) if m else b"x:xmpmeta"
     close = b"</" + name + b">"
     i = data.rfind(close)
-    return i + len(close) if i > start else len(data)
+    if i > start:
+        return i + len(close)
+    gt = data.find(b">", start)
+    if gt > start and data[gt - 1 : gt] == b"/":  # an empty, self-closing root
+        return gt + 1
+    return len(data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,8 +274,7 @@ class _Walker:
 def _perl_num(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    s = f"{x:.15g}"
-    return s.replace("e+", "e+").replace("e-0", "e-0")
+    return f"{x:.15g}"  # Perl's default number format
 
 
 def _rational(val: str) -> str | None:
@@ -571,12 +574,6 @@ def _events_to_tags(events: list[_Event], warnings: list[str], path: str) -> lis
             out.append(TagValue(f.path, f.group, f.name, values if is_list else values[0],
                                 f.writable))
     return out
-
-
-def iter_events(packet: XmpPacket, walker: _Walker) -> Iterator[_Event]:
-    start = len(walker.events)
-    walker.walk(packet.root, [], 0, 0)
-    yield from walker.events[start:]
 
 
 def decode_xmp(packet: bytes, extended: bytes | None, *, path: str

@@ -94,8 +94,14 @@ def _new_packet() -> etree._Element:
 def parse_packet(packet: bytes) -> etree._Element:
     if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
         raise CorruptFileError("XMP packet declares a DTD or entities; refusing to touch it")
+    from engine.xmp import root_end, root_start, to_utf8
+
+    data = to_utf8(bytes(packet))
+    start = root_start(data)
+    if start < 0:
+        raise CorruptFileError("XMP packet has no xmpmeta or rdf:RDF element; refusing to edit")
     try:
-        doc = etree.fromstring(packet.strip(b"\0 \r\n\t"), _parser())
+        doc = etree.fromstring(data[start : root_end(data, start)], _parser())
     except etree.XMLSyntaxError as e:
         raise CorruptFileError(f"XMP packet is not well-formed XML ({e}); refusing to edit") from e
     if doc.tag == f"{{{RDF}}}RDF":
@@ -109,7 +115,9 @@ def parse_packet(packet: bytes) -> etree._Element:
 def _rdf(root: etree._Element) -> etree._Element:
     rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
     if rdf is None:
-        raise CorruptFileError("XMP packet has no rdf:RDF element; refusing to edit")
+        if len(root) or root.tag not in (f"{{{X_NS}}}xmpmeta", f"{{{X_NS}}}xapmeta"):
+            raise CorruptFileError("XMP packet has no rdf:RDF element; refusing to edit")
+        rdf = etree.SubElement(root, f"{{{RDF}}}RDF", nsmap={"rdf": RDF})  # an empty packet
     return rdf
 
 

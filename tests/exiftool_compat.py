@@ -43,10 +43,15 @@ def exiftool_json(files: list[str]) -> dict[str, dict]:
     return {d["SourceFile"]: d for d in load_json(out)} if out.strip() else {}
 
 
+def _text(v: object) -> str:
+    # ExifTool's JSON writes true/false as booleans; the printed value is the lowercase word.
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def as_list(value: object) -> list[str]:
     if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
+        return [_text(v) for v in value]
+    return [_text(value)]
 
 
 @dataclass

@@ -47,10 +47,15 @@ def diff(before: dict, after: dict, allowed: set[str]) -> list[str]:
 
 
 def image_tail(path: Path) -> bytes:
-    """JPEG: the bytes from the first SOS on (scan data and trailers)."""
+    """JPEG: the bytes from the first SOS on (scan data and trailers); TIFF: a digest of every
+    strip/tile/preview range and of the decoded pixels (tests/tiff_compare.py)."""
     from engine.formats.jpeg import parse_jpeg
 
     data = path.read_bytes()
+    if data[:2] in (b"II", b"MM"):
+        from tiff_compare import tiff_digest
+
+        return tiff_digest(data)
     return data[parse_jpeg(data).tail_offset :]
 
 

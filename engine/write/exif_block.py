@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import struct
+
 from engine.errors import TagError, WriteError
 from engine.exif_encode import encode
-from engine.tiff.ifd import TiffStructure, parse_tiff
+from engine.tiff.ifd import TYPE_SIZES, TiffStructure, parse_tiff
 from engine.tiff.patch import IfdEdit, NewEntry, TiffPatch, plan_patch
 
 EMPTY_TIFF = b"II*\0\x08\0\0\0" + b"\0\0" + b"\0\0\0\0"
@@ -49,7 +51,50 @@ def patch_block(block: bytes | None, exif: list[tuple[str, str, str | None]], pa
     edits = ifd_edits(structure, exif, path)
     if extra:
         edits.setdefault("IFD0", IfdEdit()).put.update(extra)
-    return plan_patch(data, structure, edits).apply(data)
+    new = plan_patch(data, structure, edits).apply(data)
+    floor = dangling_floor(data, structure)
+    if floor is not None and len(new) > floor:
+        raise WriteError(
+            f"the maker note points past the end of the EXIF block (offset {floor}); growing "
+            "the block would make that pointer read our new data; refusing to write", path=path)
+    return new
+
+
+_MAKERNOTE_HEADERS = (0, 6, 8, 10, 12, 14, 16, 18)
+
+
+def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
+    """The lowest offset past the end of the block that a maker-note value points at, if any.
+
+    Some cameras write maker-note pointers past the end of a truncated EXIF block.  Such a
+    pointer reads nothing today; if the block grew over it, it would read our data.  The maker
+    note's inner IFD is found heuristically (after the usual header sizes)."""
+    bo = structure.byte_order
+    size = len(data)
+    floor = None
+    for ifd in structure.ifds:
+        for e in ifd.entries:
+            if e.value_offset is not None and e.value_offset + e.size > size:
+                floor = min(floor or e.value_offset, e.value_offset)
+    mn = next((e for i in structure.ifds for e in i.entries if e.tag == 0x927C), None)
+    if mn is None or mn.value_offset is None:
+        return floor
+    for h in _MAKERNOTE_HEADERS:
+        at = mn.value_offset + h
+        if at + 2 > size:
+            break
+        n = struct.unpack_from(bo + "H", data, at)[0]
+        if not 1 <= n <= 256 or at + 2 + 12 * n > size:
+            continue
+        ents = [struct.unpack_from(bo + "HHII", data, at + 2 + 12 * k) for k in range(n)]
+        if not all(1 <= t <= 13 for _tag, t, _c, _v in ents):
+            continue
+        for _tag, t, c, v in ents:
+            nbytes = c * TYPE_SIZES.get(t, 1)
+            if nbytes > 4 and v + nbytes > size and v >= size - 65536:
+                floor = v if floor is None else min(floor, v)
+        break
+    return floor
 
 
 def patch_file(data, structure: TiffStructure, exif: list[tuple[str, str, str | None]],

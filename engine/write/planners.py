@@ -6,16 +6,15 @@ ranges of the original (image data is always a range: copied by the kernel, neve
 
 from __future__ import annotations
 
+import struct
+
 from engine.errors import UnsupportedFormatError, WriteError
 from engine.formats import jpeg as J
 from engine.tiff.ifd import parse_tiff
-from engine.tiff.patch import NewEntry, TiffPatch
 from engine.write.changes import Edits
-from engine.write.exif_block import patch_block, patch_file
+from engine.write.exif_block import patch_block
 from engine.write.safety import Piece
 from engine.xmp_edit import edit_packet
-
-XMP_TAG, IPTC_TAG = 700, 33723
 
 
 def _xmp_packet(old: bytes | None, edits: Edits, limit: int, path: str) -> bytes:
@@ -31,7 +30,7 @@ def _xmp_packet(old: bytes | None, edits: Edits, limit: int, path: str) -> bytes
     return packet
 
 
-def _iptc_iim(old: bytes | None, edits: Edits, path: str) -> bytes:
+def iptc_iim(old: bytes | None, edits: Edits, path: str) -> bytes:
     from engine.iptc_edit import edit_iim
 
     return edit_iim(old, edits.iptc, path=path)
@@ -74,8 +73,41 @@ def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:
         changed = True
     if not changed:
         return [(0, len(data))]
+    _fix_mpf(layout.segments, segs, path)
     head = b"".join(s.render() for s in segs)
     return [head, (layout.tail_offset, len(data) - layout.tail_offset)]
+
+
+def _fix_mpf(old_segs, segs, path: str) -> None:
+    """MPF offsets count from the MPF header to images after EOI: when segments after the
+    MPF segment change size, those images move and every non-zero offset must follow."""
+    idx = J.find_kind(segs, "mpf")
+    if not idx:
+        return
+    mpf = segs[idx[0]]
+    old_i = next((i for i, s in enumerate(old_segs) if s is mpf), None)
+    if old_i is None:
+        return
+    old_after = sum(len(s.render()) for s in old_segs[old_i + 1 :])
+    new_after = sum(len(s.render()) for s in segs[idx[0] + 1 :])
+    delta = new_after - old_after
+    if delta == 0:
+        return
+    tiff = bytearray(mpf.payload[4:])
+    structure = parse_tiff(bytes(tiff), path=path)
+    ifd = structure.get("IFD0")
+    entry = next((e for e in ifd.entries if e.tag == 0xB002), None) if ifd else None
+    if entry is None or entry.value_offset is None or len(entry.raw) % 16:
+        raise WriteError("the MPF (multi-picture) index cannot be updated; refusing to move "
+                         "the images after EOI", path=path)
+    bo = structure.byte_order
+    for k in range(len(entry.raw) // 16):
+        at = entry.value_offset + 16 * k + 8
+        off = struct.unpack_from(bo + "I", tiff, at)[0]
+        if off:
+            struct.pack_into(bo + "I", tiff, at, off + delta)
+    segs[idx[0]] = J.make_segment(mpf.marker, mpf.payload[:4] + bytes(tiff))
+    segs[idx[0]].prefix = mpf.prefix
 
 
 def _put(segs, index: int | None, marker: int, payload: bytes, insert_at: int) -> None:
@@ -105,7 +137,7 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
             raise WriteError(f"the Photoshop APP13 block is damaged ({warnings[0]}); refusing "
                              "to rewrite it", path=path)
     old = next((r.data for r in resources if r.rid == IPTC_ID), None)
-    iim = _iptc_iim(old, edits, path)
+    iim = iptc_iim(old, edits, path)
     if old is None:
         resources.append(Resource(b"8BIM", IPTC_ID, b"", iim))
     else:
@@ -121,55 +153,7 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
     _put(segs, idx[0] if idx else None, J.APP13, payload, where)
 
 
-def plan_tiff(data, edits: Edits, path: str) -> list[Piece]:
-    structure = parse_tiff(data, path=path)
-    if structure.bigtiff:
-        raise WriteError("writing BigTIFF is not supported; the file was left as it is",
-                         path=path)
-    ifd0 = structure.get("IFD0")
-    if ifd0 is None:
-        raise WriteError("the TIFF has no readable IFD0; refusing to write", path=path)
-    extra: dict[int, NewEntry] = {}
-    old_entries = {e.tag: e for e in ifd0.entries}
-    if edits.xmp:
-        e = old_entries.get(XMP_TAG)
-        packet = edit_packet(e.raw if e is not None else None, edits.xmp)
-        t = e.type if e is not None and e.type in (1, 7) else 1
-        extra[XMP_TAG] = NewEntry(XMP_TAG, t, len(packet), packet)
-    if edits.iptc:
-        e = old_entries.get(IPTC_TAG)
-        iim = _iptc_iim(e.raw if e is not None else None, edits, path)
-        t = e.type if e is not None else 7
-        if t == 4:
-            iim += bytes(-len(iim) % 4)
-            extra[IPTC_TAG] = NewEntry(IPTC_TAG, 4, len(iim) // 4, iim)
-        else:
-            extra[IPTC_TAG] = NewEntry(IPTC_TAG, t if t in (1, 7) else 7, len(iim), iim)
-    patch = patch_file(data, structure, edits.exif, path, extra)
-    return patch_to_plan(patch, len(data))
-
-
-def patch_to_plan(patch: TiffPatch, size: int) -> list[Piece]:
-    plan: list[Piece] = []
-    pos = 0
-    keep = min(patch.keep, size)
-    for off, b in sorted(patch.overwrites):
-        if off < pos:
-            raise WriteError("internal error: overlapping patches; nothing was written")
-        if off > pos:
-            plan.append((pos, off - pos))
-        plan.append(b)
-        pos = off + len(b)
-    if keep > pos:
-        plan.append((pos, keep - pos))
-    if patch.keep > size:
-        plan.append(bytes(patch.keep - size))
-    if patch.tail:
-        plan.append(patch.tail)
-    return plan
-
-
-PLANNERS = {"JPEG": plan_jpeg, "TIFF": plan_tiff}
+PLANNERS = {"JPEG": plan_jpeg}
 TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
 
@@ -178,6 +162,8 @@ def planner_for(fmt_name: str, path: str):
     if fmt_name in PLANNERS:
         return PLANNERS[fmt_name]
     if fmt_name in TIFF_LIKE:
+        from engine.write.tiff_writer import plan_tiff
+
         return plan_tiff
     raise UnsupportedFormatError(f"writing {fmt_name} files is not supported yet; the file was "
                                  "left as it is", path=path)

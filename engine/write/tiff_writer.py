@@ -1,0 +1,235 @@
+"""TIFF and TIFF-based RAW: patch the file in place (by plan), never move image data.
+
+Edited IFDs and values that do not fit their old slots go to the end of the file; strips,
+tiles, maker notes, previews and private RAW data keep their offsets, so no pointer into them
+(absolute like Canon's, header-relative like Nikon's, or one we do not know) can break.  The
+plan is a list of ranges of the original (copied by the kernel) and a few new bytes, so a 50 MB
+RAW is never held in memory.
+
+Where the metadata live is decided here:
+- XMP in IFD0 tag 700, IPTC in tag 33723 (or in the Photoshop resources of tag 34377 when only
+  those hold it), with the Photoshop IPTCDigest kept current when it was.
+- Panasonic RW2 (magic 0x55): IFD0 is a raw-settings table, so the EXIF that ExifTool reads as
+  IFD0/ExifIFD/GPS lives in the JPEG embedded as JpgFromRaw (tag 0x2e); EXIF edits patch that
+  JPEG (appended whole when it grows), XMP and IPTC stay in the RW2's IFD0.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from engine.errors import WriteError
+from engine.tiff.ifd import TYPE_SIZES, Entry, TiffStructure, parse_tiff
+from engine.tiff.patch import NewEntry, TiffPatch
+from engine.write.changes import Edits
+from engine.write.exif_block import patch_file
+from engine.write.safety import Piece
+
+XMP_TAG, IPTC_TAG, PHOTOSHOP_TAG = 700, 33723, 34377
+RW2_MAGIC, RW2_JPG_FROM_RAW = 0x55, 0x2E
+# File types (engine.formats.tiff.file_type) this writer refuses, and why.
+REFUSED_TYPES = {
+    "BTF": "writing BigTIFF is not supported",
+    "MRW": "writing Minolta MRW files is not supported (the TIFF is a block inside)",
+}
+# (offsets tag, byte counts tag) pairs that point at image data: strips, tiles, JPEG images.
+IMAGE_PAIRS = ((0x0111, 0x0117), (0x0144, 0x0145), (0x0201, 0x0202))
+
+
+def plan_tiff(data, edits: Edits, path: str) -> list[Piece]:
+    from engine.formats.tiff import file_type
+
+    kind = file_type(data)
+    if kind in REFUSED_TYPES:
+        raise WriteError(f"{REFUSED_TYPES[kind]}; the file was left as it is", path=path)
+    structure = parse_tiff(data, path=path)
+    if structure.bigtiff:
+        raise WriteError(f"{REFUSED_TYPES['BTF']}; the file was left as it is", path=path)
+    ifd0 = structure.get("IFD0")
+    if ifd0 is None:
+        raise WriteError("the TIFF has no readable IFD0; refusing to write", path=path)
+    old = {e.tag: e for e in ifd0.entries}
+    extra: dict[int, NewEntry] = {}
+    exif = list(edits.exif)
+    if structure.magic == RW2_MAGIC and exif:
+        exif = _rw2_exif(data, structure, old, exif, extra, path)
+    if edits.xmp:
+        _xmp_entry(old.get(XMP_TAG), edits, extra, path)
+    if edits.iptc:
+        _iptc_entries(old, edits, structure.byte_order, extra, path)
+    patch = patch_file(data, structure, exif, path, extra)
+    check_image_data_kept(structure, patch, len(data), path)
+    return patch_to_plan(patch, len(data))
+
+
+# ---- XMP, IPTC, Photoshop ------------------------------------------------------------------
+
+def _xmp_entry(e: Entry | None, edits: Edits, extra: dict[int, NewEntry], path: str) -> None:
+    from engine.xmp_edit import edit_packet
+
+    old = e.raw if e is not None and e.raw else None
+    packet = edit_packet(old, edits.xmp)
+    if e is not None and e.raw and e.value_offset is not None:
+        packet = fit_packet(packet, e.size)
+    t = e.type if e is not None and e.type in (1, 7) else 1
+    extra[XMP_TAG] = NewEntry(XMP_TAG, t, len(packet), packet)
+
+
+def fit_packet(packet: bytes, size: int) -> bytes:
+    """Resize the packet's padding so it fills exactly ``size`` bytes when it can: the packet
+    then stays in its old slot with its old count, and nothing else in the file changes."""
+    end = packet.rfind(b"<?xpacket end")
+    if end < 0:
+        return packet
+    body = packet[:end].rstrip(b" \n")
+    room = size - len(body) - (len(packet) - end) - 1
+    if room < 0:
+        return packet
+    lines = (b" " * 99 + b"\n") * (room // 100)
+    pad = lines + b" " * (room - len(lines))
+    return body + b"\n" + pad + packet[end:]
+
+
+def _iptc_entries(old: dict[int, Entry], edits: Edits, bo: str, extra: dict[int, NewEntry],
+                  path: str) -> None:
+    from engine.photoshop import IPTC_ID, parse_irb, render_irb
+    from engine.write.iptc_digest import update_digest
+    from engine.write.planners import iptc_iim
+
+    e, ps = old.get(IPTC_TAG), old.get(PHOTOSHOP_TAG)
+    resources = None
+    if ps is not None and ps.raw:
+        resources, warnings = parse_irb(ps.raw)
+        if warnings:
+            resources = None  # a damaged block is left as it is (and not relied on)
+    in_irb = next((r for r in resources or () if r.rid == IPTC_ID), None)
+    if e is not None and e.raw:
+        old_iim = e.raw
+        if e.type == 4:  # Photoshop stores it as LONGs: the end may be zero padding
+            old_iim = old_iim.rstrip(b"\0") or old_iim
+    elif in_irb is not None:
+        old_iim = in_irb.data
+    else:
+        old_iim = None
+    iim = iptc_iim(old_iim if old_iim else None, edits, path)
+    if e is not None or in_irb is None:
+        extra[IPTC_TAG] = _blob_entry(IPTC_TAG, e, iim, bo)
+    if resources is not None and ps is not None:
+        before = render_irb(resources)
+        if in_irb is not None and (e is None or in_irb.data == old_iim):
+            in_irb.data = iim  # the copy in the Photoshop block says the same thing
+        update_digest(resources, old_iim, iim)
+        after = render_irb(resources)
+        if after != before:
+            extra[PHOTOSHOP_TAG] = _blob_entry(PHOTOSHOP_TAG, ps, after, bo)
+
+
+def _blob_entry(tag: int, e: Entry | None, blob: bytes, bo: str) -> NewEntry:
+    """An undefined-bytes value in the type the file used (BYTE, UNDEFINED, or LONGs)."""
+    t = e.type if e is not None else 7
+    if t == 4:
+        blob += bytes(-len(blob) % 4)
+        return NewEntry(tag, 4, len(blob) // 4, blob)
+    return NewEntry(tag, t if t in (1, 7) else 7, len(blob), blob)
+
+
+# ---- Panasonic RW2: EXIF in the embedded JPEG -----------------------------------------------
+
+def _rw2_exif(data, structure: TiffStructure, old: dict[int, Entry], exif, extra, path: str):
+    """Route EXIF edits of an RW2: IFD0/IFD1 tags to the JPEG, sub-IFD tags to every copy."""
+    from engine.exif import find_jpeg_exif
+
+    jpg = old.get(RW2_JPG_FROM_RAW)
+    jpeg_exif = None
+    if jpg is not None and jpg.raw and jpg.value_offset is not None:
+        found = find_jpeg_exif(jpg.raw)
+        if found is not None:
+            jpeg_exif = parse_tiff(jpg.raw[found[0] : found[1]], path=path)
+    if jpeg_exif is None:
+        raise WriteError("this RW2 keeps its EXIF in an embedded JPEG (JpgFromRaw), which is "
+                         "missing or has no EXIF; refusing to write EXIF tags", path=path)
+    own = {ifd.name for ifd in structure.ifds}
+    theirs = {ifd.name for ifd in jpeg_exif.ifds}
+    to_jpeg, to_raw = [], []
+    for item in exif:
+        ifd = item[0]
+        if ifd in ("IFD0", "IFD1"):
+            to_jpeg.append(item)
+            continue
+        if ifd in own:
+            to_raw.append(item)
+        if ifd in theirs or ifd not in own:
+            to_jpeg.append(item)
+    if to_jpeg:
+        jpeg = _edit_jpeg(jpg.raw, Edits(exif=to_jpeg), path)
+        extra[RW2_JPG_FROM_RAW] = NewEntry(RW2_JPG_FROM_RAW, jpg.type, len(jpeg), jpeg)
+    return to_raw
+
+
+def _edit_jpeg(jpeg: bytes, edits: Edits, path: str) -> bytes:
+    from engine.write.planners import plan_jpeg
+
+    out = []
+    for piece in plan_jpeg(jpeg, edits, path):
+        out.append(jpeg[piece[0] : piece[0] + piece[1]] if isinstance(piece, tuple) else piece)
+    return b"".join(out)
+
+
+# ---- image data: never touched ---------------------------------------------------------------
+
+def _ints(e: Entry, bo: str) -> list[int]:
+    fmt = {3: "H", 4: "I", 13: "I"}.get(e.type)
+    if fmt is None or not e.raw:
+        return []
+    n = len(e.raw) // TYPE_SIZES[e.type]
+    return list(struct.unpack_from(f"{bo}{n}{fmt}", e.raw))
+
+
+def image_layout(structure: TiffStructure) -> list[tuple[str, int, tuple[tuple[int, int], ...]]]:
+    """(IFD name, offsets tag, ((offset, length), ...)) of every strip/tile/JPEG image: two
+    files with the same layout and the same bytes at those ranges have the same image data."""
+    out = []
+    for ifd in structure.ifds:
+        by_tag = {e.tag: e for e in ifd.entries}
+        for otag, ctag in IMAGE_PAIRS:
+            if otag in by_tag and ctag in by_tag:
+                offs = _ints(by_tag[otag], structure.byte_order)
+                lens = _ints(by_tag[ctag], structure.byte_order)
+                out.append((ifd.name, otag, tuple(zip(offs, lens, strict=False))))
+    return out
+
+
+def check_image_data_kept(structure: TiffStructure, patch: TiffPatch, size: int,
+                          path: str) -> None:
+    """Refuse a patch that would write over (or cut off) any byte of image data."""
+    spans = sorted((o, min(o + n, size)) for _i, _t, rs in image_layout(structure)
+                   for o, n in rs if n and o < size)
+    if spans and spans[-1][1] > patch.keep:
+        raise WriteError("internal error: the rewrite would cut image data; nothing was "
+                         "written", path=path)
+    for off, b in patch.overwrites:
+        end = off + len(b)
+        for a, z in spans:
+            if a < end and off < z:
+                raise WriteError(f"internal error: the rewrite would change image data at "
+                                 f"offset {a}; nothing was written", path=path, offset=off)
+
+
+def patch_to_plan(patch: TiffPatch, size: int) -> list[Piece]:
+    plan: list[Piece] = []
+    pos = 0
+    keep = min(patch.keep, size)
+    for off, b in sorted(patch.overwrites):
+        if off < pos:
+            raise WriteError("internal error: overlapping patches; nothing was written")
+        if off > pos:
+            plan.append((pos, off - pos))
+        plan.append(b)
+        pos = off + len(b)
+    if keep > pos:
+        plan.append((pos, keep - pos))
+    if patch.keep > size:
+        plan.append(bytes(patch.keep - size))
+    if patch.tail:
+        plan.append(patch.tail)
+    return plan

@@ -1,0 +1,500 @@
+"""The daemon's Operations called directly (no mount), with a fake engine."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pyfuse3
+import pytest
+import trio
+from fake_engine import FakeEngine, make_photo, photo_tags
+
+from metafs.fs import Operations
+from metafs.journal import Journal
+
+R = os.O_RDONLY
+W = os.O_WRONLY
+
+
+class Env:
+    def __init__(self, tmp_path: Path, *, read_only: bool = False, debounce: float = 0.05) -> None:
+        self.src = tmp_path / "src"
+        self.src.mkdir()
+        (self.src / "sub").mkdir()
+        self.photo = make_photo(
+            self.src / "photo.jpg",
+            {"Make": "Canon", "ISO": "200", "MakerNote": "xyz", "iptc/Keywords": ["a", "b"]},
+        )
+        (self.src / "notes.txt").write_text("hello\n")
+        self.engine = FakeEngine()
+        self.journal = Journal(self.src / ".originals" / ".journal")
+        self.journal.open()
+        self.ops = Operations(
+            str(self.src),
+            engine=self.engine.facade(),
+            journal=self.journal,
+            debounce=debounce,
+            read_only=read_only,
+            notify_kernel=False,
+        )
+
+    def run(self, fn: Callable[[Operations], Awaitable[None]]) -> None:
+        async def main() -> None:
+            async with trio.open_nursery() as n:
+                self.ops.start(n)
+                await fn(self.ops)
+                await self.ops.batcher.commit_all()
+                n.cancel_scope.cancel()
+
+        try:
+            trio.run(main)
+        finally:
+            self.journal.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return Env(tmp_path)
+
+
+async def walk(ops: Operations, path: str) -> int:
+    inode = pyfuse3.ROOT_INODE
+    for part in path.split("/"):
+        inode = (await ops.lookup(inode, part.encode(), None)).st_ino
+    return inode
+
+
+async def parent_and_name(ops: Operations, path: str) -> tuple[int, bytes]:
+    head, _, name = path.rpartition("/")
+    return (await walk(ops, head) if head else pyfuse3.ROOT_INODE), name.encode()
+
+
+async def cat(ops: Operations, path: str) -> bytes:
+    fi = await ops.open(await walk(ops, path), R, None)
+    try:
+        return await ops.read(fi.fh, 0, 1 << 20)
+    finally:
+        await ops.release(fi.fh)
+
+
+async def write_file(
+    ops: Operations, path: str, data: bytes, flags: int = W | os.O_TRUNC, *, fsync: bool = False
+) -> None:
+    fi = await ops.open(await walk(ops, path), flags, None)
+    try:
+        await ops.write(fi.fh, 0, data)
+        await ops.flush(fi.fh)
+        if fsync:
+            await ops.fsync(fi.fh, False)
+    finally:
+        await ops.release(fi.fh)
+
+
+async def create_file(ops: Operations, path: str, data: bytes) -> None:
+    parent, name = await parent_and_name(ops, path)
+    fi, _ = await ops.create(parent, name, 0o644, W | os.O_CREAT | os.O_TRUNC, None)
+    try:
+        if data:
+            await ops.write(fi.fh, 0, data)
+        await ops.flush(fi.fh)
+    finally:
+        await ops.release(fi.fh)
+
+
+def errno_of(excinfo: pytest.ExceptionInfo[pyfuse3.FUSEError]) -> int:
+    return excinfo.value.errno
+
+
+# -- what the mount shows -----------------------------------------------------------------
+
+
+def test_meta_folder_for_photos_only(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        attr = await ops.lookup(pyfuse3.ROOT_INODE, b"photo.jpg.meta", None)
+        assert stat.S_ISDIR(attr.st_mode)
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.lookup(pyfuse3.ROOT_INODE, b"notes.txt.meta", None)
+        assert errno_of(e) == errno.ENOENT
+        names = [n for n, _, _ in await ops._listing(ops.inodes.root)]
+        assert names == sorted(
+            ["photo.jpg", "photo.jpg.meta", "notes.txt", "sub", ".originals", ".metafs"]
+        )
+
+    env.run(t)
+
+
+def test_tag_content_and_exact_size(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        assert await cat(ops, "photo.jpg.meta/Make") == b"Canon\n"
+        assert await cat(ops, "photo.jpg.meta/iptc/Keywords") == b"a\nb\n"
+        attr = await ops.getattr(await walk(ops, "photo.jpg.meta/Make"), None)
+        assert attr.st_size == 6 and stat.S_IMODE(attr.st_mode) == 0o644
+        ro = await ops.getattr(await walk(ops, "photo.jpg.meta/MakerNote"), None)
+        assert stat.S_IMODE(ro.st_mode) == 0o444
+        assert ro.st_size == len(b"(Binary data 3 bytes)\n")
+        meta = await walk(ops, "photo.jpg.meta")
+        listing = await ops._listing(ops.inodes.get(meta))
+        assert [n for n, _, _ in listing] == ["ISO", "Make", "MakerNote", "iptc", "xmp"]
+
+    env.run(t)
+
+
+def test_set_reads_back_pending_then_one_write(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Nikon\n")
+        assert await cat(ops, "photo.jpg.meta/Make") == b"Nikon\n"  # pending, visible
+        assert env.engine.writes == []
+        await write_file(ops, "photo.jpg.meta/ISO", b"400\n")
+        await write_file(ops, "photo.jpg.meta/iptc/Keywords", b"c\n", W | os.O_APPEND)
+        await create_file(ops, "photo.jpg.meta/Artist", b"Jane\n")
+        await create_file(ops, "photo.jpg.meta/xmp/dc:title", b"Hello\n")
+        await ops.editor.commit_photo("photo.jpg")
+        assert len(env.engine.writes) == 1  # five tags, one rewrite
+        assert photo_tags(env.photo) == {
+            "Make": "Nikon",
+            "ISO": "400",
+            "MakerNote": "xyz",
+            "iptc/Keywords": ["a", "b", "c"],
+            "Artist": "Jane",
+            "xmp/dc:title": "Hello",
+        }
+        assert (env.src / ".originals" / "photo.jpg").exists()
+
+    env.run(t)
+
+
+def test_bad_complete_value_refused_at_write(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        fi = await ops.open(await walk(ops, "photo.jpg.meta/ISO"), W | os.O_TRUNC, None)
+        await ops.flush(fi.fh)  # bash flushes the dup2()ed descriptor before writing
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.write(fi.fh, 0, b"abc\n")
+        assert errno_of(e) == errno.EINVAL
+        await ops.flush(fi.fh)
+        await ops.release(fi.fh)
+        assert await cat(ops, "photo.jpg.meta/ISO") == b"200\n"
+        assert b"ISO" in ops.status_text() and b"whole number" in ops.status_text()
+
+    env.run(t)
+    assert env.engine.writes == []
+
+
+def test_bad_value_in_pieces_refused_at_flush(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        fi = await ops.open(await walk(ops, "photo.jpg.meta/ISO"), W | os.O_TRUNC, None)
+        await ops.write(fi.fh, 0, b"ab")
+        await ops.write(fi.fh, 2, b"c")
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.flush(fi.fh)
+        assert errno_of(e) == errno.EINVAL
+        await ops.release(fi.fh)
+
+    env.run(t)
+    assert env.engine.writes == []
+
+
+def test_unlink_deletes_and_unknown_name_refused(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        meta = await walk(ops, "photo.jpg.meta")
+        await ops.unlink(meta, b"Make", None)
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.lookup(meta, b"Make", None)
+        assert errno_of(e) == errno.ENOENT
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.create(meta, b"Maek", 0o644, W | os.O_CREAT, None)
+        assert errno_of(e) == errno.EINVAL
+        for name in (b"MakerNote",):
+            with pytest.raises(pyfuse3.FUSEError) as e:
+                await ops.unlink(meta, name, None)
+            assert errno_of(e) == errno.EACCES
+            with pytest.raises(pyfuse3.FUSEError) as e:
+                await ops.open(await walk(ops, "photo.jpg.meta/MakerNote"), W, None)
+            assert errno_of(e) == errno.EACCES
+
+    env.run(t)
+    assert "Make" not in photo_tags(env.photo)
+    assert "MakerNote" in photo_tags(env.photo)
+
+
+def test_vim_style_save(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        meta = await walk(ops, "photo.jpg.meta")
+        await create_file(ops, "photo.jpg.meta/.Make.swp", b"swap")
+        await create_file(ops, "photo.jpg.meta/4913", b"")
+        await ops.unlink(meta, b"4913", None)
+        await ops.rename(meta, b"Make", meta, b"Make~", 0, None)
+        assert await cat(ops, "photo.jpg.meta/Make~") == b"Canon\n"
+        await create_file(ops, "photo.jpg.meta/Make", b"Leica\n")
+        fi = await ops.open(await walk(ops, "photo.jpg.meta/Make"), W, None)
+        await ops.fsync(fi.fh, False)  # commits the photo now
+        await ops.release(fi.fh)
+        assert photo_tags(env.photo)["Make"] == "Leica"
+        await ops.unlink(meta, b"Make~", None)
+        await ops.unlink(meta, b".Make.swp", None)
+        names = [n for n, _, _ in await ops._listing(ops.inodes.get(meta))]
+        assert "Make~" not in names and "Make" in names
+
+    env.run(t)
+    assert len(env.engine.writes) == 1
+
+
+def test_sed_and_rsync_style_rename_over(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        meta = await walk(ops, "photo.jpg.meta")
+        await create_file(ops, "photo.jpg.meta/sedX1y2Z3", b"Sony\n")
+        await ops.rename(meta, b"sedX1y2Z3", meta, b"Make", 0, None)
+        await create_file(ops, "photo.jpg.meta/.ISO.a8Bc9d", b"800\n")
+        await ops.rename(meta, b".ISO.a8Bc9d", meta, b"ISO", 0, None)
+        assert await cat(ops, "photo.jpg.meta/Make") == b"Sony\n"
+        await create_file(ops, "photo.jpg.meta/.ISO.zzzzzz", b"bad\n")
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.rename(meta, b".ISO.zzzzzz", meta, b"ISO", 0, None)
+        assert errno_of(e) == errno.EINVAL
+
+    env.run(t)
+    assert photo_tags(env.photo)["Make"] == "Sony"
+    assert photo_tags(env.photo)["ISO"] == "800"
+    assert len(env.engine.writes) == 1
+
+
+def test_truncate_by_path_and_ftruncate(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        ino = await walk(ops, "photo.jpg.meta/Make")
+        attr = pyfuse3.EntryAttributes()
+        attr.st_size = 3
+        fields = SimpleNamespace(
+            update_size=True,
+            update_mode=False,
+            update_uid=False,
+            update_gid=False,
+            update_atime=False,
+            update_mtime=False,
+        )
+        await ops.setattr(ino, attr, fields, None, None)
+        assert await cat(ops, "photo.jpg.meta/Make") == b"Can\n"
+
+    env.run(t)
+    assert photo_tags(env.photo)["Make"] == "Can"
+
+
+def test_journal_survives_crash_and_replays(tmp_path: Path) -> None:
+    env = Env(tmp_path, debounce=60.0)  # the commit would come much later
+
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Pentax\n")
+        assert env.engine.writes == []
+        ops.batcher.discard("photo.jpg")  # the daemon "dies" before committing
+
+    env.run(t)
+    assert photo_tags(env.photo)["Make"] == "Canon"
+    engine = FakeEngine()
+    with Journal(env.src / ".originals" / ".journal") as j:
+        failed = j.replay(lambda p, c: engine.write_metadata(str(env.src / p), c))
+        assert failed == {}
+        assert j.load() == {}
+    assert photo_tags(env.photo)["Make"] == "Pentax"
+
+
+def test_external_modification_is_seen_and_pending_applies_on_top(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        assert await cat(ops, "photo.jpg.meta/Make") == b"Canon\n"
+        make_photo(env.photo, {"Make": "Olympus", "ISO": "100"})
+        assert await cat(ops, "photo.jpg.meta/Make") == b"Olympus\n"
+        await write_file(ops, "photo.jpg.meta/ISO", b"1600\n")
+        make_photo(env.photo, {"Make": "Fuji", "ISO": "100"})
+        await ops.editor.commit_photo("photo.jpg")
+
+    env.run(t)
+    assert photo_tags(env.photo) == {"Make": "Fuji", "ISO": "1600"}
+
+
+def test_unexpected_errors_become_eio(env: Env) -> None:
+    env.engine.fail_reads = True
+
+    async def t(ops: Operations) -> None:
+        meta = await walk(ops, "photo.jpg.meta")
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.lookup(meta, b"Make", None)  # unreadable: an empty .meta, no crash
+        assert errno_of(e) == errno.ENOENT
+
+        async def boom(node: object) -> None:
+            raise RuntimeError("a bug")
+
+        ops.editor.attr = boom  # type: ignore[method-assign]
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.lookup(pyfuse3.ROOT_INODE, b"photo.jpg.meta", None)
+        assert errno_of(e) == errno.EIO
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.getattr(999999, None)
+        assert errno_of(e) == errno.ESTALE
+
+    env.run(t)
+
+
+def test_read_only_mount(tmp_path: Path) -> None:
+    env = Env(tmp_path, read_only=True)
+
+    async def t(ops: Operations) -> None:
+        assert (
+            stat.S_IMODE((await ops.getattr(await walk(ops, "photo.jpg.meta/Make"))).st_mode)
+            == 0o444
+        )
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.open(await walk(ops, "photo.jpg.meta/Make"), W, None)
+        assert errno_of(e) == errno.EROFS
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.open(await walk(ops, "notes.txt"), W, None)
+        assert errno_of(e) == errno.EROFS
+
+    env.run(t)
+
+
+def test_originals_view_is_read_only_and_hides_journal(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Nikon\n", fsync=True)
+        orig = await walk(ops, ".originals")
+        names = [n for n, _, _ in await ops._listing(ops.inodes.get(orig))]
+        assert names == ["photo.jpg"]
+        ino = await walk(ops, ".originals/photo.jpg")
+        assert stat.S_IMODE((await ops.getattr(ino)).st_mode) & 0o222 == 0
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.open(ino, W, None)
+        assert errno_of(e) == errno.EROFS
+        root_names = [n for n, _, _ in await ops._listing(ops.inodes.root)]
+        assert root_names.count(".originals") == 1
+
+    env.run(t)
+
+
+def test_rename_photo_commits_pending_first(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Minolta\n")
+        await ops.rename(
+            pyfuse3.ROOT_INODE, b"photo.jpg", await walk(ops, "sub"), b"p2.jpg", 0, None
+        )
+        assert await cat(ops, "sub/p2.jpg.meta/Make") == b"Minolta\n"
+
+    env.run(t)
+    assert photo_tags(env.src / "sub" / "p2.jpg")["Make"] == "Minolta"
+
+
+def test_forget_drops_nodes(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        ino = await walk(ops, "photo.jpg.meta/Make")
+        await ops.lookup(await walk(ops, "photo.jpg.meta"), b"Make", None)
+        node = ops.inodes.get(ino)
+        assert node is not None and node.lookups == 2
+        await ops.forget([(ino, 2)])
+        assert ops.inodes.get(ino) is None
+        await ops.forget([(pyfuse3.ROOT_INODE, 5)])
+        assert ops.inodes.get(pyfuse3.ROOT_INODE) is not None
+
+    env.run(t)
+
+
+def test_passthrough_create_write_read(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        await create_file(ops, "sub/new.txt", b"data")
+        assert await cat(ops, "sub/new.txt") == b"data"
+        await ops.unlink(await walk(ops, "sub"), b"new.txt", None)
+
+    env.run(t)
+    assert not (env.src / "sub" / "new.txt").exists()
+
+
+# -- the pieces -------------------------------------------------------------------------------
+
+
+def test_tag_content_encoding() -> None:
+    from metafs.tagfiles import complete_line, decode, encode_value, is_scratch_name
+
+    assert encode_value("Canon") == b"Canon\n"
+    assert encode_value(["a", "b"]) == b"a\nb\n"
+    assert decode(b"x\n") == "x" and decode(b"x\n\n") == "x\n" and decode(b"a\r\n") == "a"
+    assert complete_line(b"400\n") == "400"
+    assert complete_line(b"40") is None and complete_line(b"a\nb\n") is None
+    for name in (
+        ".Make.swp",
+        "4913",
+        "Make~",
+        "sedAb12Cd",
+        ".Make.Xy12Zq",
+        "#Make#",
+        "tmpab12cd_x",
+    ):
+        assert is_scratch_name(name), name
+    for name in ("Make", "ISO", "dc:title", "Keywords", "GPSLatitude"):
+        assert not is_scratch_name(name), name
+
+
+def test_errno_mapping() -> None:
+    from engine.errors import (
+        CorruptFileError,
+        ReadOnlyTagError,
+        TagValueError,
+        UnknownTagError,
+        WriteError,
+    )
+    from metafs.errors import errno_for
+
+    assert errno_for(UnknownTagError("x")) == errno.ENOENT
+    assert errno_for(UnknownTagError("x"), unknown_tag=errno.EINVAL) == errno.EINVAL
+    assert errno_for(TagValueError("x")) == errno.EINVAL
+    assert errno_for(ReadOnlyTagError("x")) == errno.EACCES
+    assert errno_for(WriteError("x")) == errno.EIO
+    assert errno_for(CorruptFileError("x")) == errno.EIO
+    assert errno_for(PermissionError(errno.EPERM, "x")) == errno.EPERM
+    assert errno_for(ValueError("a bug")) == errno.EIO
+
+
+def test_batcher_debounce_and_failures() -> None:
+    from metafs.batcher import Batcher, CommitFailed
+
+    calls: list[tuple[str, dict[str, str | None]]] = []
+
+    def commit(photo: str, changes: dict[str, str | None]) -> None:
+        calls.append((photo, dict(changes)))
+        if "bad" in changes:
+            raise ValueError("refused")
+
+    async def main() -> None:
+        b = Batcher(commit, debounce=0.05, max_delay=10)
+        async with trio.open_nursery() as n:
+            b.start(n)
+            for i in range(5):
+                b.submit("a.jpg", {f"T{i}": str(i)})
+                await trio.sleep(0.01)
+            b.submit("b.jpg", {"X": "1"})
+            assert b.overlay("a.jpg")["T4"] == "4"
+            await trio.sleep(0.2)
+            assert sorted(p for p, _ in calls) == ["a.jpg", "b.jpg"]
+            assert b.overlay("a.jpg") == {} and not b.busy()
+            b.submit("a.jpg", {"bad": "x"})
+            with pytest.raises(CommitFailed):
+                await b.commit_now("a.jpg")
+            assert b.failures == 1
+            await b.commit_now("nothing-pending.jpg")
+
+    trio.run(main)
+    assert len(calls) == 3
+
+
+def test_journal_done_truncates_and_torn_line_is_skipped(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j") as j:
+        s1 = j.append_sync("a.jpg", {"Make": "X"})
+        j.append_sync("b.jpg", {"Make": None})
+        j.done_sync("a.jpg", s1)
+        assert j.load() == {"b.jpg": {"Make": None}}
+        with open(j.path, "ab") as f:
+            f.write(b'{"seq": 99, "photo": "c.jp')  # a crash in the middle of a record
+        assert j.load() == {"b.jpg": {"Make": None}}
+        j.done_sync("b.jpg", 99)
+        assert j.path.stat().st_size == 0
+    with Journal(tmp_path / "j"):
+        with pytest.raises(OSError, match="another metafs daemon"):
+            Journal(tmp_path / "j").open()

@@ -1,0 +1,334 @@
+"""Real mounts through /dev/fuse, edited with real programs, checked with ExifTool.
+
+Each test mounts a fresh copy of fixtures with the real engine (``python -m metafs.mount``, as
+a daemon) and unmounts it in a finalizer, lazily if need be, even when the test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from metafs.mount import daemon_pid, main_umount
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse"),
+    pytest.mark.skipif(shutil.which("fusermount3") is None, reason="no fusermount3"),
+    pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool"),
+]
+
+
+def _start(src: Path, mnt: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "metafs.mount", str(src), str(mnt), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Mount:
+    def __init__(self, tmp: Path, debounce_ms: int = 200, *extra: str) -> None:
+        self.src = tmp / "src"
+        self.mnt = tmp / "mnt"
+        self.src.mkdir()
+        self.mnt.mkdir()
+        (self.src / "sub").mkdir()
+        shutil.copy2(FIXTURES / "photo.jpg", self.src / "photo.jpg")
+        shutil.copy2(FIXTURES / "iptc.jpg", self.src / "sub" / "iptc.jpg")
+        (self.src / "notes.txt").write_text("not a photo\n")
+        self.args = ("--debounce", str(debounce_ms), *extra)
+        self.pids: list[int] = []
+        self.start()
+
+    def start(self) -> None:
+        res = _start(self.src, self.mnt, *self.args)
+        assert res.returncode == 0, res.stderr
+        pid = daemon_pid(str(self.mnt))
+        assert pid is not None
+        self.pid = pid
+        self.pids.append(pid)
+
+    @property
+    def meta(self) -> Path:
+        return self.mnt / "photo.jpg.meta"
+
+    def sh(self, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run(
+            ["bash", "-c", script], cwd=self.mnt, capture_output=True, text=True, timeout=30
+        )
+        if check:
+            assert res.returncode == 0, (script, res.stderr)
+        return res
+
+    def commit(self, folder: Path | None = None) -> None:
+        fd = os.open(folder or self.mnt / ".metafs", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def status(self) -> str:
+        return (self.mnt / ".metafs" / "status").read_text()
+
+    def exif(self, rel: str = "photo.jpg") -> dict[str, object]:
+        out = subprocess.run(
+            ["exiftool", "-j", "-G1", "-a", str(self.src / rel)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return json.loads(out)[0]
+
+    def close(self) -> None:
+        if os.path.ismount(self.mnt):
+            if main_umount(str(self.mnt), timeout=10) != 0:
+                subprocess.run(["fusermount3", "-u", "-z", str(self.mnt)], capture_output=True)
+        for pid in self.pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def mount(tmp_path: Path) -> Iterator[Mount]:
+    m = Mount(tmp_path)
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+def _wait(pred: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# -- what the mount shows -----------------------------------------------------------------
+
+
+def test_tree_and_tag_files(mount: Mount) -> None:
+    names = set(os.listdir(mount.mnt))
+    assert {"photo.jpg", "photo.jpg.meta", "notes.txt", "sub", ".originals", ".metafs"} <= names
+    assert "notes.txt.meta" not in names
+    assert (mount.meta / "Make").read_text() == "MetaFS Test Camera Co.\n"
+    assert os.stat(mount.meta / "Make").st_size == len("MetaFS Test Camera Co.\n")
+    assert (mount.meta / "iptc" / "Keywords").read_text().splitlines()[0] == "sunset"
+    assert os.stat(mount.meta / "ifd1" / "ThumbnailImage").st_mode & 0o777 == 0o444
+    assert (mount.mnt / "sub" / "iptc.jpg.meta" / "iptc" / "Keywords").exists()
+    res = mount.sh("grep -r 'MetaFS Test Camera' --include=Make . ; find . -name Make -size -100c")
+    assert "./photo.jpg.meta/Make:MetaFS Test Camera Co." in res.stdout
+    assert "./photo.jpg.meta/Make\n" in res.stdout
+    assert "pid:" in mount.status()
+
+
+def test_shell_set_append_delete_add(mount: Mount) -> None:
+    mount.sh(
+        "echo 'Test Camera' > photo.jpg.meta/Make && "
+        "echo 'new kw' >> photo.jpg.meta/iptc/Keywords && "
+        "rm photo.jpg.meta/Artist && "
+        "echo Texas > photo.jpg.meta/xmp/photoshop:State"
+    )
+    assert (mount.meta / "Make").read_text() == "Test Camera\n"  # pending, already visible
+    mount.commit(mount.meta)
+    tags = mount.exif()
+    assert tags["IFD0:Make"] == "Test Camera"
+    assert tags["IPTC:Keywords"][-1] == "new kw"
+    assert "IFD0:Artist" not in tags
+    assert tags["XMP-photoshop:State"] == "Texas"
+    assert (mount.src / ".originals" / "photo.jpg").read_bytes() == (
+        FIXTURES / "photo.jpg"
+    ).read_bytes()
+    assert (mount.mnt / ".originals" / "photo.jpg").read_bytes() == (
+        FIXTURES / "photo.jpg"
+    ).read_bytes()
+    assert ".journal" not in os.listdir(mount.mnt / ".originals")
+
+
+def test_bad_value_refused_by_shell(mount: Mount) -> None:
+    res = mount.sh("echo abc > photo.jpg.meta/ISO", check=False)
+    assert res.returncode != 0 and "Invalid argument" in res.stderr
+    res = mount.sh("echo x > photo.jpg.meta/Maek", check=False)
+    assert res.returncode != 0 and "Invalid argument" in res.stderr
+    res = mount.sh("echo 5 > photo.jpg.meta/ifd1/ThumbnailOffset", check=False)
+    assert res.returncode != 0
+    mount.commit()
+    assert (mount.src / "photo.jpg").read_bytes() == (FIXTURES / "photo.jpg").read_bytes()
+    status = mount.status()
+    assert "photo.jpg.meta/ISO" in status and "Maek" in status
+    assert (mount.meta / "ISO").read_text() == "200\n"
+
+
+def test_vim_sed_rsync_cp_tee_python(mount: Mount, tmp_path: Path) -> None:
+    (tmp_path / "model.txt").write_text("Rsync Model One\n")
+    (tmp_path / "soft.txt").write_text("Inplace Software\n")
+    (tmp_path / "lens.txt").write_text("Copied Lens\n")
+    m = "photo.jpg.meta"
+    mount.sh(f"vim -u NONE -N -e -s -c '%s/MetaFS Test/Vim/' -c wq {m}/Make")
+    mount.sh(f"sed -i 's/Jane/Sed/' {m}/Copyright")
+    mount.sh(f"rsync -I {tmp_path}/model.txt {m}/Model")
+    mount.sh(f"rsync --inplace -I {tmp_path}/soft.txt {m}/Software")
+    mount.sh(f"cp {tmp_path}/lens.txt {m}/LensModel")
+    mount.sh(f"echo 'Tee Artist' | tee {m}/Artist > /dev/null")
+    code = (
+        "import os\n"
+        f"with open('{m}/.desc.tmp', 'w') as f: f.write('Python description\\n')\n"
+        f"os.replace('{m}/.desc.tmp', '{m}/ImageDescription')\n"
+    )
+    mount.sh(f'{sys.executable} -c "{code}"')
+    leftovers = [n for n in os.listdir(mount.meta) if n[0] in ".~0123456789s" or n.endswith("~")]
+    assert leftovers == []
+    mount.commit(mount.meta)
+    tags = mount.exif()
+    assert tags["IFD0:Make"] == "Vim Camera Co."
+    assert tags["IFD0:Copyright"] == "(c) 2020 Sed Doe"
+    assert tags["IFD0:Model"] == "Rsync Model One"
+    assert tags["IFD0:Software"] == "Inplace Software"
+    assert tags["ExifIFD:LensModel"] == "Copied Lens"
+    assert tags["IFD0:Artist"] == "Tee Artist"
+    assert tags["IFD0:ImageDescription"] == "Python description"
+
+
+def test_five_quick_edits_one_rewrite(mount: Mount) -> None:
+    mount.sh(
+        "cd photo.jpg.meta && echo A > Make && echo B > Model && echo C > Artist && "
+        "echo D > Software && echo 400 > ISO"
+    )
+    mount.commit(mount.meta)
+    assert "commits: 1 (rewrites 1" in mount.status()
+    tags = mount.exif()
+    assert (tags["IFD0:Make"], tags["IFD0:Model"], tags["ExifIFD:ISO"]) == ("A", "B", 400)
+
+
+def test_two_processes_at_once(mount: Mount) -> None:
+    m = mount.meta
+    procs = [
+        subprocess.Popen(["bash", "-c", f"for i in 1 2 3 4 5; do echo Make$i > {m}/Make; done"]),
+        subprocess.Popen(["bash", "-c", f"for i in 1 2 3 4 5; do echo Model$i > {m}/Model; done"]),
+    ]
+    assert [p.wait(timeout=30) for p in procs] == [0, 0]
+    mount.commit()
+    tags = mount.exif()
+    assert (tags["IFD0:Make"], tags["IFD0:Model"]) == ("Make5", "Model5")
+
+
+def test_external_modification(mount: Mount) -> None:
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-Model=Outside", str(mount.src / "photo.jpg")],
+        check=True,
+    )
+    assert _wait(lambda: (mount.meta / "Model").read_text() == "Outside\n")
+    mount.sh("echo 'On top' > photo.jpg.meta/Make")
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-Artist=Outsider", str(mount.src / "photo.jpg")],
+        check=True,
+    )
+    mount.commit()
+    tags = mount.exif()
+    assert (tags["IFD0:Make"], tags["IFD0:Model"], tags["IFD0:Artist"]) == (
+        "On top",
+        "Outside",
+        "Outsider",
+    )
+
+
+def test_unmount_commits_pending(tmp_path: Path) -> None:
+    m = Mount(tmp_path, 60_000)
+    try:
+        m.sh("echo Pending > photo.jpg.meta/Make")
+        assert "pending: 1 edits" in m.status()
+        assert main_umount(str(m.mnt)) == 0
+        assert not os.path.ismount(m.mnt)
+        assert m.exif()["IFD0:Make"] == "Pending"
+        assert not _alive(m.pid)
+    finally:
+        m.close()
+
+
+def test_fusermount_unmount_commits_pending(tmp_path: Path) -> None:
+    m = Mount(tmp_path, 60_000)
+    try:
+        m.sh("echo ViaFusermount > photo.jpg.meta/Make")
+        subprocess.run(["fusermount3", "-u", str(m.mnt)], check=True)
+        assert _wait(lambda: not _alive(m.pid), 10)
+        assert m.exif()["IFD0:Make"] == "ViaFusermount"
+    finally:
+        m.close()
+
+
+def test_sigkill_after_close_then_remount(tmp_path: Path) -> None:
+    m = Mount(tmp_path, 60_000)
+    try:
+        m.sh(
+            "echo Survivor > photo.jpg.meta/Make && echo 'kept kw' >> photo.jpg.meta/iptc/Keywords"
+        )
+        os.kill(m.pid, signal.SIGKILL)
+        assert _wait(lambda: not _alive(m.pid))
+        assert m.exif()["IFD0:Make"] == "MetaFS Test Camera Co."  # never committed
+        subprocess.run(["fusermount3", "-u", "-z", str(m.mnt)], check=True)
+        m.start()  # replays the journal before serving
+        tags = m.exif()
+        assert tags["IFD0:Make"] == "Survivor"
+        assert tags["IPTC:Keywords"][-1] == "kept kw"
+        assert "Warning" not in tags and "ExifTool:Warning" not in tags
+        assert (m.meta / "Make").read_text() == "Survivor\n"
+    finally:
+        m.close()
+
+
+def test_signal_commits_and_unmounts(tmp_path: Path) -> None:
+    m = Mount(tmp_path, 60_000)
+    try:
+        m.sh("echo Signalled > photo.jpg.meta/Make")
+        os.kill(m.pid, signal.SIGTERM)
+        assert _wait(lambda: not _alive(m.pid), 10)
+        assert not os.path.ismount(m.mnt)
+        assert m.exif()["IFD0:Make"] == "Signalled"
+    finally:
+        m.close()
+
+
+def test_read_only_mount(tmp_path: Path) -> None:
+    m = Mount(tmp_path, 200, "--read-only")
+    try:
+        res = m.sh("echo x > photo.jpg.meta/Make", check=False)
+        assert res.returncode != 0 and "Read-only" in res.stderr
+        assert (m.meta / "Make").read_text() == "MetaFS Test Camera Co.\n"
+    finally:
+        m.close()
+
+
+def test_mount_refusals(mount: Mount, tmp_path: Path) -> None:
+    res = _start(mount.src, mount.mnt)
+    assert res.returncode != 0 and "busy" in res.stderr
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    res = _start(mount.src, full)
+    assert res.returncode != 0 and "not empty" in res.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = _start(mount.src, empty)  # a second daemon on the same SOURCE
+    assert res.returncode != 0 and "another metafs daemon" in res.stderr
+    res = _start(mount.src, tmp_path / "missing")
+    assert res.returncode != 0 and "does not exist" in res.stderr
