@@ -43,15 +43,20 @@ def exiftool_json(files: list[str]) -> dict[str, dict]:
     return {d["SourceFile"]: d for d in load_json(out)} if out.strip() else {}
 
 
-def _text(v: object) -> str:
-    # ExifTool's JSON writes true/false as booleans; the printed value is the lowercase word.
-    return str(v).lower() if isinstance(v, bool) else str(v)
-
-
 def as_list(value: object) -> list[str]:
     if isinstance(value, list):
-        return [_text(v) for v in value]
-    return [_text(value)]
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def same(ours: object, ref: object) -> bool:
+    """ExifTool's JSON turns "True"/"true" into a boolean: compare those without case."""
+    a, b = as_list(ours), as_list(ref)
+    refs = ref if isinstance(ref, list) else [ref]
+    if len(a) != len(b):
+        return False
+    return all(x == y or (isinstance(r, bool) and x.lower() == y.lower())
+               for x, y, r in zip(a, b, refs, strict=True))
 
 
 @dataclass
@@ -75,7 +80,7 @@ class Figures:
                 self.missing.append((name, key, str(value)[:80]))
                 continue
             self.present[fam] += 1
-            if as_list(ours[key]) == as_list(value):
+            if same(ours[key], value):
                 self.exact[fam] += 1
             else:
                 self.wrong.append((name, key, str(value)[:80], str(ours[key])[:80]))
