@@ -172,6 +172,10 @@ def _set_property(rdf, prefix: str, prop: str, uri: str, items: list[str]) -> No
 
 def edit_packet(packet: bytes | None, changes: dict[str, str | list[str] | None]) -> bytes:
     """Apply ``changes`` ({'dc:title': 'Hello', 'dc:subject': ['a', 'b'], 'x:y': None})."""
+    return serialise(edit_tree(packet, changes))
+
+
+def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None]):
     root = parse_packet(packet) if packet else _new_packet()
     rdf = _rdf(root)
     for tag, value in changes.items():
@@ -184,10 +188,59 @@ def edit_packet(packet: bytes | None, changes: dict[str, str | list[str] | None]
         if len(desc) == 0 and all(k.startswith(f"{{{RDF}}}") for k in desc.attrib):
             if len(rdf.findall(f"{{{RDF}}}Description")) > 1:
                 rdf.remove(desc)
-    return serialise(root)
+    return root
 
 
 def serialise(root: etree._Element, pad: int = PAD) -> bytes:
     body = etree.tostring(root, encoding="unicode")
     lines = (" " * 99 + "\n") * (pad // 100)
     return (_HEADER + body + "\n" + lines + '<?xpacket end="w"?>').encode("utf-8")
+
+
+XMP_NOTE = "http://ns.adobe.com/xmp/note/"
+_EXT_MARGIN = 200  # room for the xmpNote:HasExtendedXMP property added to the main packet
+
+
+def split_extended(root: etree._Element, limit: int) -> tuple[bytes, bytes | None]:
+    """Serialise ``root`` as a main packet of at most ``limit`` bytes, moving the largest
+    top-level properties to an Extended XMP packet if needed (XMP spec part 3, 1.1.3.1).
+
+    Returns (main packet, extended packet or None).  The main packet names the extended one
+    by its GUID, the uppercase hex MD5 of the extended packet."""
+    main = serialise(root)
+    if len(main) <= limit:
+        return main, None
+    main = serialise(root, pad=0)
+    if len(main) <= limit:
+        return main, None
+    rdf = _rdf(root)
+    props = [(len(etree.tostring(el)), desc, el)
+             for desc in rdf.findall(f"{{{RDF}}}Description") for el in desc]
+    props.sort(key=lambda t: -t[0])
+    ext_root = _new_packet()
+    ext_rdf = _rdf(ext_root)
+    ext_desc: dict[int, etree._Element] = {}
+    size = len(main)
+    for n, desc, el in props:
+        if size + _EXT_MARGIN <= limit:
+            break
+        target = ext_desc.get(id(desc))
+        if target is None:
+            target = etree.SubElement(ext_rdf, f"{{{RDF}}}Description", nsmap=desc.nsmap)
+            target.set(f"{{{RDF}}}about", desc.get(f"{{{RDF}}}about", ""))
+            ext_desc[id(desc)] = target
+        desc.remove(el)
+        target.append(el)
+        size -= n
+    ext = etree.tostring(ext_root, encoding="utf-8")
+    import hashlib
+
+    guid = hashlib.md5(ext).hexdigest().upper()
+    note = etree.SubElement(rdf, f"{{{RDF}}}Description", nsmap={"xmpNote": XMP_NOTE})
+    note.set(f"{{{RDF}}}about", "")
+    note.set(f"{{{XMP_NOTE}}}HasExtendedXMP", guid)
+    main = serialise(root, pad=0)
+    if len(main) > limit:
+        raise TagValueError(f"the XMP is too large even with Extended XMP ({len(main)} bytes "
+                            "in the main packet)")
+    return main, ext

@@ -70,6 +70,8 @@ class _Slot:
     count: int
     raw: bytes
     offset: int | None  # where an out-of-line value already lives (kept) or was placed
+    orig: bytes | None = None  # the entry's 12 bytes as found, rendered as they were
+    home: tuple[int, int] | None = None  # the old value range, if it may be laid out afresh
 
 
 def _value_ranges(structure) -> list[tuple[int, int]]:
@@ -82,17 +84,28 @@ def _value_ranges(structure) -> list[tuple[int, int]]:
     return out
 
 
+# Values that hold no offsets into their own bytes, so they may be moved as they are (a maker
+# note or DNG private data may hold such offsets: type undefined/byte blobs never move).
+MOVABLE_TYPES = frozenset({2, 3, 4, 5, 8, 9, 10, 11, 12, 13})
+SELF_CONTAINED = frozenset({700, 33723, 34377, 34675})  # XMP, IPTC, Photoshop, ICC profile
+
+
+def reclaim_end(end: int, ranges: list[tuple[int, int]]) -> int:
+    """Walk back from ``end`` over ranges that reach it (a word-alignment byte apart at most):
+    the new end, before which everything else stays."""
+    changed = True
+    while changed:
+        changed = False
+        for a, b in ranges:
+            if a < end <= b + 1:
+                end = a
+                changed = True
+    return end
+
+
 class _Allocator:
-    def __init__(self, end: int, free_tail: list[tuple[int, int]]) -> None:
+    def __init__(self, end: int) -> None:
         self.end = end
-        # Reclaim dead space at the very end (freed slots that reach the end of the block).
-        changed = True
-        while changed:
-            changed = False
-            for a, b in free_tail:
-                if b >= self.end > a:
-                    self.end = a
-                    changed = True
         self.keep = self.end
         self.keep += self.keep & 1
         self.cursor = self.keep
@@ -128,6 +141,13 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
     for name in edits:
         if name not in ifds and name not in CHILD_POINTERS:
             raise WriteError(f"cannot create {name} in this file")
+        if name not in ifds and name in CHILD_POINTERS:
+            parent, ptag = CHILD_POINTERS[name]
+            if parent in ifds and any(e.tag == ptag for e in ifds[parent].entries):
+                # The pointer is there but leads nowhere readable: replacing it would lose
+                # whatever it pointed at.
+                raise WriteError(f"the {name} pointer in {parent} points outside the data; "
+                                 f"refusing to replace {name}")
     if "IFD0" not in ifds:
         raise WriteError("the EXIF block has no IFD0")
 
@@ -154,12 +174,19 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
         if old is not None:
             for e in old.entries:
                 old_by_tag.setdefault(e.tag, e)
-                cur.setdefault(e.tag, _Slot(e.tag, e.type, e.count, e.raw, e.value_offset))
+                orig = bytes(data[e.entry_offset : e.entry_offset + 12])
+                slot = _Slot(e.tag, e.type, e.count, e.raw, e.value_offset, orig)
+                if e.value_offset is not None and len(e.raw) == e.size and (
+                        e.type in MOVABLE_TYPES or e.tag in SELF_CONTAINED):
+                    own = (e.value_offset, e.value_offset + e.size)
+                    if own[1] <= len(data) and not shared(*own, own):
+                        slot.home = own
+                cur.setdefault(e.tag, slot)
         for tag in ed.drop:
             e = old_by_tag.get(tag)
             if e is not None and e.value_offset is not None:
                 own = (e.value_offset, e.value_offset + e.size)
-                if not shared(*own, own):
+                if own[1] <= len(data) and not shared(*own, own):
                     freed.append(own)
             cur.pop(tag, None)
         for tag, ne in ed.put.items():
@@ -167,27 +194,44 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
             off = None
             if e is not None and e.value_offset is not None:
                 own = (e.value_offset, e.value_offset + e.size)
-                if len(ne.raw) > 4 and len(ne.raw) <= e.size and not shared(*own, own):
+                # Reuse the old slot only when it is wholly inside the data (a truncated file
+                # can point past its end) and not shared with another value.
+                whole = len(e.raw) == e.size and own[1] <= len(data)
+                if len(ne.raw) > 4 and len(ne.raw) <= e.size and whole and not shared(*own, own):
                     off = e.value_offset  # fits in the old slot: overwrite in place
                     overwrites.append((off, ne.raw + bytes(e.size - len(ne.raw))))
-                elif not shared(*own, own):
+                elif whole and not shared(*own, own):
                     freed.append(own)
             cur[tag] = _Slot(tag, ne.type, ne.count, ne.raw, off if len(ne.raw) > 4 else None)
+            if off is not None:
+                cur[tag].home = (off, off + e.size)
             if len(ne.raw) > 4 and off is None:
                 cur[tag].offset = -1  # to allocate
         slots[name] = sorted(cur.values(), key=lambda s: s.tag)
 
-    # 2. Where each edited IFD goes: in place if it did not grow, else at the end.
+    # 2. Where each edited IFD goes: in place if it did not grow, else at the end.  Whatever
+    # lies at the very end and belongs only to the IFDs being rewritten (typically our own
+    # earlier appends) is laid out afresh, so editing again does not grow the file.
+    tables: dict[str, tuple[int, int]] = {}
     for name in slots:
         old = ifds.get(name)
-        if old is not None and len(slots[name]) > len(old.entries):
-            freed.append((old.offset, old.offset + 2 + 12 * len(old.entries) + 4))
-    alloc = _Allocator(len(data), freed)
+        if old is not None:
+            tables[name] = (old.offset, old.offset + 2 + 12 * len(old.entries) + 4)
+            if len(slots[name]) > len(old.entries):
+                freed.append(tables[name])
+    homes = [s.home for sl in slots.values() for s in sl if s.home is not None]
+    end = reclaim_end(len(data), freed + homes + list(tables.values()))
+    for sl in slots.values():
+        for s in sl:
+            if s.home is not None and s.home[0] >= end:
+                s.offset, s.orig = -1, None  # moves (unchanged bytes) to the new tail
+    moved = {name for name, t in tables.items() if t[0] >= end}
+    alloc = _Allocator(end)
     pos: dict[str, int] = {}
     in_place: set[str] = set()
     for name, sl in slots.items():
         old = ifds.get(name)
-        if old is not None and len(sl) <= len(old.entries):
+        if old is not None and len(sl) <= len(old.entries) and name not in moved:
             pos[name] = old.offset
             in_place.add(name)
         else:
@@ -203,6 +247,7 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
             for s in slots[parent]:
                 if s.tag == tag:
                     s.raw, s.type, s.count = raw, 4 if s.type not in (4, 13) else s.type, 1
+                    s.offset, s.orig = None, None
             return
         for e in ifds[parent].entries:
             if e.tag == tag:
@@ -237,13 +282,18 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
             overwrites.append((p, blob + bytes(old_size - len(blob))))
         else:
             tail[p - alloc.keep : p - alloc.keep + len(blob)] = blob
-    overwrites = [(o, b) for o, b in overwrites if o < alloc.keep]
+    overwrites = [(o, b) for o, b in overwrites if o < alloc.end]  # reclaimed: dropped
+    if any(o + len(b) > alloc.end for o, b in overwrites):
+        raise WriteError("overlapping values at the end of the block; refusing to rewrite it")
     return TiffPatch(alloc.keep, overwrites, bytes(tail))
 
 
 def _render_ifd(slots: list[_Slot], next_offset: int, bo: str) -> bytes:
     out = [struct.pack(bo + "H", len(slots))]
     for s in slots:
+        if s.orig is not None:  # not edited: the entry exactly as it was
+            out.append(s.orig)
+            continue
         if s.offset is None:
             value = s.raw + bytes(4 - len(s.raw))
         else:

@@ -14,20 +14,27 @@ from engine.tiff.ifd import parse_tiff
 from engine.write.changes import Edits
 from engine.write.exif_block import patch_block
 from engine.write.safety import Piece
-from engine.xmp_edit import edit_packet
 
 
-def _xmp_packet(old: bytes | None, edits: Edits, limit: int, path: str) -> bytes:
-    packet = edit_packet(old, edits.xmp)
-    if len(packet) > limit:
-        from engine.xmp_edit import parse_packet, serialise
+def _xmp_segments(segs, edits: Edits, path: str) -> None:
+    """Edit the main XMP packet; split into Extended XMP when it outgrows one segment."""
+    from engine.xmp_edit import edit_tree, split_extended
 
-        packet = serialise(parse_packet(packet), pad=0)
-    if len(packet) > limit:
-        raise WriteError(
-            f"the XMP packet would be {len(packet)} bytes, over the {limit}-byte segment limit; "
-            "nothing was written", path=path)
-    return packet
+    idx = J.find_kind(segs, "xmp")
+    old = segs[idx[0]].payload[len(J.XMP_HEADER):] if idx else None
+    limit = J.MAX_PAYLOAD - len(J.XMP_HEADER)
+    root = edit_tree(old, edits.xmp)
+    main, ext = split_extended(root, limit)
+    if ext is not None and J.find_kind(segs, "xmp_ext"):
+        raise WriteError("the XMP would need a new Extended XMP part but the file already has "
+                         "one; refusing to merge them", path=path)
+    after = J.find_kind(segs, "exif")
+    where = (after[-1] + 1) if after else J.insert_index(segs)
+    _put(segs, idx[0] if idx else None, J.APP1, J.XMP_HEADER + main, where)
+    if ext is not None:
+        at = J.find_kind(segs, "xmp")[0] + 1
+        _guid, ext_segs = J.extended_xmp_segments(ext)
+        segs[at:at] = ext_segs
 
 
 def iptc_iim(old: bytes | None, edits: Edits, path: str) -> bytes:
@@ -61,12 +68,7 @@ def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:
         _put(segs, idx[0] if idx else None, J.APP1, payload, J.insert_index(segs))
         changed = True
     if edits.xmp:
-        idx = J.find_kind(segs, "xmp")
-        old = segs[idx[0]].payload[len(J.XMP_HEADER):] if idx else None
-        packet = _xmp_packet(old, edits, J.MAX_PAYLOAD - len(J.XMP_HEADER), path)
-        after = J.find_kind(segs, "exif")
-        where = (after[-1] + 1) if after else J.insert_index(segs)
-        _put(segs, idx[0] if idx else None, J.APP1, J.XMP_HEADER + packet, where)
+        _xmp_segments(segs, edits, path)
         changed = True
     if edits.iptc:
         _jpeg_iptc(segs, edits, path)
@@ -124,15 +126,14 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
     from engine.write.iptc_digest import update_digest
 
     idx = J.find_kind(segs, "photoshop")
-    if len(idx) > 1:
-        raise WriteError("Photoshop resources spread over several APP13 segments; refusing to "
-                         "rewrite them", path=path)
-    header = J.PS_HEADER
     resources: list[Resource] = []
+    count = 0
     if idx:
-        payload = segs[idx[0]].payload
-        header = J.PS_HEADER if payload.startswith(J.PS_HEADER) else J.PS_OLD_HEADER
-        resources, warnings = parse_irb(payload[len(header):])
+        irb, count = J.photoshop_block(segs, idx[0])
+        if any(i >= idx[0] + count for i in idx):
+            raise WriteError("Photoshop resources in several separate APP13 runs; refusing to "
+                             "rewrite them", path=path)
+        resources, warnings = parse_irb(irb)
         if warnings:
             raise WriteError(f"the Photoshop APP13 block is damaged ({warnings[0]}); refusing "
                              "to rewrite it", path=path)
@@ -146,19 +147,50 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
                 r.data = iim
                 break
     update_digest(resources, old, iim)
-    payload = header + render_irb(resources)
+    new_segs = J.photoshop_segments(render_irb(resources))
+    if idx:
+        new_segs[0].prefix = segs[idx[0]].prefix
+        segs[idx[0] : idx[0] + count] = new_segs
+        return
     where = J.insert_index(segs)
     for i in J.find_kind(segs, "xmp") + J.find_kind(segs, "exif"):
         where = max(where, i + 1)
-    _put(segs, idx[0] if idx else None, J.APP13, payload, where)
+    segs[where:where] = new_segs
 
 
 PLANNERS = {"JPEG": plan_jpeg}
-TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "ERF",
+TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "RAW", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
+# File types read through another container's reader that must not be written as that
+# container (the real type comes from the format's ``file_type`` sniffing of the content).
+READ_ONLY_TYPES = {
+    "RAF": "Fujifilm RAF", "MRW": "Minolta MRW", "CR3": "Canon CR3", "EXV": "Exiv2 EXV",
+    "BTF": "BigTIFF", "X3F": "Sigma X3F",
+}
+
+
+def file_type_of(fmt_name: str, path: str) -> str:
+    """The real file type (ExifTool's FileType) of ``path``, read as container ``fmt_name``."""
+    import mmap
+
+    from engine.registry import formats
+
+    fmt = next((f for f in formats() if f.name == fmt_name), None)
+    sniff = getattr(fmt, "file_type", None)
+    if sniff is None:
+        return fmt_name
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return sniff(data)
+    except (OSError, ValueError):
+        return fmt_name
 
 
 def planner_for(fmt_name: str, path: str):
+    kind = file_type_of(fmt_name, path)
+    if kind in READ_ONLY_TYPES:
+        raise UnsupportedFormatError(f"writing {READ_ONLY_TYPES[kind]} files is not supported; "
+                                     "the file was left as it is", path=path)
     if fmt_name in PLANNERS:
         return PLANNERS[fmt_name]
     if fmt_name in TIFF_LIKE:
@@ -167,4 +199,3 @@ def planner_for(fmt_name: str, path: str):
         return plan_tiff
     raise UnsupportedFormatError(f"writing {fmt_name} files is not supported yet; the file was "
                                  "left as it is", path=path)
-

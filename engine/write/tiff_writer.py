@@ -10,8 +10,12 @@ Where the metadata live is decided here:
 - XMP in IFD0 tag 700, IPTC in tag 33723 (or in the Photoshop resources of tag 34377 when only
   those hold it), with the Photoshop IPTCDigest kept current when it was.
 - Panasonic RW2 (magic 0x55): IFD0 is a raw-settings table, so the EXIF that ExifTool reads as
-  IFD0/ExifIFD/GPS lives in the JPEG embedded as JpgFromRaw (tag 0x2e); EXIF edits patch that
-  JPEG (appended whole when it grows), XMP and IPTC stay in the RW2's IFD0.
+  IFD0/ExifIFD/GPS lives in the JPEG embedded as JpgFromRaw (tag 0x2e).  Editing it would change
+  the preview's bytes, so EXIF edits are refused there; XMP and IPTC go in the RW2's IFD0.
+
+Refused: BigTIFF, MRW (TIFF inside another container), and truncated files (image data or a
+value running past the end): new data is appended at the end, where it would become part of
+whatever runs past it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from engine.write.exif_block import patch_file
 from engine.write.safety import Piece
 
 XMP_TAG, IPTC_TAG, PHOTOSHOP_TAG = 700, 33723, 34377
-RW2_MAGIC, RW2_JPG_FROM_RAW = 0x55, 0x2E
+RW2_MAGIC = 0x55
 # File types (engine.formats.tiff.file_type) this writer refuses, and why.
 REFUSED_TYPES = {
     "BTF": "writing BigTIFF is not supported",
@@ -50,14 +54,16 @@ def plan_tiff(data, edits: Edits, path: str) -> list[Piece]:
         raise WriteError("the TIFF has no readable IFD0; refusing to write", path=path)
     old = {e.tag: e for e in ifd0.entries}
     extra: dict[int, NewEntry] = {}
-    exif = list(edits.exif)
-    if structure.magic == RW2_MAGIC and exif:
-        exif = _rw2_exif(data, structure, old, exif, extra, path)
+    if structure.magic == RW2_MAGIC and edits.exif:
+        raise WriteError("Panasonic RW2/RAW files keep their EXIF in the embedded JPEG preview "
+                         "(JpgFromRaw), which is never rewritten; only XMP and IPTC can be "
+                         "written to them; nothing was written", path=path)
+    check_complete(data, structure, path)
     if edits.xmp:
         _xmp_entry(old.get(XMP_TAG), edits, extra, path)
     if edits.iptc:
         _iptc_entries(old, edits, structure.byte_order, extra, path)
-    patch = patch_file(data, structure, exif, path, extra)
+    patch = patch_file(data, structure, edits.exif, path, extra)
     check_image_data_kept(structure, patch, len(data), path)
     return patch_to_plan(patch, len(data))
 
@@ -105,8 +111,6 @@ def _iptc_entries(old: dict[int, Entry], edits: Edits, bo: str, extra: dict[int,
     in_irb = next((r for r in resources or () if r.rid == IPTC_ID), None)
     if e is not None and e.raw:
         old_iim = e.raw
-        if e.type == 4:  # Photoshop stores it as LONGs: the end may be zero padding
-            old_iim = old_iim.rstrip(b"\0") or old_iim
     elif in_irb is not None:
         old_iim = in_irb.data
     else:
@@ -133,48 +137,6 @@ def _blob_entry(tag: int, e: Entry | None, blob: bytes, bo: str) -> NewEntry:
     return NewEntry(tag, t if t in (1, 7) else 7, len(blob), blob)
 
 
-# ---- Panasonic RW2: EXIF in the embedded JPEG -----------------------------------------------
-
-def _rw2_exif(data, structure: TiffStructure, old: dict[int, Entry], exif, extra, path: str):
-    """Route EXIF edits of an RW2: IFD0/IFD1 tags to the JPEG, sub-IFD tags to every copy."""
-    from engine.exif import find_jpeg_exif
-
-    jpg = old.get(RW2_JPG_FROM_RAW)
-    jpeg_exif = None
-    if jpg is not None and jpg.raw and jpg.value_offset is not None:
-        found = find_jpeg_exif(jpg.raw)
-        if found is not None:
-            jpeg_exif = parse_tiff(jpg.raw[found[0] : found[1]], path=path)
-    if jpeg_exif is None:
-        raise WriteError("this RW2 keeps its EXIF in an embedded JPEG (JpgFromRaw), which is "
-                         "missing or has no EXIF; refusing to write EXIF tags", path=path)
-    own = {ifd.name for ifd in structure.ifds}
-    theirs = {ifd.name for ifd in jpeg_exif.ifds}
-    to_jpeg, to_raw = [], []
-    for item in exif:
-        ifd = item[0]
-        if ifd in ("IFD0", "IFD1"):
-            to_jpeg.append(item)
-            continue
-        if ifd in own:
-            to_raw.append(item)
-        if ifd in theirs or ifd not in own:
-            to_jpeg.append(item)
-    if to_jpeg:
-        jpeg = _edit_jpeg(jpg.raw, Edits(exif=to_jpeg), path)
-        extra[RW2_JPG_FROM_RAW] = NewEntry(RW2_JPG_FROM_RAW, jpg.type, len(jpeg), jpeg)
-    return to_raw
-
-
-def _edit_jpeg(jpeg: bytes, edits: Edits, path: str) -> bytes:
-    from engine.write.planners import plan_jpeg
-
-    out = []
-    for piece in plan_jpeg(jpeg, edits, path):
-        out.append(jpeg[piece[0] : piece[0] + piece[1]] if isinstance(piece, tuple) else piece)
-    return b"".join(out)
-
-
 # ---- image data: never touched ---------------------------------------------------------------
 
 def _ints(e: Entry, bo: str) -> list[int]:
@@ -199,12 +161,33 @@ def image_layout(structure: TiffStructure) -> list[tuple[str, int, tuple[tuple[i
     return out
 
 
+def check_complete(data, structure: TiffStructure, path: str) -> None:
+    """Refuse a truncated file: anything that runs past the end would take in what we append."""
+    size, bo = len(data), structure.byte_order
+    for ifd in structure.ifds:
+        for e in ifd.entries:
+            if e.value_offset is None:
+                continue
+            count = struct.unpack_from(bo + "I", data, e.entry_offset + 4)[0]  # as stored
+            if e.value_offset + count * TYPE_SIZES.get(e.type, 1) > size:
+                raise WriteError(f"the file is truncated or damaged: {ifd.name} tag "
+                                 f"0x{e.tag:04x} has a value at offset {e.value_offset} that "
+                                 f"runs past the end ({size} bytes); refusing to write",
+                                 path=path, offset=e.entry_offset)
+    for name, tag, ranges in image_layout(structure):
+        for off, length in ranges:
+            if off + length > size:
+                raise WriteError(f"the file is truncated: image data of {name} (tag "
+                                 f"0x{tag:04x}) at offset {off} runs past the end ({size} "
+                                 "bytes); refusing to write", path=path, offset=off)
+
+
 def check_image_data_kept(structure: TiffStructure, patch: TiffPatch, size: int,
                           path: str) -> None:
     """Refuse a patch that would write over (or cut off) any byte of image data."""
     spans = sorted((o, min(o + n, size)) for _i, _t, rs in image_layout(structure)
                    for o, n in rs if n and o < size)
-    if spans and spans[-1][1] > patch.keep:
+    if spans and max(z for _a, z in spans) > patch.keep:
         raise WriteError("internal error: the rewrite would cut image data; nothing was "
                          "written", path=path)
     for off, b in patch.overwrites:
