@@ -121,8 +121,9 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, orig_tail) ->
     touched = set(edits.paths)
     # GPS reference tags ride along with their coordinates.
     touched |= {p + "Ref" for p in edits.paths if p.startswith("GPS")}
+    langs = tuple(t + "-" for t in touched if t.startswith("xmp/"))
     for p, tag in before.tags.items():
-        if p in touched or _base(p) in touched:
+        if p in touched or _base(p) in touched or (langs and p.startswith(langs)):
             continue
         if _MOVABLE.search(tag.name) and p in after.tags:
             continue  # printed as a file position: moves when an earlier segment changes size

@@ -41,8 +41,22 @@ def property_code(prefix: str, prop: str) -> str:
     return entry[1] if entry else ""
 
 
+_LANG = re.compile(r"^(.+)-([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)$")
+
+
+def split_lang(tag: str) -> tuple[str, str | None]:
+    """``dc:title-de`` -> (``dc:title``, ``de``) for lang-alt properties, else (tag, None)."""
+    m = _LANG.match(tag)
+    if m and ":" in m.group(1):
+        prefix, _, prop = m.group(1).partition(":")
+        if property_code(prefix, prop).startswith("l"):
+            return m.group(1), m.group(2)
+    return tag, None
+
+
 def split_path(tag: str) -> tuple[str, str, str]:
     """``dc:title`` -> (prefix, property, namespace URI)."""
+    tag = split_lang(tag)[0]
     prefix, sep, prop = tag.partition(":")
     if not sep or not prop or "/" in prop or "[" in prop:
         raise UnknownTagError(f"XMP tag must be prefix:property, got {tag!r}", tag=f"xmp/{tag}")
@@ -170,6 +184,41 @@ def _set_property(rdf, prefix: str, prop: str, uri: str, items: list[str]) -> No
         el.text = "\n".join(items)
 
 
+def _set_language(rdf, prefix: str, prop: str, uri: str, lang: str,
+                  value: str | list[str] | None) -> None:
+    """Set or remove one language of a lang-alt property, keeping the others."""
+    qname = f"{{{uri}}}{prop}"
+    text = None if value is None else ("\n".join(value) if isinstance(value, list) else value)
+    for desc in rdf.findall(f"{{{RDF}}}Description"):
+        if desc.get(qname) is not None:  # the simple attribute form holds only x-default
+            default = desc.attrib.pop(qname)
+            el = etree.SubElement(desc, qname)
+            li = etree.SubElement(etree.SubElement(el, f"{{{RDF}}}Alt"), f"{{{RDF}}}li")
+            li.set(XML_LANG, "x-default")
+            li.text = default
+        alt = desc.find(f"{qname}/{{{RDF}}}Alt")
+        if alt is None:
+            continue
+        for li in alt.findall(f"{{{RDF}}}li"):
+            if li.get(XML_LANG, "").lower() == lang.lower():
+                if text is None:
+                    alt.remove(li)
+                else:
+                    li.text = text
+                return
+        if text is not None:
+            li = etree.SubElement(alt, f"{{{RDF}}}li")
+            li.set(XML_LANG, lang)
+            li.text = text
+        return
+    if text is not None:
+        desc = _description_for(rdf, prefix, uri)
+        alt = etree.SubElement(etree.SubElement(desc, qname), f"{{{RDF}}}Alt")
+        li = etree.SubElement(alt, f"{{{RDF}}}li")
+        li.set(XML_LANG, lang)
+        li.text = text
+
+
 def edit_packet(packet: bytes | None, changes: dict[str, str | list[str] | None]) -> bytes:
     """Apply ``changes`` ({'dc:title': 'Hello', 'dc:subject': ['a', 'b'], 'x:y': None})."""
     return serialise(edit_tree(packet, changes))
@@ -180,6 +229,10 @@ def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None]):
     rdf = _rdf(root)
     for tag, value in changes.items():
         prefix, prop, uri = split_path(tag)
+        lang = split_lang(tag)[1]
+        if lang is not None:
+            _set_language(rdf, prefix, prop, uri, lang, value)
+            continue
         if value is None:
             _remove_property(rdf, uri, prop)
         else:

@@ -43,12 +43,50 @@ def extra_entries(structure: TiffStructure, ifd: str, entries: list[NewEntry],
         ed.put[e.tag] = e
 
 
+# Tags EXIF requires in a new IFD (what `exiftool -validate` checks for JPEG), as ExifTool
+# itself adds them when it creates the IFD: (ifd, tag, type, count, little-endian raw).
+CREATION_DEFAULTS = (
+    ("IFD0", 282, 5, 1, b"\x48\0\0\0\x01\0\0\0"),  # XResolution 72
+    ("IFD0", 283, 5, 1, b"\x48\0\0\0\x01\0\0\0"),  # YResolution 72
+    ("IFD0", 296, 3, 1, b"\x02\0"),  # ResolutionUnit inches
+    ("IFD0", 531, 3, 1, b"\x01\0"),  # YCbCrPositioning centered
+    ("ExifIFD", 0x9000, 7, 4, b"0232"),  # ExifVersion
+    ("ExifIFD", 0x9101, 7, 4, b"\x01\x02\x03\x00"),  # ComponentsConfiguration Y Cb Cr -
+    ("ExifIFD", 0xA000, 7, 4, b"0100"),  # FlashpixVersion
+    ("ExifIFD", 0xA001, 3, 1, b"\x01\0"),  # ColorSpace sRGB
+    ("GPS", 0, 1, 4, b"\x02\x03\x00\x00"),  # GPSVersionID 2.3.0.0
+)
+
+
+def add_creation_defaults(structure: TiffStructure, edits: dict[str, IfdEdit],
+                          new_block: bool) -> None:
+    existing = {ifd.name for ifd in structure.ifds}
+    if new_block:
+        existing.discard("IFD0")
+    for ifd, tag, typ, count, raw in CREATION_DEFAULTS:
+        ed = edits.get(ifd)
+        if ifd in existing or ed is None and ifd != "IFD0" or (ifd == "IFD0" and not new_block):
+            continue
+        ed = edits.setdefault(ifd, IfdEdit())
+        if tag not in ed.put:
+            if structure.byte_order == ">" and typ in (3, 5):
+                raw = _swap(raw, typ)
+            ed.put[tag] = NewEntry(tag, typ, count, raw)
+
+
+def _swap(raw: bytes, typ: int) -> bytes:
+    if typ == 3:
+        return raw[1::-1]
+    return raw[3::-1] + raw[7:3:-1]
+
+
 def patch_block(block: bytes | None, exif: list[tuple[str, str, str | None]], path: str,
                 extra: dict[int, NewEntry] | None = None) -> bytes:
     """The new EXIF block (for containers that hold EXIF as one block: JPEG, PNG, WebP)."""
     data = bytes(block) if block is not None else EMPTY_TIFF
     structure = parse_tiff(data, path=path)
     edits = ifd_edits(structure, exif, path)
+    add_creation_defaults(structure, edits, block is None)
     if extra:
         edits.setdefault("IFD0", IfdEdit()).put.update(extra)
     new = plan_patch(data, structure, edits).apply(data)
