@@ -1,9 +1,9 @@
 """Printed text -> stored EXIF value: the inverse of the reader's print conversions.
 
 Driven by the generated tables (engine/tags/exif.py): the tag's ExifTool format decides the
-TIFF type, its value map gives the reverse of enum print conversions, and ``_SPECIAL`` (data,
-one line per tag with a non-table conversion) names the few parse functions that invert
-ExifTool's code conversions.  Accepts what the reader prints and the raw/numeric forms.
+TIFF type, its value map gives the reverse of enum print conversions, and the reader's
+conversion steps (engine.values.CONV) name the few parse functions that invert ExifTool's code
+conversions.  Accepts what the reader prints and the raw/numeric forms.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fractions import Fraction
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
 from engine.tags.exif import EXIF_TAGS, GPS_TAGS, VALUES
 from engine.tiff.patch import NewEntry
+from engine.values import CONV
 
 TYPE_IDS = {
     "int8u": 1, "string": 2, "int16u": 3, "int32u": 4, "rational64u": 5, "int8s": 6,
@@ -189,17 +190,27 @@ def _components(text: str) -> bytes:
     return bytes(int(x) for x in _numbers(text))
 
 
-# Tags whose ExifTool print conversion is code, not a table: name -> parse kind.
-_SPECIAL: dict[str, str] = {
-    "FocalLength": "mm", "FocalLengthIn35mmFormat": "mm", "GPSAltitude": "m",
-    "ShutterSpeedValue": "apex_time", "ApertureValue": "apex_f", "MaxApertureValue": "apex_f",
-    "GPSLatitude": "coord", "GPSLongitude": "coord", "GPSDestLatitude": "coord",
-    "GPSDestLongitude": "coord", "GPSTimeStamp": "time", "GPSDateStamp": "gpsdate",
-    "DateTime": "date", "DateTimeOriginal": "date", "CreateDate": "date",
-    "ModifyDate": "date", "DateTimeDigitized": "date",
-    "ExifVersion": "version", "FlashpixVersion": "version", "InteropVersion": "version",
-    "UserComment": "comment", "ComponentsConfiguration": "components",
+# The reader's conversion steps (engine.values.CONV, data from Exif.pm) name the inverse to
+# use: first step -> parse kind.  Tags with none of these take the table/format route.
+_STEP_KIND: dict[object, str] = {
+    "date": "date", "apex_shutter": "apex_time", "apex_aperture": "apex_f", "dms": "coord",
+    "gps_time": "time", "exif_date": "gpsdate", "exif_text": "comment",
+    "enum_each": "components", ("unit", " m"): "m", ("sprintf", "%.1f mm"): "mm",
+    ("suffix", " mm"): "mm",
 }
+_VERSION_TAGS = frozenset({"ExifVersion", "FlashpixVersion", "InteropVersion"})
+
+
+def _special(name: str) -> str | None:
+    if name in _VERSION_TAGS:  # undefined[4] digits: the reader only strips NULs
+        return "version"
+    for step in CONV.get(name, ()):
+        kind = _STEP_KIND.get(step)
+        if kind is not None:
+            return kind
+    return None
+
+
 COORD_REF = {"GPSLatitude": ("GPSLatitudeRef", "NS"), "GPSLongitude": ("GPSLongitudeRef", "EW"),
              "GPSDestLatitude": ("GPSDestLatitudeRef", "NS"),
              "GPSDestLongitude": ("GPSDestLongitudeRef", "EW")}
@@ -230,7 +241,7 @@ def _expected(d: ExifTagDef) -> str:
     if d.values:
         shown = ", ".join(list(d.values.values())[:4])
         return f"one of: {shown}... (or the number)"
-    kind = _SPECIAL.get(d.name)
+    kind = _special(d.name)
     forms = {
         "coord": "degrees like 37 deg 46' 29.64\" N or signed decimal degrees like -122.4194",
         "date": "a date like 2020:01:01 10:00:00 (or ISO 8601)",
@@ -259,7 +270,7 @@ def encode(name: str, text: str, bo: str) -> list[tuple[str, NewEntry]]:
 
 
 def _encode(d: ExifTagDef, text: str, bo: str) -> list[tuple[str, NewEntry]]:
-    kind = _SPECIAL.get(d.name)
+    kind = _special(d.name)
     t = d.type_id
     if d.values and kind is None:
         rev = {v.lower(): k for k, v in d.values.items()}

@@ -16,7 +16,6 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.errors import TagValueError
 from engine.tags.exif import VALUES
 
 # ExifTool format name -> (struct code, size); rationals are two of the code.
@@ -647,79 +646,3 @@ def convert(
     if isinstance(v, bytes):
         v = undef_text(v)
     return v
-
-
-# -- inverse (printed text -> stored value), for the writer ---------------------------------
-
-
-def parse_number_list(text: str, fmt: str, count: int = 0) -> list[float | int]:
-    """Numbers of a space/comma separated list checked against a numeric format."""
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    if not parts or not all(is_float(p) for p in parts):
-        raise TagValueError(f"{text!r} is not a list of numbers")
-    if count and len(parts) != count:
-        raise TagValueError(f"{text!r}: expected {count} numbers, got {len(parts)}")
-    if fmt.startswith(("int", "ifd")):
-        nums: list[float | int] = []
-        for p in parts:
-            f = float(p)
-            if f != int(f):
-                raise TagValueError(f"{p!r} is not an integer")
-            nums.append(int(f))
-        return nums
-    return [float(p) for p in parts]
-
-
-def unenum(text: str, values_key: str | None) -> str:
-    """Printed enum text -> raw key (accepts the raw number too)."""
-    vals = VALUES.get(values_key) if values_key else None
-    if not vals:
-        return text
-    for k, t in vals.items():
-        if t.lower() == text.strip().lower():
-            return k
-    if text.strip() in vals:
-        return text.strip()
-    m = re.fullmatch(r"Unknown \((.*)\)", text.strip())
-    if m:
-        return m.group(1)
-    raise TagValueError(f"{text!r} is not one of: " + ", ".join(vals.values()))
-
-
-def rational(x: float, signed: bool = False) -> tuple[int, int]:
-    """A float as a rational num/den that fits 32 bits (as ExifTool's Rationalize)."""
-    if math.isinf(x):
-        return (1, 0)
-    lim = 0x7FFFFFFF if signed else 0xFFFFFFFF
-    from fractions import Fraction
-
-    fr = Fraction(x).limit_denominator(lim)
-    while abs(fr.numerator) > lim:
-        fr = Fraction(x).limit_denominator(max(1, fr.denominator // 2))
-        if fr.denominator == 1:
-            break
-    return fr.numerator, fr.denominator
-
-
-def parse_exposure_time(text: str) -> float:
-    """"1/250" or "0.5" -> seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?)\s*", text)
-    if m:
-        den = float(m.group(2))
-        if not den:
-            raise TagValueError(f"{text!r}: zero denominator")
-        return float(m.group(1)) / den
-    if is_float(text):
-        return float(text)
-    raise TagValueError(f"{text!r} is not an exposure time")
-
-
-def parse_dms(text: str) -> tuple[float, float, float]:
-    """'37 deg 46\\' 29.64" N' or a decimal number -> (deg, min, sec), unsigned."""
-    deg = to_degrees(text)
-    if deg is None:
-        raise TagValueError(f"{text!r} is not a coordinate")
-    deg = abs(deg)
-    d = int(deg)
-    m = int((deg - d) * 60)
-    return float(d), float(m), round((deg - d - m / 60) * 3600, 6)

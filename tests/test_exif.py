@@ -7,15 +7,7 @@ from tiff_builder import build
 
 from engine.exif import decode_exif
 from engine.tags.exif import EXIF_TAGS
-from engine.values import (
-    Binary,
-    convert,
-    parse_dms,
-    parse_exposure_time,
-    parse_number_list,
-    read_value,
-    unenum,
-)
+from engine.values import Binary, convert, read_value
 
 
 def tags_of(data: bytes, **kw) -> dict[str, object]:
@@ -205,10 +197,3 @@ def test_cfa_pattern_both_orders() -> None:
 def test_read_value(fmt: str, raw: bytes, expected) -> None:
     assert read_value(fmt, raw, "<") == expected
 
-
-def test_inverses() -> None:
-    assert parse_exposure_time("1/250") == pytest.approx(0.004)
-    assert parse_number_list("8 8 8", "int16u", 3) == [8, 8, 8]
-    assert unenum("Rotate 90 CW", "Orientation") == "6"
-    d, m, s = parse_dms("37 deg 46' 29.64\" N")
-    assert (d, m) == (37, 46) and s == pytest.approx(29.64)

@@ -82,6 +82,8 @@ class Mount:
         fd = os.open(folder or self.mnt / ".metafs", os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(fd)
+        except OSError as e:
+            raise AssertionError(f"commit failed: {e}\n{self.status()}") from None
         finally:
             os.close(fd)
 
@@ -232,7 +234,17 @@ def test_two_processes_at_once(mount: Mount) -> None:
     assert (tags["IFD0:Make"], tags["IFD0:Model"]) == ("Make5", "Model5")
 
 
-def test_external_modification(mount: Mount) -> None:
+def test_external_modification(tmp_path: Path) -> None:
+    # A long debounce: ExifTool and the daemon must not rewrite the photo at the same time
+    # (two writers racing on one file lose one edit whatever anyone does).
+    mount = Mount(tmp_path, 60_000)
+    try:
+        _external_modification(mount)
+    finally:
+        mount.close()
+
+
+def _external_modification(mount: Mount) -> None:
     subprocess.run(
         ["exiftool", "-q", "-overwrite_original", "-Model=Outside", str(mount.src / "photo.jpg")],
         check=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from engine.errors import ReadOnlyTagError, UnknownTagError
+from engine.errors import ReadOnlyTagError
 from engine.exif_encode import MAIN_IFDS, lookup
 from engine.model import Metadata
 
@@ -105,20 +105,3 @@ def _xmp_value(tag: str, text: str) -> str | list[str]:
     if len(code) > 1 and code[1] in "BQL":
         return [line for line in text.split("\n") if line != ""] or [""]
     return text
-
-
-def check_known(path: str) -> None:
-    if path.startswith("xmp/"):
-        from engine.xmp_edit import split_path
-
-        split_path(path[4:])
-    elif path.startswith("iptc/"):
-        from engine.iptc_edit import dataset_for
-
-        dataset_for(path[5:])
-    else:
-        name = path.rpartition("/")[2]
-        try:
-            lookup(name)
-        except UnknownTagError:
-            raise

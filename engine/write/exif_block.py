@@ -36,20 +36,10 @@ def ifd_edits(
     return edits
 
 
-def extra_entries(structure: TiffStructure, ifd: str, entries: list[NewEntry],
-                  edits: dict[str, IfdEdit]) -> None:
-    ed = edits.setdefault(ifd, IfdEdit())
-    for e in entries:
-        ed.put[e.tag] = e
-
-
-# Tags EXIF requires in a new IFD (what `exiftool -validate` checks for JPEG), as ExifTool
-# itself adds them when it creates the IFD: (ifd, tag, type, count, little-endian raw).
+# Tags EXIF requires in a new sub-IFD, added as ExifTool adds them when it creates the IFD:
+# (ifd, tag, type, count, little-endian raw).  IFD0's "mandatory" resolution tags are not
+# invented: a user who asked for one tag gets exactly that tag in IFD0.
 CREATION_DEFAULTS = (
-    ("IFD0", 282, 5, 1, b"\x48\0\0\0\x01\0\0\0"),  # XResolution 72
-    ("IFD0", 283, 5, 1, b"\x48\0\0\0\x01\0\0\0"),  # YResolution 72
-    ("IFD0", 296, 3, 1, b"\x02\0"),  # ResolutionUnit inches
-    ("IFD0", 531, 3, 1, b"\x01\0"),  # YCbCrPositioning centered
     ("ExifIFD", 0x9000, 7, 4, b"0232"),  # ExifVersion
     ("ExifIFD", 0x9101, 7, 4, b"\x01\x02\x03\x00"),  # ComponentsConfiguration Y Cb Cr -
     ("ExifIFD", 0xA000, 7, 4, b"0100"),  # FlashpixVersion
@@ -58,16 +48,12 @@ CREATION_DEFAULTS = (
 )
 
 
-def add_creation_defaults(structure: TiffStructure, edits: dict[str, IfdEdit],
-                          new_block: bool) -> None:
+def add_creation_defaults(structure: TiffStructure, edits: dict[str, IfdEdit]) -> None:
     existing = {ifd.name for ifd in structure.ifds}
-    if new_block:
-        existing.discard("IFD0")
     for ifd, tag, typ, count, raw in CREATION_DEFAULTS:
         ed = edits.get(ifd)
-        if ifd in existing or ed is None and ifd != "IFD0" or (ifd == "IFD0" and not new_block):
+        if ifd in existing or ed is None or not ed.put:
             continue
-        ed = edits.setdefault(ifd, IfdEdit())
         if tag not in ed.put:
             if structure.byte_order == ">" and typ in (3, 5):
                 raw = _swap(raw, typ)
@@ -86,7 +72,7 @@ def patch_block(block: bytes | None, exif: list[tuple[str, str, str | None]], pa
     data = bytes(block) if block is not None else EMPTY_TIFF
     structure = parse_tiff(data, path=path)
     edits = ifd_edits(structure, exif, path)
-    add_creation_defaults(structure, edits, block is None)
+    add_creation_defaults(structure, edits)
     if extra:
         edits.setdefault("IFD0", IfdEdit()).put.update(extra)
     new = plan_patch(data, structure, edits).apply(data)
@@ -138,6 +124,7 @@ def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
 def patch_file(data, structure: TiffStructure, exif: list[tuple[str, str, str | None]],
                path: str, extra: dict[int, NewEntry] | None = None) -> TiffPatch:
     edits = ifd_edits(structure, exif, path)
+    add_creation_defaults(structure, edits)
     if extra:
         edits.setdefault("IFD0", IfdEdit()).put.update(extra)
     return plan_patch(data, structure, edits)

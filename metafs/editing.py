@@ -1,0 +1,471 @@
+"""Edits through a .meta folder: what each file operation means for the photo's tags.
+
+- writing a tag file and closing it sets the tag (value checked at write() when the text is
+  one complete line, else at flush); ``>>`` appends a list item because the new content is
+  the old items plus one line;
+- ``rm`` deletes the tag; creating a file whose name is a tag path adds the tag;
+- editors' scratch files (see ``tagfiles.is_scratch_name``) live in memory; renaming one over a
+  tag name is an edit of that tag, renaming a tag to a scratch name keeps its content there and
+  deletes the tag (vim and emacs then write the new file under the old name: an edit).
+Every accepted edit is journaled (fsynced) before the call returns, then handed to the batcher.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyfuse3
+
+from engine.errors import EngineError, TagError
+from metafs import passthrough as pt
+from metafs.batcher import Batcher, CommitFailed
+from metafs.errors import fail, fuse_error
+from metafs.inodes import Kind, Node
+from metafs.journal import Journal
+from metafs.photos import PhotoViews
+from metafs.tagfiles import (
+    ScratchFile,
+    WriteBuffer,
+    complete_line,
+    decode,
+    is_scratch_name,
+    truncate,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class TagHandle:
+    photo: str
+    tag: str
+    snapshot: bytes  # content when opened (what a reader sees, consistently)
+    buf: WriteBuffer | None = None  # set when opened for writing
+    created: bool = False
+
+
+@dataclass(eq=False)
+class ScratchHandle:
+    file: ScratchFile
+    append: bool = False
+
+
+@dataclass(eq=False)
+class StaticHandle:
+    data: bytes
+
+
+@dataclass
+class Status:
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=50))
+    rewrites: int = 0
+    unchanged: int = 0
+
+    def error(self, where: str, reason: object) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.errors.append(f"{stamp} {where}: {reason}")
+        log.warning("%s: %s", where, reason)
+
+    def render(
+        self,
+        *,
+        source: str,
+        mountpoint: str,
+        read_only: bool,
+        debounce: float,
+        pending: dict[str, list[str]],
+        commits: int,
+        failures: int,
+    ) -> bytes:
+        lines = [
+            f"pid: {os.getpid()}",
+            f"source: {source}",
+            f"mountpoint: {mountpoint}",
+            f"read-only: {'yes' if read_only else 'no'}",
+            f"debounce-ms: {round(debounce * 1000)}",
+            f"pending: {sum(len(v) for v in pending.values())} edits in {len(pending)} photos",
+        ]
+        lines += [f"  {photo}: {', '.join(tags)}" for photo, tags in sorted(pending.items())]
+        lines.append(
+            f"commits: {commits} (rewrites {self.rewrites}, unchanged {self.unchanged}, "
+            f"failed {failures})"
+        )
+        lines.append(f"errors: {len(self.errors)}")
+        lines += [f"  {e}" for e in self.errors]
+        return ("\n".join(lines) + "\n").encode()
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+class MetaEditor:
+    def __init__(
+        self,
+        views: PhotoViews,
+        batcher: Batcher,
+        journal: Journal | None,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        self.views = views
+        self.batcher = batcher
+        self.journal = journal
+        self.read_only = read_only
+        self.status = Status()
+        self._writing: dict[tuple[str, str], WriteBuffer] = {}
+
+    # -- helpers ------------------------------------------------------------------------
+
+    async def _md(self, photo: str) -> Any:
+        return await self.views.metadata(photo)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise fail(errno.EROFS)
+
+    def _spec(self, tag: str) -> Any:
+        try:
+            return self.views.engine.tag_spec(tag)
+        except Exception:  # noqa: BLE001 - unknown tag, or an engine that cannot tell yet
+            return None
+
+    def _refuse(self, photo: str, tag: str, exc: BaseException) -> pyfuse3.FUSEError:
+        self.status.error(f"{photo}.meta/{tag}", getattr(exc, "reason", exc))
+        return fuse_error(exc, unknown_tag=errno.EINVAL)
+
+    def _check(self, photo: str, tag: str, text: str) -> None:
+        try:
+            self.views.engine.check_value(tag, text)
+        except EngineError as e:
+            raise self._refuse(photo, tag, e) from None
+        except NotImplementedError:
+            pass  # an engine without checks: the write itself will judge
+
+    def _can_add(self, photo: str, tag: str) -> None:
+        """A new tag name must be one the engine knows and can write."""
+        try:
+            spec = self.views.engine.tag_spec(tag)
+        except EngineError as e:
+            raise self._refuse(photo, tag, e) from None
+        if not spec.writable:
+            self.status.error(f"{photo}.meta/{tag}", "tag is read-only")
+            raise fail(errno.EACCES)
+
+    def _can_change(self, photo: str, md: Any, tag: str) -> None:
+        self._writable()
+        if not self.views.writable(md, tag):
+            self.status.error(f"{photo}.meta/{tag}", "tag is read-only (binary, derived or unsafe)")
+            raise fail(errno.EACCES)
+
+    async def edit(self, photo: str, changes: dict[str, str | None]) -> None:
+        """Make the edit durable (journal) and hand it to the batcher."""
+        seq = await self.journal.append(photo, changes) if self.journal is not None else 0
+        self.batcher.submit(photo, changes, seq)
+
+    # -- names --------------------------------------------------------------------------
+
+    async def entry_kind(self, photo: str, sub: str) -> str | None:
+        if sub in self.views.scratch.get(photo, {}):
+            return "scratch"
+        md = await self._md(photo)
+        if self.views.value_content(photo, md, sub) is not None:
+            return "tag"
+        if self.views.is_dir(photo, md, sub):
+            return "dir"
+        return None
+
+    async def attr(self, node: Node) -> pyfuse3.EntryAttributes:
+        st = os.stat(self.views.path(node.rel))
+        if node.kind is Kind.META:
+            mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
+            return pt.synth_attr(node.inode, mode, 0, st)
+        scratch = self.views.scratch.get(node.rel, {}).get(node.sub)
+        if scratch is not None:
+            return pt.synth_attr(
+                node.inode,
+                stat.S_IFREG | scratch.mode,
+                len(scratch.data),
+                st,
+                mtime_ns=scratch.mtime_ns,
+            )
+        md = await self._md(node.rel)
+        content = self.views.value_content(node.rel, md, node.sub)
+        if content is None:
+            raise fail(errno.ENOENT)
+        size, mtime = len(content), None
+        buf = self._writing.get((node.rel, node.sub))
+        if buf is not None:
+            size, mtime = len(buf.data), buf.mtime_ns
+        writable = not self.read_only and self.views.writable(md, node.sub)
+        mode = stat.S_IFREG | (0o644 if writable else 0o444)
+        return pt.synth_attr(node.inode, mode, size, st, mtime_ns=mtime)
+
+    async def listing(self, photo: str, prefix: str) -> list[tuple[str, str, bool, Any]]:
+        """(name, sub path, is_dir, attributes without the inode) of a .meta folder's
+        entries, from one look at the photo: readdirplus over thousands of tag files must
+        not cost a stat and a lookup each."""
+        st = os.stat(self.views.path(photo))
+        md = await self._md(photo)
+        scratch = self.views.scratch.get(photo, {})
+        dir_mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
+        out = []
+        for name, is_dir in self.views.children(photo, md, prefix):
+            sub = _join(prefix, name)
+            if is_dir:
+                proto = (dir_mode, 0, st, None)
+            elif sub in scratch:
+                f = scratch[sub]
+                proto = (stat.S_IFREG | f.mode, len(f.data), st, f.mtime_ns)
+            else:
+                content = self.views.value_content(photo, md, sub) or b""
+                writable = not self.read_only and self.views.writable(md, sub)
+                proto = (stat.S_IFREG | (0o644 if writable else 0o444), len(content), st, None)
+            out.append((name, sub, is_dir, proto))
+        return out
+
+    async def unlink(self, parent: Node, name: str) -> str:
+        self._writable()
+        photo, sub = parent.rel, _join(parent.sub, name)
+        scratch = self.views.scratch.get(photo, {})
+        if sub in scratch:
+            del scratch[sub]
+            return sub
+        md = await self._md(photo)
+        if self.views.value_content(photo, md, sub) is None:
+            raise fail(errno.ENOENT)
+        self._can_change(photo, md, sub)
+        await self.edit(photo, {sub: None})
+        return sub
+
+    async def rmdir(self, parent: Node, name: str) -> None:
+        self._writable()
+        photo, sub = parent.rel, _join(parent.sub, name)
+        md = await self._md(photo)
+        if not self.views.is_dir(photo, md, sub):
+            raise fail(errno.ENOENT)
+        if self.views.children(photo, md, sub):
+            raise fail(errno.ENOTEMPTY)
+        # An empty family folder (xmp/, iptc/) stays: there is nothing to remove.
+
+    async def rename(
+        self, old: Node, name_old: str, new: Node, name_new: str, flags: int
+    ) -> tuple[str, str]:
+        self._writable()
+        photo = old.rel
+        src, dst = _join(old.sub, name_old), _join(new.sub, name_new)
+        if flags & pyfuse3.RENAME_EXCHANGE:
+            raise fail(errno.EINVAL)
+        dst_kind = await self.entry_kind(photo, dst)
+        if dst_kind is not None and flags & pyfuse3.RENAME_NOREPLACE:
+            raise fail(errno.EEXIST)
+        if dst_kind == "dir":
+            raise fail(errno.EISDIR)
+        scratches = self.views.scratch_of(photo)
+        to_scratch = is_scratch_name(name_new) or dst in scratches
+        if src in scratches:
+            f = scratches[src]
+            if to_scratch:
+                del scratches[src]
+                scratches[dst] = f
+                return src, dst
+            await self._set_from(photo, dst, bytes(f.data), extra={})
+            del scratches[src]
+            return src, dst
+        md = await self._md(photo)
+        content = self.views.value_content(photo, md, src)
+        if content is None:
+            raise fail(errno.ENOENT)
+        self._can_change(photo, md, src)
+        if to_scratch:
+            await self.edit(photo, {src: None})
+            scratches[dst] = ScratchFile(bytearray(content))
+        else:
+            await self._set_from(photo, dst, content, extra={src: None})
+        return src, dst
+
+    async def _set_from(
+        self, photo: str, tag: str, content: bytes, extra: dict[str, str | None]
+    ) -> None:
+        md = await self._md(photo)
+        if self.views.value_content(photo, md, tag) is not None:
+            self._can_change(photo, md, tag)
+        else:
+            self._can_add(photo, tag)
+        try:
+            text = decode(content)
+        except TagError as e:
+            raise self._refuse(photo, tag, e) from None
+        self._check(photo, tag, text)
+        await self.edit(photo, {**extra, tag: text})
+
+    # -- files --------------------------------------------------------------------------
+
+    async def open(self, node: Node, flags: int) -> TagHandle | ScratchHandle:
+        photo, tag = node.rel, node.sub
+        writing = (flags & os.O_ACCMODE) != os.O_RDONLY or flags & (os.O_TRUNC | os.O_APPEND)
+        scratch = self.views.scratch.get(photo, {}).get(tag)
+        if scratch is not None:
+            if flags & os.O_TRUNC:
+                scratch.truncate(0)
+            return ScratchHandle(scratch, append=bool(flags & os.O_APPEND))
+        md = await self._md(photo)
+        content = self.views.value_content(photo, md, tag)
+        if content is None:
+            raise fail(errno.ENOENT)
+        if not writing:
+            return TagHandle(photo, tag, content)
+        self._can_change(photo, md, tag)
+        # O_TRUNC alone changes nothing: bash flushes the descriptor it dup2()s before the
+        # first write, and an empty value is not what `echo x > Make` means.  `rm` deletes.
+        trunc = bool(flags & os.O_TRUNC)
+        buf = WriteBuffer(
+            bytearray() if trunc else bytearray(content), append=bool(flags & os.O_APPEND)
+        )
+        return TagHandle(photo, tag, content, buf)
+
+    async def create(self, parent: Node, name: str, mode: int, flags: int) -> tuple[str, Any]:
+        self._writable()
+        photo, sub = parent.rel, _join(parent.sub, name)
+        kind = await self.entry_kind(photo, sub)
+        if kind == "dir":
+            raise fail(errno.EISDIR)
+        if kind is not None:
+            if flags & os.O_EXCL:
+                raise fail(errno.EEXIST)
+            return sub, await self.open(Node(0, Kind.TAG, photo, sub), flags)
+        if is_scratch_name(name):
+            f = ScratchFile(mode=stat.S_IMODE(mode))
+            self.views.scratch_of(photo)[sub] = f
+            return sub, ScratchHandle(f, append=bool(flags & os.O_APPEND))
+        self._can_add(photo, sub)
+        key = (photo, sub)
+        self.views.creating[key] = self.views.creating.get(key, 0) + 1
+        buf = WriteBuffer(bytearray(), append=bool(flags & os.O_APPEND))
+        return sub, TagHandle(photo, sub, b"", buf, created=True)
+
+    def read(self, h: Any, off: int, size: int) -> bytes:
+        if isinstance(h, ScratchHandle):
+            data: Any = h.file.data
+        elif isinstance(h, TagHandle):
+            data = h.buf.data if h.buf is not None else h.snapshot
+        else:
+            data = h.data
+        return bytes(data[off : off + size])
+
+    async def write(self, h: Any, off: int, data: bytes) -> int:
+        if isinstance(h, ScratchHandle):
+            return h.file.write(len(h.file.data) if h.append else off, data)
+        if not isinstance(h, TagHandle) or h.buf is None:
+            raise fail(errno.EBADF)
+        new = h.buf.preview(off, data)
+        line = complete_line(new)
+        if line is not None:
+            spec = self._spec(h.tag)
+            if spec is None or not spec.is_list:
+                # `echo abc > ISO`: the shell ignores close() errors, so judge a complete
+                # single value now, while the error still reaches the user.
+                try:
+                    self._check(h.photo, h.tag, line)
+                except pyfuse3.FUSEError:
+                    h.buf.refused = True
+                    raise
+        h.buf.commit_write(new)
+        self._writing[(h.photo, h.tag)] = h.buf
+        return len(data)
+
+    async def flush(self, h: TagHandle) -> None:
+        buf = h.buf
+        if buf is None or not buf.dirty or buf.refused:
+            return
+        buf.dirty = False
+        try:
+            text = decode(buf.data)
+        except TagError as e:
+            buf.refused = True
+            raise self._refuse(h.photo, h.tag, e) from None
+        self._check(h.photo, h.tag, text)  # a later write may still fix the value
+        await self.edit(h.photo, {h.tag: text})
+        if self._writing.get((h.photo, h.tag)) is buf:
+            del self._writing[(h.photo, h.tag)]
+
+    async def release(self, h: TagHandle) -> None:
+        try:
+            await self.flush(h)
+        except pyfuse3.FUSEError:
+            pass  # reported at flush already; release errors go nowhere
+        finally:
+            if h.buf is not None and self._writing.get((h.photo, h.tag)) is h.buf:
+                del self._writing[(h.photo, h.tag)]
+            if h.created:
+                key = (h.photo, h.tag)
+                n = self.views.creating.get(key, 0) - 1
+                if n > 0:
+                    self.views.creating[key] = n
+                else:
+                    self.views.creating.pop(key, None)
+
+    async def fsync(self, h: TagHandle) -> None:
+        await self.flush(h)
+        await self.commit_photo(h.photo)
+
+    async def setattr(self, node: Node, attr: Any, fields: Any, h: Any) -> None:
+        scratch = self.views.scratch.get(node.rel, {}).get(node.sub)
+        if scratch is not None:
+            if fields.update_size:
+                scratch.truncate(attr.st_size)
+            if fields.update_mode:
+                scratch.mode = stat.S_IMODE(attr.st_mode)
+            return
+        if not fields.update_size:
+            return  # chmod/chown/utimens of a tag file: accepted, nothing to store
+        if isinstance(h, TagHandle) and h.buf is not None:
+            h.buf.truncate(attr.st_size)
+            self._writing[(h.photo, h.tag)] = h.buf
+            return
+        md = await self._md(node.rel)
+        content = self.views.value_content(node.rel, md, node.sub)
+        if content is None:
+            raise fail(errno.ENOENT)
+        self._can_change(node.rel, md, node.sub)
+        data = bytearray(content)
+        truncate(data, attr.st_size)
+        await self._set_from(node.rel, node.sub, bytes(data), extra={})
+
+    # -- commits ------------------------------------------------------------------------
+
+    async def commit_photo(self, photo: str) -> None:
+        try:
+            await self.batcher.commit_now(photo)
+        except CommitFailed as e:
+            raise fuse_error(e.cause, unknown_tag=errno.EINVAL) from None
+
+    async def committed(
+        self,
+        photo: str,
+        changes: dict[str, str | None],
+        seq: int,
+        result: Any,
+        error: BaseException | None,
+    ) -> None:
+        if error is None:
+            written, (sig, md, err) = result
+            self.views.store(photo, md, sig, err)
+            if getattr(written, "unchanged", False):
+                self.status.unchanged += 1
+            else:
+                self.status.rewrites += 1
+        else:
+            self.views.store(photo, None, None, None)  # read it again on next access
+            self.status.error(f"{photo}: commit of {', '.join(sorted(changes))}", error)
+        # A refused value will never fit: drop it from the journal.  Other failures (disk
+        # full, I/O) stay journaled and are tried again at the next mount.
+        if self.journal is not None and (error is None or isinstance(error, TagError)):
+            await self.journal.done(photo, seq)

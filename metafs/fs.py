@@ -1,0 +1,570 @@
+"""pyfuse3 Operations: thin handlers that route each request by the kind of node it names.
+
+SOURCE is passed through (``SRC`` nodes); ``NAME.meta/`` folders are generated from the
+photo's metadata (``META``/``TAG`` nodes, logic in ``metafs.editing``); ``.originals/`` is a
+read-only view of the backups; ``.metafs/status`` tells what the daemon is doing.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from typing import Any
+
+import pyfuse3
+import trio
+
+from metafs import passthrough as pt
+from metafs.batcher import Batcher
+from metafs.editing import MetaEditor, StaticHandle, TagHandle
+from metafs.errors import fail, handler
+from metafs.inodes import InodeTable, Kind, Node
+from metafs.journal import Journal
+from metafs.passthrough import SrcHandle
+from metafs.photos import EngineFacade, PhotoViews, real_engine
+from metafs.tagfiles import ScratchFile
+
+log = logging.getLogger(__name__)
+
+META_SUFFIX = ".meta"
+ORIGINALS = ".originals"
+CONTROL = ".metafs"
+JOURNAL_DIR = ".journal"  # inside SOURCE/.originals, hidden from every view
+DIR_RO = stat.S_IFDIR | 0o555
+
+
+class Operations(pyfuse3.Operations):
+    supports_dot_lookup = False
+    enable_writeback_cache = False
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        engine: EngineFacade | None = None,
+        journal: Journal | None = None,
+        debounce: float = 0.3,
+        read_only: bool = False,
+        notify_kernel: bool = True,
+        mountpoint: str = "",
+    ) -> None:
+        super().__init__()
+        self.source = os.path.abspath(source)
+        self.backups = os.path.join(self.source, ORIGINALS)
+        self.read_only = read_only
+        self.notify_kernel = notify_kernel
+        self.mountpoint = mountpoint
+        self.terminated_by_signal = False  # then the daemon unmounts itself at the end
+        self.inodes = InodeTable()
+        self.views = PhotoViews(engine or real_engine(), self.source)
+        self.batcher = Batcher(self._commit_sync, debounce=debounce, on_done=self._committed)
+        self.views.overlay = self.batcher.overlay
+        self.editor = MetaEditor(self.views, self.batcher, journal, read_only=read_only)
+        self._handles: dict[int, Any] = {}
+        self._next_fh = 1
+        self._dirs: dict[int, tuple[Node, list[tuple[str, Node, Any]]]] = {}
+
+    def start(self, nursery: trio.Nursery) -> None:
+        self.batcher.start(nursery)
+
+    # -- paths and nodes ----------------------------------------------------------------
+
+    def _node(self, inode: int) -> Node:
+        node = self.inodes.get(inode)
+        if node is None:
+            raise fail(errno.ESTALE)
+        return node
+
+    def _src(self, rel: str) -> str:
+        return os.path.join(self.source, rel) if rel else self.source
+
+    def _orig(self, rel: str) -> str:
+        return os.path.join(self.backups, rel) if rel else self.backups
+
+    def _fh(self, handle: Any) -> int:
+        fh = self._next_fh
+        self._next_fh += 1
+        self._handles[fh] = handle
+        return fh
+
+    def _handle(self, fh: int) -> Any:
+        h = self._handles.get(fh)
+        if h is None:
+            raise fail(errno.EBADF)
+        return h
+
+    async def _child(self, parent: Node, name: str) -> Node:
+        """The node ``name`` in ``parent`` names (not counted as a lookup)."""
+        if parent.kind is Kind.SRC:
+            if not parent.rel and name == ORIGINALS:
+                return self.inodes.node(Kind.ORIG, "")
+            if not parent.rel and name == CONTROL:
+                return self.inodes.node(Kind.CTL, "")
+            rel = os.path.join(parent.rel, name) if parent.rel else name
+            if name.endswith(META_SUFFIX) and len(name) > len(META_SUFFIX):
+                photo = rel[: -len(META_SUFFIX)]
+                if self._is_photo(photo):
+                    return self.inodes.node(Kind.META, photo, "")
+            os.lstat(self._src(rel))
+            return self.inodes.node(Kind.SRC, rel)
+        if parent.kind is Kind.META:
+            sub = f"{parent.sub}/{name}" if parent.sub else name
+            kind = await self.editor.entry_kind(parent.rel, sub)
+            if kind is None:
+                raise fail(errno.ENOENT)
+            return self.inodes.node(Kind.META if kind == "dir" else Kind.TAG, parent.rel, sub)
+        if parent.kind is Kind.ORIG:
+            if not parent.rel and name == JOURNAL_DIR:
+                raise fail(errno.ENOENT)
+            rel = os.path.join(parent.rel, name) if parent.rel else name
+            os.lstat(self._orig(rel))
+            return self.inodes.node(Kind.ORIG, rel)
+        if parent.kind is Kind.CTL and not parent.sub and name == "status":
+            return self.inodes.node(Kind.CTL, "", "status")
+        raise fail(errno.ENOENT)
+
+    def _is_photo(self, rel: str) -> bool:
+        try:
+            st = os.stat(self._src(rel))
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode) and self.views.is_image(rel, st)
+
+    async def _attr(self, node: Node) -> pyfuse3.EntryAttributes:
+        if node.kind is Kind.SRC:
+            return pt.attr_from_stat(node.inode, os.lstat(self._src(node.rel)))
+        if node.kind is Kind.ORIG:
+            if not node.rel and not os.path.isdir(self.backups):
+                return pt.synth_attr(node.inode, DIR_RO, 0, os.stat(self.source))
+            return pt.attr_from_stat(node.inode, os.lstat(self._orig(node.rel)), read_only=True)
+        if node.kind is Kind.CTL:
+            like = os.stat(self.source)
+            if node.sub == "status":
+                size = len(self.status_text())
+                return pt.synth_attr(node.inode, stat.S_IFREG | 0o444, size, like)
+            return pt.synth_attr(node.inode, DIR_RO, 0, like)
+        return await self.editor.attr(node)
+
+    # -- lookups ------------------------------------------------------------------------
+
+    @handler
+    async def lookup(
+        self, parent_inode: int, name: bytes, ctx: Any = None
+    ) -> pyfuse3.EntryAttributes:
+        node = await self._child(self._node(parent_inode), os.fsdecode(name))
+        attr = await self._attr(node)
+        self.inodes.remember(node)
+        return attr
+
+    @handler
+    async def forget(self, inode_list: Any) -> None:
+        for inode, n in inode_list:
+            self.inodes.forget(inode, n)
+
+    @handler
+    async def getattr(self, inode: int, ctx: Any = None) -> pyfuse3.EntryAttributes:
+        return await self._attr(self._node(inode))
+
+    @handler
+    async def setattr(
+        self, inode: int, attr: Any, fields: Any, fh: int | None, ctx: Any = None
+    ) -> Any:
+        node = self._node(inode)
+        if node.kind is Kind.SRC:
+            self._writable()
+            fd = (
+                self._handles[fh].fd
+                if fh in self._handles and isinstance(self._handles[fh], SrcHandle)
+                else None
+            )
+            await trio.to_thread.run_sync(pt.set_attributes, self._src(node.rel), fd, attr, fields)
+        elif node.kind is Kind.TAG:
+            await self.editor.setattr(node, attr, fields, self._handles.get(fh) if fh else None)
+        elif fields.update_size or fields.update_mode or fields.update_uid or fields.update_gid:
+            raise fail(errno.EROFS if node.kind is Kind.ORIG else errno.EPERM)
+        return await self._attr(node)
+
+    @handler
+    async def readlink(self, inode: int, ctx: Any = None) -> bytes:
+        node = self._node(inode)
+        base = self._src if node.kind is Kind.SRC else self._orig
+        if node.kind not in (Kind.SRC, Kind.ORIG):
+            raise fail(errno.EINVAL)
+        return os.fsencode(os.readlink(base(node.rel)))
+
+    # -- directories --------------------------------------------------------------------
+
+    @handler
+    async def opendir(self, inode: int, ctx: Any = None) -> int:
+        node = self._node(inode)
+        fh = self._next_fh
+        self._next_fh += 1
+        self._dirs[fh] = (node, await self._listing(node))
+        return fh
+
+    async def _listing(self, node: Node) -> list[tuple[str, Node, Any]]:
+        """Snapshot of a folder: (name, node key as a Node template, how to make its
+        attributes: an lstat result, a (mode, size, like, mtime) tuple, or None)."""
+        out: list[tuple[str, Node, Any]] = []
+        if node.kind is Kind.SRC:
+            entries = await trio.to_thread.run_sync(self._scan_src, node.rel)
+            for name, kind, rel, st in entries:
+                proto = st if kind is Kind.SRC else (self._meta_dir_mode(), 0, st, None)
+                out.append((name, Node(0, kind, rel), proto))
+            if not node.rel:
+                out.append((ORIGINALS, Node(0, Kind.ORIG, ""), None))
+                out.append((CONTROL, Node(0, Kind.CTL, ""), None))
+        elif node.kind is Kind.META:
+            for name, sub, is_dir, proto in await self.editor.listing(node.rel, node.sub):
+                kind = Kind.META if is_dir else Kind.TAG
+                out.append((name, Node(0, kind, node.rel, sub), proto))
+        elif node.kind is Kind.ORIG:
+            path = self._orig(node.rel)
+            entries = await trio.to_thread.run_sync(pt.scan, path) if os.path.isdir(path) else []
+            for name, _st in entries:
+                if node.rel or name != JOURNAL_DIR:
+                    rel = os.path.join(node.rel, name) if node.rel else name
+                    out.append((name, Node(0, Kind.ORIG, rel), None))
+        elif node.kind is Kind.CTL and not node.sub:
+            out.append(("status", Node(0, Kind.CTL, "", "status"), None))
+        else:
+            raise fail(errno.ENOTDIR)
+        out.sort(key=lambda e: e[0])
+        return out
+
+    def _meta_dir_mode(self) -> int:
+        return stat.S_IFDIR | (0o555 if self.read_only else 0o755)
+
+    async def _entry_attr(self, node: Node, proto: Any) -> pyfuse3.EntryAttributes:
+        if proto is None:
+            return await self._attr(node)
+        if isinstance(proto, os.stat_result):
+            return pt.attr_from_stat(node.inode, proto)
+        mode, size, like, mtime = proto
+        return pt.synth_attr(node.inode, mode, size, like, mtime_ns=mtime)
+
+    def _scan_src(self, rel: str) -> list[tuple[str, Kind, str, os.stat_result]]:
+        """Blocking: a SOURCE folder plus a NAME.meta entry for each photo."""
+        out = []
+        for name, st in pt.scan(self._src(rel)):
+            if not rel and name in (ORIGINALS, CONTROL):
+                continue
+            path = os.path.join(rel, name) if rel else name
+            out.append((name, Kind.SRC, path, st))
+            if stat.S_ISREG(st.st_mode) and self.views.is_image(path, st):
+                out.append((name + META_SUFFIX, Kind.META, path, st))
+        return out
+
+    @handler
+    async def readdir(self, fh: int, start_id: int, token: Any) -> None:
+        if fh not in self._dirs:
+            raise fail(errno.EBADF)
+        entries = self._dirs[fh][1]
+        for i in range(start_id, len(entries)):
+            name, tmpl, proto = entries[i]
+            node = self.inodes.node(tmpl.kind, tmpl.rel, tmpl.sub)
+            try:
+                attr = await self._entry_attr(node, proto)
+            except (OSError, pyfuse3.FUSEError):
+                self.inodes.forget(node.inode, 0)
+                continue  # vanished since opendir
+            if not pyfuse3.readdir_reply(token, os.fsencode(name), attr, i + 1):
+                if node.lookups == 0:
+                    self.inodes.forget(node.inode, 0)
+                return
+            self.inodes.remember(node)
+
+    @handler
+    async def releasedir(self, fh: int) -> None:
+        self._dirs.pop(fh, None)
+
+    @handler
+    async def fsyncdir(self, fh: int, datasync: bool) -> None:
+        # fsync on a .meta folder commits its photo; on .metafs/ (what `metafs umount`
+        # uses) or a SOURCE folder, every pending edit.
+        if fh not in self._dirs:
+            raise fail(errno.EBADF)
+        node = self._dirs[fh][0]
+        if node.kind is Kind.META:
+            await self.editor.commit_photo(node.rel)
+        elif node.kind in (Kind.CTL, Kind.SRC):
+            await self.commit_all()
+
+    @handler
+    async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> Any:
+        parent = self._src_parent(parent_inode)
+        rel = self._join(parent.rel, name)
+        os.mkdir(self._src(rel), mode)
+        return await self._new_entry(Kind.SRC, rel)
+
+    @handler
+    async def rmdir(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        parent = self._node(parent_inode)
+        if parent.kind is Kind.META:
+            await self.editor.rmdir(parent, os.fsdecode(name))
+            return
+        parent = self._src_parent(parent_inode)
+        rel = self._join(parent.rel, name)
+        os.rmdir(self._src(rel))
+        self.inodes.drop_key(Kind.SRC, rel)
+
+    # -- names: create, remove, rename, link --------------------------------------------
+
+    def _src_parent(self, inode: int) -> Node:
+        node = self._node(inode)
+        if node.kind is Kind.ORIG:
+            raise fail(errno.EROFS)
+        if node.kind is not Kind.SRC:
+            raise fail(errno.EPERM)
+        self._writable()
+        return node
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise fail(errno.EROFS)
+
+    @staticmethod
+    def _join(rel: str, name: bytes) -> str:
+        n = os.fsdecode(name)
+        if not rel and n in (ORIGINALS, CONTROL):
+            raise fail(errno.EPERM)
+        return os.path.join(rel, n) if rel else n
+
+    async def _new_entry(self, kind: Kind, rel: str, sub: str = "") -> pyfuse3.EntryAttributes:
+        node = self.inodes.node(kind, rel, sub)
+        attr = await self._attr(node)
+        self.inodes.remember(node)
+        return attr
+
+    @handler
+    async def mknod(self, parent_inode: int, name: bytes, mode: int, rdev: int, ctx: Any) -> Any:
+        parent = self._src_parent(parent_inode)
+        rel = self._join(parent.rel, name)
+        os.mknod(self._src(rel), mode, rdev)
+        return await self._new_entry(Kind.SRC, rel)
+
+    @handler
+    async def symlink(self, parent_inode: int, name: bytes, target: bytes, ctx: Any) -> Any:
+        parent = self._src_parent(parent_inode)
+        rel = self._join(parent.rel, name)
+        os.symlink(target, self._src(rel))
+        return await self._new_entry(Kind.SRC, rel)
+
+    @handler
+    async def link(self, inode: int, new_parent_inode: int, new_name: bytes, ctx: Any) -> Any:
+        node = self._node(inode)
+        parent = self._src_parent(new_parent_inode)
+        if node.kind is not Kind.SRC:
+            raise fail(errno.EXDEV)
+        rel = self._join(parent.rel, new_name)
+        os.link(self._src(node.rel), self._src(rel), follow_symlinks=False)
+        return await self._new_entry(Kind.SRC, rel)
+
+    @handler
+    async def unlink(self, parent_inode: int, name: bytes, ctx: Any) -> None:
+        parent = self._node(parent_inode)
+        if parent.kind is Kind.META:
+            sub = await self.editor.unlink(parent, os.fsdecode(name))
+            self.inodes.drop_key(Kind.TAG, parent.rel, sub)
+            return
+        parent = self._src_parent(parent_inode)
+        rel = self._join(parent.rel, name)
+        os.unlink(self._src(rel))
+        self.batcher.discard(rel)
+        self.views.forget(rel)
+        self.inodes.drop_key(Kind.SRC, rel)
+
+    @handler
+    async def rename(
+        self, p_old: int, name_old: bytes, p_new: int, name_new: bytes, flags: int, ctx: Any
+    ) -> None:
+        old_parent, new_parent = self._node(p_old), self._node(p_new)
+        if old_parent.kind is Kind.META or new_parent.kind is Kind.META:
+            if old_parent.kind is not Kind.META or new_parent.kind is not Kind.META:
+                raise fail(errno.EXDEV)
+            if old_parent.rel != new_parent.rel:
+                raise fail(errno.EXDEV)
+            src, dst = await self.editor.rename(
+                old_parent, os.fsdecode(name_old), new_parent, os.fsdecode(name_new), flags
+            )
+            moved = self.inodes.find(Kind.TAG, old_parent.rel, src)
+            self.inodes.drop_key(Kind.TAG, old_parent.rel, dst)
+            if moved is not None:
+                self.inodes.move(moved, old_parent.rel, dst)
+            return
+        if flags:
+            raise fail(errno.EINVAL)  # RENAME_NOREPLACE / EXCHANGE: not passed through
+        old_parent, new_parent = self._src_parent(p_old), self._src_parent(p_new)
+        old, new = self._join(old_parent.rel, name_old), self._join(new_parent.rel, name_new)
+        # Pending edits belong to the photo under its old name: land them first.
+        if self.batcher.busy():
+            await self.commit_all()
+        os.rename(self._src(old), self._src(new))
+        self.views.forget(old)
+        self.views.forget(new)
+        self.inodes.rekey(Kind.SRC, old, new)
+
+    # -- files --------------------------------------------------------------------------
+
+    @handler
+    async def open(self, inode: int, flags: int, ctx: Any) -> pyfuse3.FileInfo:
+        node = self._node(inode)
+        writing = flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND)
+        if node.kind is Kind.SRC:
+            if writing:
+                self._writable()
+            fd = os.open(self._src(node.rel), flags & ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY))
+            return pyfuse3.FileInfo(fh=self._fh(SrcHandle(fd, node.rel)))
+        if node.kind is Kind.ORIG:
+            if writing:
+                raise fail(errno.EROFS)
+            fd = os.open(self._orig(node.rel), os.O_RDONLY)
+            return pyfuse3.FileInfo(fh=self._fh(SrcHandle(fd, node.rel)))
+        if node.kind is Kind.CTL:
+            if writing:
+                raise fail(errno.EACCES)
+            data = self.status_text()
+            return pyfuse3.FileInfo(fh=self._fh(StaticHandle(data)), direct_io=True)
+        if node.kind is Kind.META:
+            raise fail(errno.EISDIR)
+        handle = await self.editor.open(node, flags)
+        return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True)
+
+    @handler
+    async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any) -> Any:
+        parent = self._node(parent_inode)
+        if parent.kind is Kind.META:
+            sub, handle = await self.editor.create(parent, os.fsdecode(name), mode, flags)
+            attr = await self._new_entry(Kind.TAG, parent.rel, sub)
+            return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True), attr
+        parent = self._src_parent(parent_inode)
+        rel = self._join(parent.rel, name)
+        fd = os.open(self._src(rel), flags | os.O_CREAT, mode)
+        try:
+            attr = await self._new_entry(Kind.SRC, rel)
+        except BaseException:
+            os.close(fd)
+            raise
+        return pyfuse3.FileInfo(fh=self._fh(SrcHandle(fd, rel))), attr
+
+    @handler
+    async def read(self, fh: int, off: int, size: int) -> bytes:
+        h = self._handle(fh)
+        if isinstance(h, SrcHandle):
+            return await trio.to_thread.run_sync(os.pread, h.fd, size, off)
+        return self.editor.read(h, off, size)
+
+    @handler
+    async def write(self, fh: int, off: int, buf: bytes) -> int:
+        h = self._handle(fh)
+        if isinstance(h, SrcHandle):
+            return await trio.to_thread.run_sync(os.pwrite, h.fd, buf, off)
+        return await self.editor.write(h, off, buf)
+
+    @handler
+    async def flush(self, fh: int) -> None:
+        h = self._handle(fh)
+        if isinstance(h, TagHandle):
+            await self.editor.flush(h)
+
+    @handler
+    async def release(self, fh: int) -> None:
+        h = self._handles.pop(fh, None)
+        if isinstance(h, SrcHandle):
+            os.close(h.fd)
+        elif isinstance(h, TagHandle):
+            await self.editor.release(h)
+
+    @handler
+    async def fsync(self, fh: int, datasync: bool) -> None:
+        h = self._handle(fh)
+        if isinstance(h, SrcHandle):
+            await trio.to_thread.run_sync(os.fdatasync if datasync else os.fsync, h.fd)
+        elif isinstance(h, TagHandle):
+            await self.editor.fsync(h)
+
+    @handler
+    async def statfs(self, ctx: Any) -> pyfuse3.StatvfsData:
+        return pt.statfs(self.source)
+
+    # -- extended attributes: passed through for SOURCE, none elsewhere -------------------
+
+    @handler
+    async def getxattr(self, inode: int, name: bytes, ctx: Any) -> bytes:
+        node = self._node(inode)
+        if node.kind is not Kind.SRC:
+            raise fail(pyfuse3.ENOATTR)
+        try:
+            return os.getxattr(self._src(node.rel), name, follow_symlinks=False)
+        except OSError as e:
+            raise fail(
+                pyfuse3.ENOATTR if e.errno == errno.ENODATA else e.errno or errno.EIO
+            ) from None
+
+    @handler
+    async def listxattr(self, inode: int, ctx: Any) -> list[bytes]:
+        node = self._node(inode)
+        if node.kind is not Kind.SRC:
+            return []
+        return [os.fsencode(n) for n in os.listxattr(self._src(node.rel), follow_symlinks=False)]
+
+    @handler
+    async def setxattr(self, inode: int, name: bytes, value: bytes, ctx: Any) -> None:
+        node = self._node(inode)
+        if node.kind is not Kind.SRC:
+            raise fail(errno.ENOTSUP)
+        self._writable()
+        os.setxattr(self._src(node.rel), name, value, follow_symlinks=False)
+
+    @handler
+    async def removexattr(self, inode: int, name: bytes, ctx: Any) -> None:
+        node = self._node(inode)
+        if node.kind is not Kind.SRC:
+            raise fail(errno.ENOTSUP)
+        self._writable()
+        os.removexattr(self._src(node.rel), name, follow_symlinks=False)
+
+    # -- commits ------------------------------------------------------------------------
+
+    async def commit_all(self) -> None:
+        failures = await self.batcher.commit_all()
+        if failures:
+            raise fail(errno.EIO)
+
+    def _commit_sync(self, photo: str, changes: dict[str, str | None]) -> Any:
+        """Worker thread: one engine write of the photo, then its metadata read afresh."""
+        path = self.views.path(photo)
+        result = self.views.engine.write_metadata(path, changes, backups=self.backups)
+        return result, self.views.read_fresh(photo)
+
+    async def _committed(self, photo: str, changes: Any, seq: int, result: Any, error: Any) -> None:
+        await self.editor.committed(photo, changes, seq, result, error)
+        if self.notify_kernel:
+            inodes = [n.inode for n in self.inodes.nodes_of_photo(photo)]
+            await trio.to_thread.run_sync(_invalidate, inodes)
+
+    # -- status -------------------------------------------------------------------------
+
+    def status_text(self) -> bytes:
+        return self.editor.status.render(
+            source=self.source,
+            mountpoint=self.mountpoint,
+            read_only=self.read_only,
+            debounce=self.batcher.debounce,
+            pending=self.batcher.pending_photos(),
+            commits=self.batcher.commits,
+            failures=self.batcher.failures,
+        )
+
+
+def _invalidate(inodes: list[int]) -> None:
+    for inode in inodes:
+        try:
+            pyfuse3.invalidate_inode(inode, attr_only=False)
+        except OSError:  # the kernel forgot it already
+            continue
+
+
+__all__ = ["Operations", "ScratchFile"]

@@ -1,0 +1,225 @@
+"""What a photo's .meta folder holds: cached metadata, pending edits on top, scratch files.
+
+The engine is reached through ``EngineFacade`` so tests can give the daemon a fake one.
+Metadata is cached per photo together with the photo's (inode, size, mtime, ctime); any change
+of those (another program rewrote the photo, or we did) makes the next access read it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from engine.model import Metadata
+from metafs.tagfiles import ScratchFile, encode_text, tag_content
+
+log = logging.getLogger(__name__)
+
+Signature = tuple[int, int, int, int]
+Changes = dict[str, str | None]
+
+# Folders every .meta shows even when empty, so new tags of these families can be created.
+DEFAULT_DIRS = ("iptc", "xmp")
+CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class EngineFacade:
+    """The engine functions the daemon uses (the real ``engine`` by default)."""
+
+    read_metadata: Callable[[str], Metadata]
+    write_metadata: Callable[..., Any]
+    tag_spec: Callable[[str], Any]
+    check_value: Callable[[str, str], None]
+    can_read: Callable[[str], bool]
+
+
+def real_engine() -> EngineFacade:
+    from engine.reader import read_metadata
+    from engine.writer import check_value, tag_spec, write_metadata
+
+    return EngineFacade(read_metadata, write_metadata, tag_spec, check_value, sniff_image)
+
+
+def sniff_image(path: str) -> bool:
+    """Whether the engine knows this content (a 64-byte look, no parsing)."""
+    from engine.errors import UnsupportedFormatError
+    from engine.registry import sniff
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+        sniff(head, path)
+    except (OSError, UnsupportedFormatError):
+        return False
+    return True
+
+
+def signature(st: os.stat_result) -> Signature:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(eq=False)
+class Photo:
+    md: Metadata | None = None
+    sig: Signature | None = None
+    error: str | None = None  # why the metadata could not be read
+    lock: trio.Lock = field(default_factory=trio.Lock)
+    dirs: set[str] | None = None  # folder prefixes of md's tags (cached)
+
+
+class PhotoViews:
+    def __init__(self, engine: EngineFacade, source: str) -> None:
+        self.engine = engine
+        self.source = source
+        self._photos: OrderedDict[str, Photo] = OrderedDict()
+        self._is_image: OrderedDict[tuple[str, Signature], bool] = OrderedDict()
+        self.scratch: dict[str, dict[str, ScratchFile]] = {}
+        self.creating: dict[tuple[str, str], int] = {}  # (photo, tag) created, not flushed
+        self.overlay: Callable[[str], Changes] = lambda rel: {}
+
+    def path(self, rel: str) -> str:
+        return os.path.join(self.source, rel)
+
+    # -- is it a photo? -----------------------------------------------------------------
+
+    def is_image(self, rel: str, st: os.stat_result) -> bool:
+        """Sniffs the header once per (path, signature).  Blocking: call from a thread for
+        many files, or inline for one (a 64-byte read)."""
+        key = (rel, signature(st))
+        hit = self._is_image.get(key)
+        if hit is None:
+            hit = self.engine.can_read(self.path(rel))
+            self._is_image[key] = hit
+            if len(self._is_image) > 4 * CACHE_SIZE:
+                self._is_image.popitem(last=False)
+        return hit
+
+    # -- metadata -----------------------------------------------------------------------
+
+    async def metadata(self, rel: str) -> Metadata | None:
+        """The photo's metadata, read again when the photo changed.  None when unreadable."""
+        photo = self._photos.get(rel)
+        if photo is None:
+            photo = self._photos[rel] = Photo()
+            if len(self._photos) > CACHE_SIZE:
+                self._photos.popitem(last=False)
+        else:
+            self._photos.move_to_end(rel)
+        st = os.stat(self.path(rel))  # FileNotFoundError -> ENOENT
+        if photo.sig == signature(st):
+            return photo.md
+        async with photo.lock:
+            if photo.sig != signature(os.stat(self.path(rel))):
+                sig, md, err = await trio.to_thread.run_sync(self._read, rel)
+                self.store(rel, md, sig, err)
+        return photo.md
+
+    def _read(self, rel: str) -> tuple[Signature, Metadata | None, str | None]:
+        path = self.path(rel)
+        sig = signature(os.stat(path))  # before reading: a change while reading reloads again
+        try:
+            return sig, self.engine.read_metadata(path), None
+        except Exception as e:  # noqa: BLE001 - an unreadable photo shows an empty .meta
+            log.warning("cannot read metadata of %s: %s", path, e)
+            return sig, None, str(e)
+
+    def read_fresh(self, rel: str) -> tuple[Signature, Metadata | None, str | None]:
+        """Blocking read (used by the commit thread right after a write)."""
+        return self._read(rel)
+
+    def store(self, rel: str, md: Metadata | None, sig: Signature | None, err: str | None) -> None:
+        photo = self._photos.setdefault(rel, Photo())
+        photo.md, photo.sig, photo.error, photo.dirs = md, sig, err, None
+
+    def cached(self, rel: str) -> Photo | None:
+        return self._photos.get(rel)
+
+    def forget(self, rel: str) -> None:
+        """The photo was removed or renamed: drop its state (pending edits live elsewhere)."""
+        for key in [k for k in self._photos if k == rel or k.startswith(rel + "/")]:
+            del self._photos[key]
+        for key in [k for k in self.scratch if k == rel or k.startswith(rel + "/")]:
+            del self.scratch[key]
+
+    # -- the tag tree -------------------------------------------------------------------
+
+    def value_content(self, rel: str, md: Metadata | None, tag: str) -> bytes | None:
+        """File content of a tag (pending edits win), None when there is no such tag."""
+        over = self.overlay(rel)
+        if tag in over:
+            text = over[tag]
+            if text is not None:
+                return encode_text(text)
+        elif md is not None and tag in md.tags:
+            return tag_content(md.tags[tag])
+        if (rel, tag) in self.creating:  # created (vim: after renaming the old one away)
+            return b""
+        return None
+
+    def writable(self, md: Metadata | None, tag: str) -> bool:
+        if md is not None and tag in md.tags:
+            return md.tags[tag].writable
+        try:
+            return bool(self.engine.tag_spec(tag).writable)
+        except Exception:  # noqa: BLE001 - unknown or not writable either way
+            return False
+
+    def scratch_of(self, rel: str) -> dict[str, ScratchFile]:
+        return self.scratch.setdefault(rel, {})
+
+    def tag_paths(self, rel: str, md: Metadata | None) -> set[str]:
+        paths = set(md.tags) if md is not None else set()
+        for tag, text in self.overlay(rel).items():
+            if text is None:
+                paths.discard(tag)
+            else:
+                paths.add(tag)
+        paths.update(tag for (photo, tag) in self.creating if photo == rel)
+        return paths
+
+    def is_dir(self, rel: str, md: Metadata | None, prefix: str) -> bool:
+        if prefix in DEFAULT_DIRS:
+            return True
+        photo = self._photos.get(rel)
+        if photo is not None and photo.md is md and md is not None:
+            if photo.dirs is None:
+                photo.dirs = _prefixes(md.tags)
+            if prefix in photo.dirs:
+                return True
+        extra = list(self.overlay(rel)) + [t for (p, t) in self.creating if p == rel]
+        extra += list(self.scratch.get(rel, {}))
+        return prefix in _prefixes(extra)
+
+    def children(self, rel: str, md: Metadata | None, prefix: str) -> list[tuple[str, bool]]:
+        """(name, is_dir) of the entries of a folder of the .meta view, sorted by name."""
+        base = prefix + "/" if prefix else ""
+        out: dict[str, bool] = {}
+        if not prefix:
+            out.update(dict.fromkeys(DEFAULT_DIRS, True))
+        names = self.tag_paths(rel, md) | set(self.scratch.get(rel, {}))
+        for path in names:
+            if not path.startswith(base):
+                continue
+            rest = path[len(base) :]
+            head, sep, _ = rest.partition("/")
+            if sep:
+                out[head] = True
+            else:
+                out.setdefault(head, False)
+        return sorted(out.items())
+
+
+def _prefixes(paths: Mapping[str, Any] | list[str]) -> set[str]:
+    out = set()
+    for path in paths:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            out.add("/".join(parts[:i]))
+    return out

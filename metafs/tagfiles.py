@@ -1,0 +1,147 @@
+"""A tag as file content, write buffers, and the scratch files editors leave in .meta folders.
+
+Content of a tag file is the printed value plus one newline; a list has one item per line.
+Writing the file back gives the value text with one trailing newline dropped, which is what
+the engine takes (list tags: one item per line).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from engine.errors import TagValueError
+from engine.model import TagValue, Value
+
+# Names editors and tools use for their own files next to the one they save: vim's swap
+# files and ``4913`` probe, backups ``Make~``, emacs ``#Make#`` and ``.#Make``, sed's
+# ``sedXXXXXX``, rsync's ``.Make.XXXXXX``, Python's ``tmpXXXXXXXX``, ``*.tmp``...  They live
+# in memory and never reach the photo; any other unknown name is a misspelt tag and refused.
+_SCRATCH = re.compile(
+    r"""^(?:
+        \..*                              # hidden: .Make.swp, .Make.AbC123, .#Make
+      | .*~                               # backups
+      | \#.*\#                            # emacs auto-save
+      | \d+                               # vim's 4913 probe and friends
+      | sed[A-Za-z0-9]{6}                 # sed -i
+      | tmp[A-Za-z0-9_]{6,}               # tempfile.mkstemp / NamedTemporaryFile
+      | .*\.(?:sw[a-p]|tmp|temp|bak|orig|new|part|old)
+      | .*\.tmp[.\w-]*
+    )$""",
+    re.VERBOSE,
+)
+
+
+def is_scratch_name(name: str) -> bool:
+    return bool(_SCRATCH.match(name))
+
+
+def encode_value(value: Value) -> bytes:
+    if isinstance(value, list):
+        return "".join(item + "\n" for item in value).encode()
+    return (value + "\n").encode()
+
+
+def encode_text(text: str) -> bytes:
+    """Content of a tag whose value is pending as ``text`` (the form the engine takes)."""
+    return (text + "\n").encode()
+
+
+def tag_content(tag: TagValue) -> bytes:
+    return encode_value(tag.value)
+
+
+def decode(data: bytes | bytearray) -> str:
+    """Value text for file content: UTF-8, one trailing newline dropped (CRLF too)."""
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TagValueError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith("\n"):
+        return text[:-1]
+    return text
+
+
+def complete_line(data: bytes | bytearray) -> str | None:
+    """The value when ``data`` is one complete line (text ending in its only newline): what
+    ``echo abc > ISO`` writes in one go.  Such a value can be judged at write() time."""
+    if not data.endswith(b"\n") or data.count(b"\n") != 1:
+        return None
+    try:
+        return decode(data)
+    except TagValueError:
+        return None
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+@dataclass(eq=False)
+class ScratchFile:
+    """An editor's file inside a .meta folder, kept in memory only."""
+
+    data: bytearray = field(default_factory=bytearray)
+    mode: int = 0o644
+    mtime_ns: int = field(default_factory=now_ns)
+    ctime_ns: int = field(default_factory=now_ns)
+
+    def write(self, off: int, buf: bytes) -> int:
+        write_into(self.data, off, buf)
+        self.mtime_ns = self.ctime_ns = now_ns()
+        return len(buf)
+
+    def truncate(self, size: int) -> None:
+        truncate(self.data, size)
+        self.mtime_ns = self.ctime_ns = now_ns()
+
+
+@dataclass(eq=False)
+class WriteBuffer:
+    """What one open handle of a tag file has written so far."""
+
+    data: bytearray
+    append: bool = False  # opened with O_APPEND: every write goes to the end
+    dirty: bool = False  # changed since the last time it was handed to the batcher
+    refused: bool = False  # a write was refused: never submit this buffer
+    mtime_ns: int = field(default_factory=now_ns)
+
+    def preview(self, off: int, buf: bytes) -> bytearray:
+        """The content after writing ``buf`` at ``off`` (not applied yet)."""
+        out = bytearray(self.data)
+        write_into(out, len(out) if self.append else off, buf)
+        return out
+
+    def commit_write(self, new: bytearray) -> None:
+        self.data = new
+        self.dirty = True
+        self.mtime_ns = now_ns()
+
+    def truncate(self, size: int) -> None:
+        truncate(self.data, size)
+        self.dirty = True
+        self.mtime_ns = now_ns()
+
+
+MAX_TAG_FILE = 16 * 1024 * 1024  # bigger than any metadata block a photo can hold
+
+
+def write_into(data: bytearray, off: int, buf: bytes) -> None:
+    end = off + len(buf)
+    if end > MAX_TAG_FILE:
+        raise OSError(27, "tag file too large")  # EFBIG
+    if off > len(data):
+        data.extend(b"\0" * (off - len(data)))
+    data[off:end] = buf
+
+
+def truncate(data: bytearray, size: int) -> None:
+    if size > MAX_TAG_FILE:
+        raise OSError(27, "tag file too large")
+    if size < len(data):
+        del data[size:]
+    else:
+        data.extend(b"\0" * (size - len(data)))
