@@ -43,7 +43,7 @@ def dataset_for(name: str) -> DatasetInfo:
     return DatasetInfo(rec, ds, nm, fmt, max_len, "L" in flags, values, conv)
 
 
-def _encode(info: DatasetInfo, text: str, utf8: bool) -> bytes:
+def _encode(info: DatasetInfo, text: str, utf8: bool, fit: bool = False) -> bytes:
     t = text.strip() if info.conv in ("date", "time") else text
     if info.values:
         rev = {v.lower(): k for k, v in info.values.items()}
@@ -70,6 +70,10 @@ def _encode(info: DatasetInfo, text: str, utf8: bool) -> bytes:
     if info.fmt == "digits" and not t.isdigit():
         raise TagValueError(f"{text!r} must be digits", tag=f"iptc/{info.name}")
     raw = t.encode("utf-8" if utf8 else "latin-1", errors="strict")
+    if fit and info.max_len and len(raw) > info.max_len:
+        raw = raw[: info.max_len]
+        if utf8:  # never cut a UTF-8 sequence in half
+            raw = raw.decode("utf-8", "ignore").encode("utf-8")
     if info.max_len and len(raw) > info.max_len:
         raise TagValueError(f"{text!r} is {len(raw)} bytes; IPTC allows at most {info.max_len}",
                             tag=f"iptc/{info.name}")
@@ -82,7 +86,8 @@ def check_iptc_value(name: str, text: str) -> None:
         _encode(info, item, True)
 
 
-def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: str) -> bytes:
+def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: str,
+             fit: set[str] | frozenset[str] = frozenset()) -> bytes:
     datasets: list[Dataset] = []
     end = 0
     if old:
@@ -107,7 +112,8 @@ def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: s
             continue
         if not info.repeatable:
             items = ["\n".join(items)]
-        new = [Dataset(info.record, info.dataset, _encode(info, it, utf8)) for it in items]
+        new = [Dataset(info.record, info.dataset, _encode(info, it, utf8, name in fit))
+               for it in items]
         if first is None:  # keep records in order: after the last dataset of a lower number
             first = len(datasets)
             for i, d in enumerate(datasets):

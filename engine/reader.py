@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from engine.errors import CorruptFileError, EngineError
 from engine.model import Blocks, Metadata
@@ -13,17 +15,23 @@ from engine.registry import sniff
 log = logging.getLogger(__name__)
 
 
-def read_metadata(path: str | os.PathLike[str]) -> Metadata:
-    path = os.fspath(path)
+@contextmanager
+def mapped(path: str) -> Iterator[mmap.mmap]:
+    """The file's content as a read-only mmap (errors as EngineError naming the file)."""
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
+            if os.fstat(f.fileno()).st_size == 0:
                 raise CorruptFileError("empty file", path=path)
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return read_metadata_from(data, path)
+                yield data
     except OSError as e:
         raise EngineError(f"cannot read: {e.strerror or e}", path=path) from e
+
+
+def read_metadata(path: str | os.PathLike[str]) -> Metadata:
+    path = os.fspath(path)
+    with mapped(path) as data:
+        return read_metadata_from(data, path)
 
 
 def read_metadata_from(data: bytes | mmap.mmap, path: str) -> Metadata:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from engine.errors import EngineError, UnknownTagError, ValidationError
 from engine.model import Metadata
-from engine.reader import read_metadata, read_metadata_from
+from engine.reader import mapped, read_metadata, read_metadata_from
 from engine.write import safety
 from engine.write.changes import Edits, expand_sync, split_changes
 
@@ -68,50 +68,55 @@ def write_metadata(
 
 def _write(path: str, changes: Mapping[str, str | None], backup: bool,
            backups: str | os.PathLike[str] | None, sync_related: bool) -> WriteResult:
-    before = read_metadata(path)
-    wanted = {p: t for p, t in changes.items() if not _same_value(before, p, t)}
-    if not wanted:
-        return WriteResult(path, None, {}, unchanged=True)
-    if sync_related:
-        wanted = expand_sync(wanted, before)
-        wanted = {p: t for p, t in wanted.items() if not _same_value(before, p, t)}
-    edits = split_changes(wanted, before)
-    from engine.write.planners import planner_for
+    with mapped(path) as data:
+        before = read_metadata_from(data, path)
+        wanted = {p: t for p, t in changes.items() if not _same_value(before, p, t)}
+        if not wanted:
+            return WriteResult(path, None, {}, unchanged=True)
+        asked = set(wanted)
+        if sync_related:
+            wanted = expand_sync(wanted, before)
+            wanted = {p: t for p, t in wanted.items() if not _same_value(before, p, t)}
+        edits = split_changes(wanted, before, frozenset(set(wanted) - asked))
+        from engine.write.planners import planner_for
 
-    planner = planner_for(before.format, path)
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        plan = planner(data, edits, path)
-        orig_tail = _image_digest(before.format, data)
-    backup_file = safety.safe_rewrite(
-        path, plan, validate=lambda tmp: _validate(tmp, path, before, edits, orig_tail),
-        backup=backup, backups=backups,
-    )
+        plan = planner_for(before.format, path)(data, edits, path)
+        backup_file = safety.safe_rewrite(
+            path, plan,
+            validate=lambda tmp: _validate(tmp, path, before, edits, data),
+            backup=backup, backups=backups,
+        )
     return WriteResult(path, backup_file, dict(edits.paths))
 
 
-def _image_digest(fmt: str, data) -> bytes | None:
-    """A digest of the image data that must not change (JPEG: from SOS to the end)."""
-    import hashlib
-
+def _image_region(fmt: str, data) -> tuple[int, int] | None:
+    """Where the image data that must not change lies (JPEG: from SOS to the end)."""
     if fmt != "JPEG":
         return None
     from engine.formats.jpeg import parse_jpeg
 
-    layout = parse_jpeg(data)
-    h = hashlib.sha256()
-    pos = layout.tail_offset
-    while pos < len(data):
-        h.update(data[pos : pos + (1 << 20)])
-        pos += 1 << 20
-    return h.digest()
+    return parse_jpeg(data).tail_offset, len(data)
 
 
-def _validate(tmp: str, path: str, before: Metadata, edits: Edits, orig_tail) -> None:
+def _same_bytes(a, a_start: int, b, b_start: int, size: int) -> bool:
+    step = 1 << 20
+    for off in range(0, size, step):
+        n = min(step, size - off)
+        if a[a_start + off : a_start + off + n] != b[b_start + off : b_start + off + n]:
+            return False
+    return True
+
+
+def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> None:
     """Re-parse the temporary file: changes read back, everything else is identical."""
     try:
         with open(tmp, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
             after = read_metadata_from(data, path)
-            if orig_tail is not None and _image_digest(before.format, data) != orig_tail:
+            old, new = _image_region(before.format, original), _image_region(after.format, data)
+            if old is not None and (
+                new is None or old[1] - old[0] != new[1] - new[0]
+                or not _same_bytes(original, old[0], data, new[0], old[1] - old[0])
+            ):
                 raise ValidationError("image data changed; nothing was written", path=path)
     except ValidationError:
         raise

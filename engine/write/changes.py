@@ -33,6 +33,9 @@ class Edits:
     exif: list[tuple[str, str, Text]] = field(default_factory=list)  # (ifd, name, text)
     xmp: dict[str, str | list[str] | None] = field(default_factory=dict)  # 'dc:title' -> value
     iptc: dict[str, list[str] | None] = field(default_factory=dict)  # 'Keywords' -> items
+    # IPTC copies made by synchronisation: cut to the dataset's size limit (as ExifTool does)
+    # rather than refusing a value the user gave for another tag.
+    iptc_fit: set[str] = field(default_factory=set)
     paths: dict[str, Text] = field(default_factory=dict)  # every tag path touched, final text
 
     def __bool__(self) -> bool:
@@ -62,9 +65,12 @@ def expand_sync(changes: Mapping[str, Text], md: Metadata) -> dict[str, Text]:
     return out
 
 
-def split_changes(changes: Mapping[str, Text], md: Metadata) -> Edits:
-    """Route each tag path to its block; unknown or read-only names are refused here."""
+def split_changes(changes: Mapping[str, Text], md: Metadata,
+                  synced: frozenset[str] = frozenset()) -> Edits:
+    """Route each tag path to its block; unknown or read-only names are refused here.
+    ``synced`` names the paths added by ``expand_sync`` (not asked for by the user)."""
     edits = Edits()
+    edits.iptc_fit = {p[5:] for p in synced if p.startswith("iptc/")}
     for path, text in changes.items():
         edits.paths[path] = text
         if path.startswith("xmp/"):

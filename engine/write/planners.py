@@ -40,7 +40,7 @@ def _xmp_segments(segs, edits: Edits, path: str) -> None:
 def iptc_iim(old: bytes | None, edits: Edits, path: str) -> bytes:
     from engine.iptc_edit import edit_iim
 
-    return edit_iim(old, edits.iptc, path=path)
+    return edit_iim(old, edits.iptc, path=path, fit=edits.iptc_fit)
 
 
 def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:

@@ -118,6 +118,7 @@ def _iptc_entries(old: dict[int, Entry], edits: Edits, bo: str, extra: dict[int,
     iim = iptc_iim(old_iim if old_iim else None, edits, path)
     if e is not None or in_irb is None:
         extra[IPTC_TAG] = _blob_entry(IPTC_TAG, e, iim, bo)
+        iim = extra[IPTC_TAG].raw  # as stored (LONG padding included): what the digest covers
     if resources is not None and ps is not None:
         before = render_irb(resources)
         if in_irb is not None and (e is None or in_irb.data == old_iim):
@@ -174,6 +175,12 @@ def check_complete(data, structure: TiffStructure, path: str) -> None:
                                  f"0x{e.tag:04x} has a value at offset {e.value_offset} that "
                                  f"runs past the end ({size} bytes); refusing to write",
                                  path=path, offset=e.entry_offset)
+    from engine.write.exif_block import dangling_floor
+
+    floor = dangling_floor(data, structure)
+    if floor is not None:
+        raise WriteError(f"the file is truncated or damaged: the maker note points past the end "
+                         f"(offset {floor}); refusing to write", path=path, offset=floor)
     for name, tag, ranges in image_layout(structure):
         for off, length in ranges:
             if off + length > size:
