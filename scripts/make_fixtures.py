@@ -138,6 +138,113 @@ def tiff_bytes(
     return bytes(out)
 
 
+# -- TIFFs with maker notes (built by hand: ExifTool would rewrite a maker note it copies) ----
+
+ASCII, UNDEF = 2, 7
+
+
+def _ifd_block(bo: str, entries: Sequence[tuple[int, int, int, bytes]], at: int,
+               base: int = 0) -> bytes:
+    """An IFD at absolute offset ``at`` with its out-of-line values right after its table;
+    value offsets are written relative to ``base`` (0: the TIFF header)."""
+    values_at = at + 2 + 12 * len(entries) + 4
+    table = bytearray(struct.pack(bo + "H", len(entries)))
+    values = bytearray()
+    for tag, typ, count, raw in sorted(entries):
+        table += struct.pack(bo + "HHI", tag, typ, count)
+        if len(raw) <= 4:
+            table += raw.ljust(4, b"\0")
+        else:
+            table += struct.pack(bo + "I", values_at + len(values) - base)
+            values += raw + (b"\0" if len(raw) % 2 else b"")
+    return bytes(table + struct.pack(bo + "I", 0) + values)
+
+
+def _text(s: str) -> tuple[int, int, bytes]:
+    raw = s.encode() + b"\0"
+    return ASCII, len(raw), raw
+
+
+def canon_makernote(bo: str, at: int) -> bytes:
+    """Canon style: an IFD at the start, value offsets relative to the TIFF header (absolute),
+    so the bytes depend on where the maker note is."""
+    return _ifd_block(bo, [
+        (0x0006, *_text("IMG:EOS 5D JPEG")),
+        (0x0007, *_text("Firmware Version 1.1.1")),
+        (0x0009, *_text("metafs fixture owner")),
+        (0x000C, LONG, 1, struct.pack(bo + "I", 123456)),
+        (0x0010, LONG, 1, struct.pack(bo + "I", 0x80000213)),
+    ], at)
+
+
+def nikon_makernote(bo: str, at: int) -> bytes:
+    """Nikon type 3: "Nikon\\0" + version, then a TIFF header of its own; value offsets are
+    relative to that header, so the maker note is self-contained."""
+    head = b"Nikon\0\x02\x10\0\0" + (b"II*\0" if bo == "<" else b"MM\0*") + struct.pack(bo + "I", 8)
+    inner = _ifd_block(bo, [
+        (0x0001, UNDEF, 4, b"0210"),
+        (0x0002, SHORT, 2, struct.pack(bo + "2H", 0, 200)),
+        (0x0004, *_text("FINE  ")),
+        (0x0005, *_text("AUTO        ")),
+        (0x0007, *_text("AF-S  ")),
+    ], 8)
+    return head + inner
+
+
+def makernote_tiff(big_endian: bool, maker: str) -> bytes:
+    """A small strip TIFF whose ExifIFD ends with a maker note, the last thing in the file:
+    header, strip, IFD0 + values, ExifIFD + values (MakerNote last)."""
+    bo = ">" if big_endian else "<"
+    make, model, note = {
+        "canon": ("Canon", "Canon EOS 5D", canon_makernote),
+        "nikon": ("NIKON CORPORATION", "NIKON D70", nikon_makernote),
+    }[maker]
+    w, h = 16, 12
+    pixels = picture(w, h, seed=13).tobytes()
+    strip_at = 8
+    ifd0_at = strip_at + len(pixels)
+
+    def ifd0(exif_at: int) -> bytes:
+        return _ifd_block(bo, [
+            (254, LONG, 1, struct.pack(bo + "I", 0)),
+            (256, LONG, 1, struct.pack(bo + "I", w)),
+            (257, LONG, 1, struct.pack(bo + "I", h)),
+            (258, SHORT, 3, struct.pack(bo + "3H", 8, 8, 8)),
+            (259, SHORT, 1, struct.pack(bo + "H", 1)),
+            (262, SHORT, 1, struct.pack(bo + "H", 2)),
+            (271, *_text(make)),
+            (272, *_text(model)),
+            (273, LONG, 1, struct.pack(bo + "I", strip_at)),
+            (277, SHORT, 1, struct.pack(bo + "H", 3)),
+            (278, LONG, 1, struct.pack(bo + "I", h)),
+            (279, LONG, 1, struct.pack(bo + "I", len(pixels))),
+            (282, RATIONAL, 1, struct.pack(bo + "II", 72, 1)),
+            (283, RATIONAL, 1, struct.pack(bo + "II", 72, 1)),
+            (296, SHORT, 1, struct.pack(bo + "H", 2)),
+            (0x8769, LONG, 1, struct.pack(bo + "I", exif_at)),
+        ], ifd0_at)
+
+    exif_at = ifd0_at + len(ifd0(0))
+    exif_at += exif_at % 2
+
+    def exif(note_bytes: bytes) -> bytes:
+        return _ifd_block(bo, [
+            (0x829A, RATIONAL, 1, struct.pack(bo + "II", 1, 125)),
+            (0x9003, *_text("2020:01:01 10:00:00")),
+            (0x9000, UNDEF, 4, b"0230"),
+            (0x927C, UNDEF, len(note_bytes), note_bytes),  # the last out-of-line value
+            (0xA000, UNDEF, 4, b"0100"),
+            (0xA001, SHORT, 1, struct.pack(bo + "H", 1)),
+        ], exif_at)
+
+    probe = note(bo, 0)  # same length wherever it goes
+    note_at = exif_at + len(exif(probe)) - len(probe) - len(probe) % 2
+    out = b"MM\0*" if big_endian else b"II*\0"
+    out += struct.pack(bo + "I", ifd0_at) + pixels + ifd0(exif_at)
+    out += b"\0" * (exif_at - len(out))
+    return out + exif(note(bo, note_at))
+
+
 # -- metadata (ExifTool arguments) ----------------------------------------------------------
 
 IFD0 = [
@@ -262,6 +369,11 @@ def make_all(out: Path, tmp: Path) -> list[str]:
     p.write_bytes(tiff_bytes([picture(seed=7), picture(32, 24, seed=8)], rows_per_strip=16))
     exiftool(p, ["-IFD0:Make=MetaFS Test Camera Co.", "-IFD0:Model=Two Pages",
                  "-ExifIFD:ISO=400", "-XMP-dc:Title=Two pages"])
+
+    # Maker notes in TIFF: absolute offsets (Canon) and self-contained (Nikon type 3).
+    for maker in ("canon", "nikon"):
+        for order, big in (("le", False), ("be", True)):
+            (out / f"makernote_{maker}_{order}.tif").write_bytes(makernote_tiff(big, maker))
 
     p = out / "exif_xmp.png"
     from PIL.PngImagePlugin import PngInfo

@@ -108,6 +108,16 @@ EXPECTED: dict[str, dict[str, str | list[str]]] = {
         "File:FileType": "JPEG", **EXIF_COMMON,
         "ExifTool:Warning": "IFD2 pointer references previous IFD0 directory",
     },
+    # Maker notes in TIFF (issue 4): absolute offsets (Canon), own TIFF header (Nikon type 3).
+    **{f"makernote_canon_{o}.tif": {
+        "File:FileType": "TIFF", **order, "IFD0:Make": "Canon", "Canon:CanonModelID": "EOS 5D",
+        "Canon:OwnerName": "metafs fixture owner",
+        "Canon:CanonFirmwareVersion": "Firmware Version 1.1.1",
+    } for o, order in (("le", LE), ("be", BE))},
+    **{f"makernote_nikon_{o}.tif": {
+        "File:FileType": "TIFF", **order, "IFD0:Make": "NIKON CORPORATION",
+        "Nikon:MakerNoteVersion": "2.10", "Nikon:Quality": "Fine", "Nikon:FocusMode": "AF-S",
+    } for o, order in (("le", LE), ("be", BE))},
 }
 
 
