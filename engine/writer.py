@@ -98,6 +98,15 @@ def _image_region(fmt: str, data) -> tuple[int, int] | None:
     return parse_jpeg(data).tail_offset, len(data)
 
 
+def _tiff_layout(data) -> list | None:
+    if bytes(data[:2]) not in (b"II", b"MM"):
+        return None
+    from engine.tiff.ifd import parse_tiff
+    from engine.write.tiff_writer import image_layout
+
+    return image_layout(parse_tiff(data))
+
+
 def _same_bytes(a, a_start: int, b, b_start: int, size: int) -> bool:
     step = 1 << 20
     for off in range(0, size, step):
@@ -118,6 +127,11 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> 
                 or not _same_bytes(original, old[0], data, new[0], old[1] - old[0])
             ):
                 raise ValidationError("image data changed; nothing was written", path=path)
+            if old is None and _tiff_layout(original) != _tiff_layout(data):
+                # The plan copies image ranges untouched (the planner checks no patch meets
+                # them); here we check every strip/tile/JPEG pointer still says the same.
+                raise ValidationError("image data pointers changed; nothing was written",
+                                      path=path)
     except ValidationError:
         raise
     except EngineError as e:
