@@ -46,3 +46,20 @@ def tmp_copy(tmp_path: Path) -> Callable[[str | Path], Path]:
         return dst
 
     return copy
+
+
+# Corpus tests record their figures as a "summary" property; print them at the end of every
+# run (works under xdist: user properties travel with the reports to the controller).
+_SUMMARIES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _SUMMARIES.extend(str(v) for k, v in report.user_properties if k == "summary")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _SUMMARIES:
+        terminalreporter.section("corpus figures")
+        for s in _SUMMARIES:
+            terminalreporter.write_line(s)

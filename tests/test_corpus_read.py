@@ -22,7 +22,7 @@ METAFS = REPO / ".venv" / "bin" / "metafs"
 PRESENT_MIN, EXACT_MIN = 0.98, 0.97
 
 
-def test_read_compat_with_exiftool(corpus_dir: Path, monkeypatch) -> None:
+def test_read_compat_with_exiftool(corpus_dir: Path, monkeypatch, record_property) -> None:
     monkeypatch.chdir(corpus_dir)
     files = [str(p) for p in corpus_files(Path("."))]
     ref = exiftool_json(files)
@@ -32,7 +32,8 @@ def test_read_compat_with_exiftool(corpus_dir: Path, monkeypatch) -> None:
     ours = {d["SourceFile"]: d for d in load_json(out)}
     figures = compare(ref, ours, files)
     report = figures.report(show=10)
-    print(report)
+    record_property("summary", "corpus read compat vs exiftool -j -G1 -a:\n"
+                    + figures.report(show=0))
     present, exact = figures.ratio(figures.present), figures.ratio(figures.exact)
     assert present >= PRESENT_MIN and exact >= EXACT_MIN, report
 
