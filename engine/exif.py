@@ -173,14 +173,15 @@ def tiff_type_of(path: str, base_offset: int) -> str:
     return {"TIF": "TIFF", "": "TIFF"}.get(ext, ext)
 
 
-def decode_exif(data, *, path: str, base_offset: int = 0, _depth: int = 0) -> ExifResult:
+def decode_exif(data, *, path: str, base_offset: int = 0, first_ifd: str = "IFD0",
+                _depth: int = 0) -> ExifResult:
     """Decode the EXIF block ``data`` (starting with its TIFF header).
 
     ``base_offset`` is where ``data`` starts in the file (0 for TIFF files); offsets are shown
     relative to the file, as ExifTool does."""
     res = ExifResult()
     try:
-        st = parse_tiff(data, path=path)
+        st = parse_tiff(data, path=path, first_ifd=first_ifd)
     except EngineError as e:
         res.warnings.append(str(e))
         return res

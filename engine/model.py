@@ -50,6 +50,11 @@ class Blocks:
     xmp_extended: bytes | None = None  # reassembled and checked Extended XMP, if any
     iptc: bytes | None = None  # IIM records (already taken out of the Photoshop block)
     warnings: list[str] = field(default_factory=list)
+    # What ExifTool adds to offsets it prints (ThumbnailOffset...): the TIFF header's file
+    # position for JPEG/TIFF/HEIF, 0 for PNG, the chunk data start for WebP.  None: exif_offset.
+    offset_base: int | None = None
+    # More TIFF blocks whose first IFD is not IFD0: (data, file offset, IFD name) (CR3)
+    extra_exif: list[tuple[bytes, int, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

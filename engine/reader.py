@@ -49,12 +49,20 @@ def decode_blocks(blocks: Blocks, md: Metadata) -> None:
     if blocks.exif is not None:
         from engine.exif import decode_exif
 
-        res = decode_exif(blocks.exif, path=md.path, base_offset=blocks.exif_offset)
+        base = blocks.exif_offset if blocks.offset_base is None else blocks.offset_base
+        res = decode_exif(blocks.exif, path=md.path, base_offset=base)
         for t in res.tags:
             md.add(t)
         md.warnings.extend(res.warnings)
         xmp = xmp if xmp is not None else res.xmp
         iptc = iptc if iptc is not None else res.iptc
+    for data, offset, first in blocks.extra_exif:
+        from engine.exif import decode_exif
+
+        res = decode_exif(data, path=md.path, base_offset=offset, first_ifd=first)
+        for t in res.tags:
+            md.add(t)
+        md.warnings.extend(res.warnings)
     if xmp is not None:
         from engine.xmp import decode_xmp
 

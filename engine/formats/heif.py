@@ -427,10 +427,10 @@ def _cr3_blocks(data: bytes, boxes: list[Box], b: Blocks, warn: list[str]) -> No
     tiffs = cr3_tiff_blocks(data, boxes)
     if "IFD0" in tiffs and b.exif is None:
         b.exif, b.exif_offset = tiffs["IFD0"]
-        # Blocks has room for one TIFF block: CMT2-4 (ExifIFD, maker notes, GPS) are not read
-        others = sorted(set(tiffs) - {"IFD0"})
-        if others:
-            warn.append(f"CR3: {', '.join(others)} blocks (CMT2-4) are not read yet")
+    for name in ("ExifIFD", "GPS"):  # CMT2 and CMT4; CMT3 (maker notes) is not decoded
+        if name in tiffs:
+            blob, offset = tiffs[name]
+            b.extra_exif.append((blob, offset, name))
 
 
 class HeifFormat(FileFormat):

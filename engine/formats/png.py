@@ -201,9 +201,9 @@ def encode_profile(ptype: str, blob: bytes) -> bytes:
 def _profile_blocks(kw: str, blob: bytes, b: Blocks, off: int) -> None:
     if kw in ("exif", "APP1"):
         if blob.startswith(_EXIF_HEADER) and b.exif is None:
-            b.exif, b.exif_offset = blob[6:], off
+            b.exif, b.exif_offset, b.offset_base = blob[6:], off, 0
         elif blob.startswith(_TIFF_MAGIC) and b.exif is None:
-            b.exif, b.exif_offset = blob, off
+            b.exif, b.exif_offset, b.offset_base = blob, off, 0
         elif blob.startswith(_XMP_APP1_HEADER) and b.xmp is None:
             b.xmp = blob[len(_XMP_APP1_HEADER) :]
     elif kw == "xmp" and b.xmp is None:
@@ -227,6 +227,7 @@ def _exif_chunk(chunk: Chunk, b: Blocks, warn: list[str]) -> None:
         off = chunk.data_offset
     if d.startswith((b"II", b"MM")):
         b.exif, b.exif_offset = d, off
+        b.offset_base = 0  # ExifTool prints eXIf offsets as they are stored
     else:
         warn.append(f"PNG: invalid {chunk.type.decode()} chunk at offset {chunk.offset}")
 

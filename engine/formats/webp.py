@@ -150,6 +150,7 @@ class WebpFormat(FileFormat):
                     d, off = d[6:], off + 6
                 if d[:4] in _TIFF_MAGIC:
                     b.exif, b.exif_offset = d, off
+                    b.offset_base = c.data_offset  # ExifTool counts from the chunk's data
                 else:
                     warn.append(f"WebP: EXIF chunk at offset {c.offset} has no TIFF header")
             elif c.fourcc == b"XMP " and b.xmp is None:

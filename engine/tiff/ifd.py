@@ -191,13 +191,17 @@ class _Walker:
         return Entry(tag, typ, count, bytes(self.data[voff : voff + size]), voff, pos)
 
 
-def parse_tiff(data, *, path: str = "?") -> TiffStructure:
-    """Parse the IFD structure of the TIFF data starting at ``data[0]``."""
+def parse_tiff(data, *, path: str = "?", first_ifd: str = "IFD0") -> TiffStructure:
+    """Parse the IFD structure of the TIFF data starting at ``data[0]``.
+
+    ``first_ifd`` names the header's first IFD when it is not IFD0 (CR3 keeps ExifIFD and GPS
+    in TIFF blocks of their own)."""
     bo, big, magic, first = read_header(data, path)
     w = _Walker(data, path, bo, big)
     offset, index = first, 0
     while offset:
-        ifd = w.read_ifd(f"IFD{index}", offset, None, None)
+        name = first_ifd if index == 0 else f"IFD{index}"
+        ifd = w.read_ifd(name, offset, None, None)
         if ifd is None:
             break
         offset, index = ifd.next_offset, index + 1
