@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from engine.errors import EngineError, UnknownTagError, ValidationError
+from engine.errors import EngineError, ValidationError
 from engine.model import Metadata
 from engine.reader import mapped, read_metadata, read_metadata_from
 from engine.write import safety
@@ -231,11 +231,7 @@ def tag_spec(tag_path: str) -> TagSpec:
         return TagSpec(tag_path, True, ds.repeatable, "list" if ds.repeatable else ds.kind)
     from engine.exif_encode import lookup
 
-    name = tag_path.rpartition("/")[2]
-    try:
-        d = lookup(name)
-    except UnknownTagError:
-        raise
+    d = lookup(tag_path.rpartition("/")[2])
     kind = "enum" if d.values else d.fmt
     return TagSpec(tag_path, True, False, kind)
 

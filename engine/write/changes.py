@@ -43,7 +43,7 @@ class Edits:
 
 
 def _items(text: str) -> list[str]:
-    return [line for line in text.split("\n")] if text else [""]
+    return text.split("\n") if text else [""]
 
 
 def expand_sync(changes: Mapping[str, Text], md: Metadata) -> dict[str, Text]:
