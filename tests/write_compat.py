@@ -48,7 +48,8 @@ def diff(before: dict, after: dict, allowed: set[str]) -> list[str]:
 
 def image_tail(path: Path) -> bytes:
     """JPEG: the bytes from the first SOS on (scan data and trailers); TIFF: a digest of every
-    strip/tile/preview range and of the decoded pixels (tests/tiff_compare.py)."""
+    strip/tile/preview range and of the decoded pixels (tests/tiff_compare.py); PNG/WebP: a
+    digest of the image chunks and of the pixels Pillow decodes (every frame)."""
     from engine.formats.jpeg import parse_jpeg
 
     data = path.read_bytes()
@@ -56,7 +57,63 @@ def image_tail(path: Path) -> bytes:
         from tiff_compare import tiff_digest
 
         return tiff_digest(data)
+    if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return chunk_image_digest(data) + pixel_digest(path)
     return data[parse_jpeg(data).tail_offset :]
+
+
+# Chunks that carry the image (and how it is drawn) in PNG/APNG and WebP.
+PNG_IMAGE = (b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"acTL", b"fcTL", b"fdAT")
+WEBP_IMAGE = (b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF")
+
+
+def chunk_image_digest(data: bytes) -> bytes:
+    import hashlib
+
+    from engine.formats import png, webp
+
+    h = hashlib.sha256()
+    if data[:4] == b"RIFF":
+        for c in webp.parse_webp(data).chunks:
+            if c.fourcc in WEBP_IMAGE:
+                h.update(c.fourcc + c.body())
+    else:
+        for c in png.parse_png(data).chunks:
+            if c.type in PNG_IMAGE:
+                h.update(c.type + c.body())
+    return h.digest()
+
+
+def pixel_digest(path: Path) -> bytes:
+    """The decoded pixels of every frame (a marker naming the error if Pillow cannot decode)."""
+    import hashlib
+    import warnings
+
+    from PIL import Image
+
+    h = hashlib.sha256()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                for i in range(getattr(im, "n_frames", 1)):
+                    im.seek(i)
+                    h.update(f"{im.mode} {im.size}".encode() + im.tobytes())
+    except Exception as e:  # noqa: BLE001 - an undecodable original must stay undecodable
+        return f"undecodable: {type(e).__name__}".encode()
+    return h.digest()
+
+
+def conversion_allowed(before: dict, after: dict) -> set[str]:
+    """Tags a container change brings with it: a simple WebP given EXIF/XMP becomes an
+    Extended WebP, whose new VP8X chunk ExifTool prints as WebP_Flags; a WebP given a new EXIF
+    or XMP chunk gets that flag set."""
+    if before.get("File:FileType") == "WEBP" and after.get("File:FileType") == "Extended WEBP":
+        return {"RIFF:WebP_Flags"}
+    old, new = (str(d.get("RIFF:WebP_Flags", "")).split(", ") for d in (before, after))
+    if set(old) <= set(new) and set(new) - set(old) <= {"XMP", "EXIF"}:  # chunks we added
+        return {"RIFF:WebP_Flags"}
+    return set()
 
 
 def write_and_judge(src: Path, work: Path, metafs: str, sets: dict[str, str],
@@ -77,7 +134,7 @@ def write_and_judge(src: Path, work: Path, metafs: str, sets: dict[str, str],
             return Outcome(src.name, "error", f"unclear refusal: {msg[-300:]}")
         return Outcome(src.name, "refused", msg)
     before, after = exiftool_all(src), exiftool_all(dst)
-    problems = diff(before, after, allowed | set(expect))
+    problems = diff(before, after, allowed | set(expect) | conversion_allowed(before, after))
     new_warn = warnings_of(after) - warnings_of(before)
     if new_warn:
         problems.append(f"new ExifTool warning: {sorted(new_warn)}")

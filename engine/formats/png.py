@@ -191,6 +191,12 @@ def decode_profile(text: bytes) -> tuple[bytes, int] | None:
         return None
 
 
+def profile_type(text: bytes) -> str | None:
+    """The type line of an ImageMagick ``Raw profile type`` text (``exif``, ``iptc``...)."""
+    m = _PROFILE_RE.match(text)
+    return None if m is None else m.group(1).decode("latin-1")
+
+
 def encode_profile(ptype: str, blob: bytes) -> bytes:
     """The ImageMagick text form of a profile (72 hex digits per line, as ImageMagick)."""
     hexs = blob.hex()

@@ -79,8 +79,9 @@ def patch_block(block: bytes | None, exif: list[tuple[str, str, str | None]], pa
     floor = dangling_floor(data, structure)
     if floor is not None and len(new) > floor:
         raise WriteError(
-            f"the maker note points past the end of the EXIF block (offset {floor}); growing "
-            "the block would make that pointer read our new data; refusing to write", path=path)
+            f"the maker note or a directory points past the end of the EXIF block (offset "
+            f"{floor}); growing the block would make that pointer read our new data; refusing "
+            "to write", path=path)
     return new
 
 
@@ -100,9 +101,15 @@ def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
         for e in ifd.entries:
             if e.value_offset is not None and e.value_offset + e.size > size:
                 floor = min(floor or e.value_offset, e.value_offset)
+        if _ifd_runs_past_end(data, bo, ifd.offset):
+            floor = min(floor or size, size)
     mn = next((e for i in structure.ifds for e in i.entries if e.tag == 0x927C), None)
     if mn is None or mn.value_offset is None:
         return floor
+    # Nikon type 2 (and similar) maker notes carry their own TIFF header 10 bytes in: their
+    # offsets count from it.
+    inner = mn.value_offset + 10 if data[mn.value_offset + 10 : mn.value_offset + 12] in (
+        b"II", b"MM") else None
     for h in _MAKERNOTE_HEADERS:
         at = mn.value_offset + h
         if at + 2 > size:
@@ -117,8 +124,30 @@ def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
             nbytes = c * TYPE_SIZES.get(t, 1)
             if nbytes > 4 and v + nbytes > size and v >= size - 65536:
                 floor = v if floor is None else min(floor, v)
+            # A sub-IFD pointer (NikonScanIFD...) to a directory cut off by the block's end:
+            # growing the block would fill the missing part of that directory with our data.
+            if t in (4, 13) and c == 1 and inner is not None:
+                if size <= inner + v < size + 65536:
+                    floor = inner + v if floor is None else min(floor, inner + v)
+                elif _ifd_runs_past_end(data, bo, inner + v, near_end=True):
+                    floor = min(floor or size, size)
         break
     return floor
+
+
+def _ifd_runs_past_end(data: bytes, bo: str, at: int, near_end: bool = False) -> bool:
+    """True when a (plausible) IFD at ``at`` starts inside the block but its entries or its
+    next-IFD pointer run past the end.  ``near_end``: ``at`` is only a guess (a value that may
+    be a pointer), so it must also look like an IFD: 1..256 entries, close to the end."""
+    size = len(data)
+    if not 8 <= at < size:
+        return False
+    if at + 2 > size:
+        return not near_end
+    n = struct.unpack_from(bo + "H", data, at)[0]
+    if near_end and not (1 <= n <= 256 and at >= size - 2 - 12 * n - 4):
+        return False
+    return at + 2 + 12 * n + 4 > size
 
 
 def patch_file(data, structure: TiffStructure, exif: list[tuple[str, str, str | None]],

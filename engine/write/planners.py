@@ -13,7 +13,9 @@ from engine.formats import jpeg as J
 from engine.tiff.ifd import parse_tiff
 from engine.write.changes import Edits
 from engine.write.exif_block import patch_block
+from engine.write.png_writer import plan_png
 from engine.write.safety import Piece
+from engine.write.webp_writer import plan_webp
 
 
 def _xmp_segments(segs, edits: Edits, path: str) -> None:
@@ -158,7 +160,7 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
     segs[where:where] = new_segs
 
 
-PLANNERS = {"JPEG": plan_jpeg}
+PLANNERS = {"JPEG": plan_jpeg, "PNG": plan_png, "WEBP": plan_webp}
 TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "RAW", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
 # File types read through another container's reader that must not be written as that
