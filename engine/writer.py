@@ -108,12 +108,20 @@ def _tiff_layout(data) -> list | None:
 
 
 def _same_bytes(a, a_start: int, b, b_start: int, size: int) -> bool:
-    step = 1 << 20
-    for off in range(0, size, step):
-        n = min(step, size - off)
-        if a[a_start + off : a_start + off + n] != b[b_start + off : b_start + off + n]:
-            return False
-    return True
+    """Compare image data between the original and the new file.
+
+    The plan copies image data as a kernel range copy of the original, so what can go wrong is
+    where it lands, not its content: small regions are compared whole, large ones at both ends
+    and at 64 evenly spaced 4 KiB pages (reading all of a big file would double the write)."""
+    if size <= 1 << 20:
+        spans = [(0, size)]
+    else:
+        edge, page = 1 << 18, 1 << 12
+        step = (size - 2 * edge) // 64
+        spans = [(0, edge), (size - edge, edge)]
+        spans += [(edge + k * step, page) for k in range(64)]
+    return all(a[a_start + o : a_start + o + n] == b[b_start + o : b_start + o + n]
+               for o, n in spans)
 
 
 def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> None:
