@@ -98,6 +98,12 @@ def _image_region(fmt: str, data) -> tuple[int, int] | None:
     return parse_jpeg(data).tail_offset, len(data)
 
 
+def _heif_items(data) -> dict:
+    from engine.write.heif_writer import image_items
+
+    return image_items(data)
+
+
 def _tiff_layout(data) -> list | None:
     if bytes(data[:2]) not in (b"II", b"MM"):
         return None
@@ -135,6 +141,8 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> 
                 or not _same_bytes(original, old[0], data, new[0], old[1] - old[0])
             ):
                 raise ValidationError("image data changed; nothing was written", path=path)
+            if before.format == "HEIF" and _heif_items(original) != _heif_items(data):
+                raise ValidationError("image items changed; nothing was written", path=path)
             if old is None and _tiff_layout(original) != _tiff_layout(data):
                 # The plan copies image ranges untouched (the planner checks no patch meets
                 # them); here we check every strip/tile/JPEG pointer still says the same.

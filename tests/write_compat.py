@@ -49,7 +49,9 @@ def diff(before: dict, after: dict, allowed: set[str]) -> list[str]:
 def image_tail(path: Path) -> bytes:
     """JPEG: the bytes from the first SOS on (scan data and trailers); TIFF: a digest of every
     strip/tile/preview range and of the decoded pixels (tests/tiff_compare.py); PNG/WebP: a
-    digest of the image chunks and of the pixels Pillow decodes (every frame)."""
+    digest of the image chunks and of the pixels Pillow decodes (every frame); HEIF/AVIF: a
+    digest of every non-metadata item's data and the item properties, and of Pillow's pixels
+    (AVIF; HEIC reads as undecodable without pillow-heif, the same before and after)."""
     from engine.formats.jpeg import parse_jpeg
 
     data = path.read_bytes()
@@ -59,7 +61,25 @@ def image_tail(path: Path) -> bytes:
         return tiff_digest(data)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         return chunk_image_digest(data) + pixel_digest(path)
+    if data[4:8] == b"ftyp":
+        return heif_item_digest(data) + pixel_digest(path)
     return data[parse_jpeg(data).tail_offset :]
+
+
+def heif_items(data: bytes) -> dict[int, tuple[bytes, bytes | None]]:
+    """HEIF: every item that is not Exif/XMP metadata, by id: (item type, its data bytes)."""
+    from engine.write.heif_writer import image_items
+
+    return image_items(data)
+
+
+def heif_item_digest(data: bytes) -> bytes:
+    import hashlib
+
+    h = hashlib.sha256()
+    for iid, (itype, blob) in sorted(heif_items(data).items()):
+        h.update(f"{iid} {itype!r} {-1 if blob is None else len(blob)}".encode() + (blob or b""))
+    return h.digest()
 
 
 # Chunks that carry the image (and how it is drawn) in PNG/APNG and WebP.
@@ -107,9 +127,13 @@ def pixel_digest(path: Path) -> bytes:
 def conversion_allowed(before: dict, after: dict) -> set[str]:
     """Tags a container change brings with it: a simple WebP given EXIF/XMP becomes an
     Extended WebP, whose new VP8X chunk ExifTool prints as WebP_Flags; a WebP given a new EXIF
-    or XMP chunk gets that flag set."""
+    or XMP chunk gets that flag set; a HEIF file gets a new mdat box."""
     if before.get("File:FileType") == "WEBP" and after.get("File:FileType") == "Extended WEBP":
         return {"RIFF:WebP_Flags"}
+    if before.get("File:FileType") in ("HEIC", "HEIF", "AVIF"):
+        # HEIF: edited items go to a new mdat box at the end; ExifTool's JSON keeps the last
+        # mdat's size (ExifTool's own writes change it too, by growing the old mdat).
+        return {"QuickTime:MediaDataSize", "QuickTime:MediaData"}
     old, new = (str(d.get("RIFF:WebP_Flags", "")).split(", ") for d in (before, after))
     if set(old) <= set(new) and set(new) - set(old) <= {"XMP", "EXIF"}:  # chunks we added
         return {"RIFF:WebP_Flags"}

@@ -181,6 +181,7 @@ class ItemInfo:
     name: bytes
     content_type: bytes = b""
     content_encoding: bytes = b""
+    protection_index: int = 0  # non-zero: the item's data is encrypted (sinf in ipro)
 
 
 def _cstr(buf: bytes, pos: int) -> tuple[bytes, int]:
@@ -206,23 +207,23 @@ def parse_iinf(payload: bytes, warnings: list[str]) -> list[ItemInfo]:
         try:
             if v >= 2:
                 if v == 2:
-                    iid, _prot, itype = struct.unpack_from(">HH4s", p, 4)
+                    iid, prot, itype = struct.unpack_from(">HH4s", p, 4)
                     pos = 12
                 else:
-                    iid, _prot, itype = struct.unpack_from(">IH4s", p, 4)
+                    iid, prot, itype = struct.unpack_from(">IH4s", p, 4)
                     pos = 14
                 name, pos = _cstr(p, pos)
                 ctype = enc = b""
                 if itype == b"mime":
                     ctype, pos = _cstr(p, pos)
                     enc, pos = _cstr(p, pos)
-                items.append(ItemInfo(iid, itype, name, ctype, enc))
+                items.append(ItemInfo(iid, itype, name, ctype, enc, prot))
             else:
-                iid, _prot = struct.unpack_from(">HH", p, 4)
+                iid, prot = struct.unpack_from(">HH", p, 4)
                 name, pos = _cstr(p, 8)
                 ctype, pos = _cstr(p, pos)
                 enc, pos = _cstr(p, pos)
-                items.append(ItemInfo(iid, b"", name, ctype, enc))
+                items.append(ItemInfo(iid, b"", name, ctype, enc, prot))
         except struct.error:
             warnings.append(f"HEIF: truncated infe box at offset {b.offset}")
     return items
@@ -360,6 +361,30 @@ def brand_type(head: bytes) -> str | None:
     return _BRANDS.get(bytes(head[8:12]))
 
 
+XMP_MIME = b"application/rdf+xml"
+
+
+def metadata_kind(info: ItemInfo) -> str | None:
+    """"exif" for an Exif item, "xmp" for an XMP item (a ``mime`` item, or an infe version 0/1
+    item, whose content type is application/rdf+xml), else None."""
+    if info.item_type == b"Exif":
+        return "exif"
+    if info.item_type in (b"mime", b"") and info.content_type == XMP_MIME:
+        return "xmp"
+    return None
+
+
+def exif_tiff_start(blob: bytes) -> int:
+    """Where the TIFF header starts in an Exif item (``len(blob)`` or more if nowhere): after
+    the 4-byte big-endian offset and the bytes it skips (Annex A of ISO/IEC 23008-12)."""
+    skip = 4 + struct.unpack_from(">I", blob, 0)[0]
+    if blob[skip : skip + 4] not in (b"MM\0\x2a", b"II\x2a\0"):
+        # some writers get the offset wrong: look for the header just after it
+        alt = blob.find(b"Exif\0\0", 4, 64)
+        skip = alt + 6 if alt >= 0 else skip
+    return skip
+
+
 def _heif_blocks(data: bytes, meta: Box, b: Blocks, warn: list[str]) -> None:
     iinf, iloc_box, idat = meta.find(b"iinf"), meta.find(b"iloc"), meta.find(b"idat")
     if iinf is None or iloc_box is None:
@@ -371,9 +396,8 @@ def _heif_blocks(data: bytes, meta: Box, b: Blocks, warn: list[str]) -> None:
         warn.append(f"{e.reason} (offset {iloc_box.offset})")
         return
     for info in infos:
-        is_exif = info.item_type == b"Exif"
-        is_xmp = info.item_type == b"mime" and info.content_type == b"application/rdf+xml"
-        is_xmp = is_xmp or (info.item_type == b"" and info.content_type == b"application/rdf+xml")
+        kind = metadata_kind(info)
+        is_exif, is_xmp = kind == "exif", kind == "xmp"
         if not (is_exif and b.exif is None) and not (is_xmp and b.xmp is None):
             continue
         loc = locs.get(info.item_id)
@@ -391,11 +415,7 @@ def _heif_blocks(data: bytes, meta: Box, b: Blocks, warn: list[str]) -> None:
         if len(blob) < 4:
             warn.append(f"HEIF: Exif item {info.item_id} is too short")
             continue
-        skip = 4 + struct.unpack_from(">I", blob, 0)[0]
-        if blob[skip : skip + 4] not in (b"MM\0\x2a", b"II\x2a\0"):
-            # some writers get the offset wrong: look for the header just after it
-            alt = blob.find(b"Exif\0\0", 4, 64)
-            skip = alt + 6 if alt >= 0 else skip
+        skip = exif_tiff_start(blob)
         if skip >= len(blob):
             warn.append(f"HEIF: Exif item {info.item_id} has a bad TIFF header offset")
             continue

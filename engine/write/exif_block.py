@@ -118,7 +118,9 @@ def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
         if not 1 <= n <= 256 or at + 2 + 12 * n > size:
             continue
         ents = [struct.unpack_from(bo + "HHII", data, at + 2 + 12 * k) for k in range(n)]
-        if not all(1 <= t <= 13 for _tag, t, _c, _v in ents):
+        # A byte-order mark where the first tag should be is an inner TIFF header (Apple's
+        # "Apple iOS\0\0\1MM"), not an IFD: keep looking further in.
+        if ents[0][0] in (0x4949, 0x4D4D) or not all(1 <= t <= 13 for _tag, t, _c, _v in ents):
             continue
         for _tag, t, c, v in ents:
             nbytes = c * TYPE_SIZES.get(t, 1)

@@ -13,6 +13,7 @@ from engine.formats import jpeg as J
 from engine.tiff.ifd import parse_tiff
 from engine.write.changes import Edits
 from engine.write.exif_block import patch_block
+from engine.write.heif_writer import plan_heif
 from engine.write.png_writer import plan_png
 from engine.write.safety import Piece
 from engine.write.webp_writer import plan_webp
@@ -160,7 +161,10 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
     segs[where:where] = new_segs
 
 
-PLANNERS = {"JPEG": plan_jpeg, "PNG": plan_png, "WEBP": plan_webp}
+# The reader reports HEIC/HEIF/AVIF (and CR3) as container "HEIF"; CR3 is refused by
+# READ_ONLY_TYPES below (and by plan_heif itself).
+PLANNERS = {"JPEG": plan_jpeg, "PNG": plan_png, "WEBP": plan_webp, "HEIF": plan_heif,
+            "HEIC": plan_heif, "AVIF": plan_heif}
 TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "RAW", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
 # File types read through another container's reader that must not be written as that

@@ -1,0 +1,440 @@
+"""HEIF/HEIC/AVIF writer: the rewrite plan for EXIF and XMP edits (ExifTool's approach).
+
+The Exif and XMP metadata of a HEIF file are *items* of the ``meta`` box, their bytes placed
+by ``iloc``.  An edited item gets its new bytes in a new ``mdat`` box at the end of the file and
+its ``iloc`` entry points there (one extent, construction method 0); the old bytes stay where
+they were, unreferenced.  A trailing ``mdat`` that holds nothing but Exif/XMP items (one this
+writer appended before) is rebuilt instead, so repeated edits do not grow the file.
+
+The ``meta`` box changes size with ``iloc`` (and ``iinf``/``iref`` when an item is added), and
+every box after it moves: each ``iloc`` entry that gives absolute file offsets (construction
+method 0) is shifted by its box's move, and the offset/length field sizes grow when a value no
+longer fits.  Image data is never read: every other box is a range of the original file.
+
+Files whose other boxes might hold absolute offsets (``moov`` sequences, unknown top-level
+boxes) are refused, as are CR3 files, protected or encoded metadata items and items located
+through the data reference box.  The Exif item keeps its 4-byte TIFF-header offset prefix;
+the TIFF block itself is always rebuilt by ``exif_block.patch_block``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from engine.errors import CorruptFileError, UnsupportedFormatError, WriteError
+from engine.formats import heif as H
+from engine.write.changes import Edits
+from engine.write.exif_block import patch_block
+from engine.write.png_writer import coalesce
+from engine.write.safety import Piece
+
+# Top-level boxes that hold no file offsets (everything else is refused).
+_TOP_OK = frozenset({b"ftyp", b"meta", b"mdat", b"free", b"skip", b"wide", b"pdin"})
+# A new Exif item: offset 6 to the TIFF header, past "Exif\0\0" (as ExifTool and Apple write).
+NEW_EXIF_PREFIX = b"\0\0\0\x06Exif\0\0"
+_TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
+_MAX_ROUNDS = 8
+
+
+@dataclass(slots=True)
+class _Meta:
+    """The parsed parts of the ``meta`` box the writer needs."""
+
+    box: H.Box
+    infos: list[H.ItemInfo]
+    iloc: H.Iloc
+    idat: H.Box | None
+    kinds: dict[int, str | None] = field(default_factory=dict)  # item id -> "exif"/"xmp"/None
+
+
+def _refuse(path: str, why: str) -> WriteError:
+    return WriteError(f"{why}; refusing to write", path=path)
+
+
+def _layout(data, kind: str, path: str) -> tuple[list[H.Box], int, _Meta]:
+    parsed = H.parse_boxes(data, path, lazy=H.LAZY_TYPES)
+    if parsed.warnings or parsed.tail_offset != len(data):
+        why = parsed.warnings[0].split(": ", 1)[-1] if parsed.warnings else "trailing bytes"
+        raise _refuse(path, f"the {kind} file is damaged ({why})")
+    tops = parsed.boxes
+    for b in tops:
+        if b.type not in _TOP_OK:
+            raise _refuse(path, f"the {kind} file has a top-level {_name(b.type)} box (offset "
+                          f"{b.offset}) that may hold file offsets metafs cannot update")
+    metas = [i for i, b in enumerate(tops) if b.type == b"meta"]
+    if len(metas) != 1 or tops[metas[0]].children is None:
+        raise _refuse(path, f"the {kind} file has {len(metas)} readable top-level meta boxes, "
+                      "not one")
+    meta = tops[metas[0]]
+    kids = [c.type for c in meta.children or ()]
+    for t in (b"iinf", b"iloc", b"iref", b"pitm", b"idat"):
+        if kids.count(t) > 1:
+            raise _refuse(path, f"the meta box holds {kids.count(t)} {_name(t)} boxes")
+    iinf, iloc_box = meta.find(b"iinf"), meta.find(b"iloc")
+    if iinf is None or iloc_box is None:
+        raise _refuse(path, f"the meta box (offset {meta.offset}) has no "
+                      f"{'iinf' if iinf is None else 'iloc'} box")
+    warns: list[str] = []
+    infos = H.parse_iinf(iinf.body(data), warns)
+    if warns:
+        raise _refuse(path, f"the item info box is damaged ({warns[0]})")
+    raw = iloc_box.body(data)
+    try:
+        iloc = H.parse_iloc(raw)
+    except CorruptFileError as e:
+        raise _refuse(path, f"the item location box (offset {iloc_box.offset}) is damaged "
+                      f"({e.reason})") from None
+    if H.render_iloc(iloc) != raw:
+        raise _refuse(path, f"the item location box (offset {iloc_box.offset}) has bytes "
+                      "metafs does not understand")
+    ids = [it.item_id for it in iloc.items]
+    if len(set(ids)) != len(ids) or len({i.item_id for i in infos}) != len(infos):
+        raise _refuse(path, "the meta box lists an item twice")
+    for it in iloc.items:
+        if it.construction_method == 0 and it.data_reference_index != 0:
+            raise _refuse(path, f"item {it.item_id}'s data is placed through the data "
+                          "reference box")
+    m = _Meta(meta, infos, iloc, meta.find(b"idat"))
+    m.kinds = {i.item_id: H.metadata_kind(i) for i in infos}
+    return tops, metas[0], m
+
+
+def _name(t: bytes) -> str:
+    return repr(t.decode("latin-1"))
+
+
+def _old_item(data, m: _Meta, which: str, path: str) -> tuple[H.ItemInfo | None, bytes | None]:
+    """The one item holding ``which`` ("exif"/"xmp") and its bytes, or (None, None)."""
+    what = {"exif": "Exif", "xmp": "XMP"}[which]
+    infos = [i for i in m.infos if m.kinds[i.item_id] == which]
+    if len(infos) > 1:
+        raise _refuse(path, f"the file holds {len(infos)} {what} items (ids "
+                      f"{', '.join(str(i.item_id) for i in infos)}); metafs would write one and "
+                      "leave the others different")
+    if not infos:
+        return None, None
+    info = infos[0]
+    if info.protection_index or info.content_encoding:
+        how = "protected" if info.protection_index else f"{info.content_encoding!r}-encoded"
+        raise _refuse(path, f"the {what} item {info.item_id} is {how}")
+    loc = next((it for it in m.iloc.items if it.item_id == info.item_id), None)
+    if loc is None or not loc.extents or loc.construction_method not in (0, 1):
+        raise _refuse(path, f"the {what} item {info.item_id} has no location metafs can read")
+    got = H.item_data(data, loc, m.idat, [])
+    if got is None:
+        raise _refuse(path, f"the {what} item {info.item_id}'s data runs past the end")
+    return info, got[0]
+
+
+def _exif_payload(old: bytes | None, edits: Edits, path: str) -> bytes:
+    if not old:
+        return NEW_EXIF_PREFIX + patch_block(None, edits.exif, path)
+    if len(old) < 4:
+        raise _refuse(path, "the Exif item is too short to hold a TIFF header offset")
+    skip = H.exif_tiff_start(old)
+    if old[skip : skip + 4] not in _TIFF_MAGIC:
+        raise _refuse(path, "the Exif item holds no TIFF header where its offset says")
+    return old[:skip] + patch_block(old[skip:], edits.exif, path)
+
+
+def _xmp_payload(old: bytes | None, edits: Edits) -> bytes:
+    from engine.xmp_edit import edit_tree, serialise
+
+    # No padding: the item is always rewritten whole.
+    return serialise(edit_tree(old, edits.xmp), pad=0)
+
+
+def plan_heif(data, edits: Edits, path: str) -> list[Piece]:
+    kind = H.brand_type(bytes(data[:16]))
+    if kind is None or kind == "CR3":
+        raise UnsupportedFormatError(f"writing {kind or 'this ISO media'} files is not "
+                                     "supported; the file was left as it is", path=path)
+    if edits.iptc:
+        raise WriteError(f"{kind} has no place for IPTC; use the XMP equivalents; nothing was "
+                         "written", path=path)
+    tops, meta_at, m = _layout(data, kind, path)
+    new_data: dict[int, bytes] = {}  # item id -> its new bytes
+    added: list[tuple[str, bytes]] = []  # ("exif"/"xmp", bytes) for items to create
+    for which, wanted in (("exif", edits.exif), ("xmp", edits.xmp)):
+        if not wanted:
+            continue
+        info, old = _old_item(data, m, which, path)
+        payload = _exif_payload(old, edits, path) if which == "exif" else _xmp_payload(old, edits)
+        if info is None:
+            added.append((which, payload))
+        else:
+            new_data[info.item_id] = payload
+    return _Rewrite(data, tops, meta_at, m, path).plan(new_data, added)
+
+
+# --- the rewrite ------------------------------------------------------------------------------
+
+
+class _Rewrite:
+    """Lays the file out again: boxes before and after ``meta`` as ranges, a new ``meta``, and
+    a trailing ``mdat`` with the relocated items."""
+
+    def __init__(self, data, tops: list[H.Box], meta_at: int, m: _Meta, path: str) -> None:
+        self.data, self.tops, self.meta_at, self.m, self.path = data, tops, meta_at, m, path
+        self.size = len(data)
+
+    def _end(self, b: H.Box) -> int:
+        return b.offset + b.header_len + b.body_len
+
+    def _abs_extents(self, loc: H.ItemLocation) -> list[tuple[int, int]]:
+        """(start, length) in the file of each extent of a construction-method-0 item."""
+        out = []
+        for _idx, off, ln in loc.extents:
+            start = loc.base_offset + off
+            out.append((start, ln if ln else max(self.size - start, 0)))
+        return out
+
+    def _box_of(self, pos: int) -> int | None:
+        for i, b in enumerate(self.tops):
+            if b.offset <= pos < self._end(b):
+                return i
+        return None
+
+    def _owned_tail(self) -> tuple[bool, list[int]]:
+        """Whether the last box is an ``mdat`` holding only Exif/XMP items (to be rebuilt),
+        and the ids of the items in it."""
+        last = self.tops[-1]
+        if last.type != b"mdat" or len(self.tops) - 1 == self.meta_at:
+            return False, []
+        lo, hi = last.data_offset, self._end(last)
+        inside = []
+        for loc in self.m.iloc.items:
+            if loc.construction_method != 0:
+                continue
+            exts = self._abs_extents(loc)
+            if not any(s < hi and s + n > last.offset for s, n in exts):
+                continue
+            if self.m.kinds.get(loc.item_id) is None:
+                return False, []
+            if not all(lo <= s and s + n <= hi for s, n in exts):
+                return False, []
+            inside.append(loc.item_id)
+        return bool(inside), inside  # an mdat nothing points at is not ours to drop
+
+    def plan(self, new_data: dict[int, bytes], added: list[tuple[str, bytes]]) -> list[Piece]:
+        drop_last, carried = self._owned_tail()
+        kept = self.tops[:-1] if drop_last else list(self.tops)
+        # The new mdat's contents: item id -> pieces (new bytes, or ranges of carried items).
+        moved: dict[int, list[Piece]] = {}
+        for loc in self.m.iloc.items:
+            if loc.item_id in new_data:
+                moved[loc.item_id] = [new_data[loc.item_id]]
+            elif loc.item_id in carried:
+                moved[loc.item_id] = [(s, n) for s, n in self._abs_extents(loc)]
+        new_ids, iinf, iref = self._added_items(added)
+        for (_which, payload), iid in zip(added, new_ids, strict=True):
+            moved[iid] = [payload]
+        boxes_of = self._check_extents(moved, kept)
+        return self._settle(kept, moved, boxes_of, iinf, iref)
+
+    def _check_extents(self, moved: dict[int, list[Piece]], kept: list[H.Box]) -> dict:
+        """The kept box each extent of every unmoved method-0 item lies in (by item id)."""
+        out: dict[int, list[int]] = {}
+        meta = self.tops[self.meta_at]
+        kept_ids = {id(b) for b in kept}
+        for loc in self.m.iloc.items:
+            if loc.construction_method != 0 or loc.item_id in moved:
+                continue
+            where = []
+            for s, n in self._abs_extents(loc):
+                a, b = self._box_of(s), self._box_of(s + max(n, 1) - 1)
+                if a is None or a != b or self.tops[a] is meta or id(self.tops[a]) not in kept_ids:
+                    raise _refuse(self.path, f"item {loc.item_id}'s data (offset {s}, {n} "
+                                  "bytes) does not lie inside one box metafs can move")
+                where.append(a)
+            out[loc.item_id] = where
+        return out
+
+    def _added_items(self, added: list[tuple[str, bytes]]) -> tuple[list[int], bytes, bytes]:
+        """Ids for new items and the new iinf/iref payloads (unchanged if nothing is added)."""
+        meta, data = self.m.box, self.data
+        iinf_box, iref_box = meta.find(b"iinf"), meta.find(b"iref")
+        iinf = iinf_box.body(data) if iinf_box else b""
+        iref = iref_box.body(data) if iref_box else b""
+        if not added:
+            return [], iinf, iref
+        pitm = meta.find(b"pitm")
+        body = pitm.body(data) if pitm else b""
+        if len(body) < (6 if body[:1] == b"\0" else 8):
+            raise _refuse(self.path, "the file has no primary item (pitm) to attach new "
+                          "metadata to")
+        primary = struct.unpack_from(">H" if body[0] == 0 else ">I", body, 4)[0]
+        used = {i.item_id for i in self.m.infos} | {it.item_id for it in self.m.iloc.items}
+        ids: list[int] = []
+        for which, payload in added:
+            iid = 1
+            while iid in used:
+                iid += 1
+            used.add(iid)
+            ids.append(iid)
+            if iid > 0xFFFF:
+                raise _refuse(self.path, "no free 16-bit item id for a new metadata item")
+            iinf = _add_infe(iinf, iid, which, self.path)
+            iref = _add_cdsc(iref, iid, primary, self.path)
+            # placed by _settle, like every moved item (the iloc parsed for this write)
+            self.m.iloc.items.append(H.ItemLocation(iid, 0, 0, 0, [(0, 0, len(payload))]))
+        return ids, iinf, iref
+
+    def _settle(self, kept, moved, boxes_of, iinf: bytes, iref: bytes) -> list[Piece]:
+        """Render meta until its size (and so every shifted offset) stops changing."""
+        old = self.m.iloc
+        body_len = sum(_piece_len(p) for ps in moved.values() for p in ps)
+        mdat_head = _box_header(b"mdat", body_len)
+        prev = None
+        for _ in range(_MAX_ROUNDS):
+            meta_bytes = self._render_meta(old if prev is None else prev, iinf, iref)
+            new_pos, pos = {}, 0
+            for b in kept:
+                new_pos[id(b)] = pos
+                pos += len(meta_bytes) if b is self.m.box else self._end(b) - b.offset
+            start = pos + len(mdat_head)
+            items, rel = [], 0
+            for loc in old.items:
+                if loc.item_id in moved:
+                    n = sum(_piece_len(p) for p in moved[loc.item_id])
+                    # one extent of the file (an item that was in idat leaves it)
+                    items.append(H.ItemLocation(loc.item_id, 0, 0, 0, [(0, start + rel, n)]))
+                    rel += n
+                elif loc.construction_method == 0:
+                    shift = {new_pos[id(self.tops[i])] - self.tops[i].offset
+                             for i in boxes_of[loc.item_id]}
+                    items.append(self._shifted(loc, shift))
+                else:
+                    items.append(loc)
+            iloc = _fit(old, items, self.path)
+            if iloc == prev:
+                return self._pieces(kept, meta_bytes, mdat_head, moved, old)
+            prev = iloc
+        raise _refuse(self.path, "the item offsets do not settle")
+
+    def _shifted(self, loc: H.ItemLocation, shifts: set[int]) -> H.ItemLocation:
+        if not loc.extents:
+            return loc
+        if len(shifts) != 1:
+            raise _refuse(self.path, f"item {loc.item_id}'s extents lie in boxes that move "
+                          "differently")
+        s = shifts.pop()
+        exts = [(i, off, ln or max(self.size - loc.base_offset - off, 0))
+                for i, off, ln in loc.extents]  # explicit lengths: the file grows after them
+        if loc.base_offset:
+            return H.ItemLocation(loc.item_id, loc.construction_method, 0,
+                                  loc.base_offset + s, exts)
+        return H.ItemLocation(loc.item_id, loc.construction_method, 0, 0,
+                              [(i, off + s, ln) for i, off, ln in exts])
+
+    def _render_meta(self, iloc: H.Iloc, iinf: bytes, iref: bytes) -> bytes:
+        meta = self.m.box
+        new_body = {b"iloc": H.render_iloc(iloc), b"iinf": iinf, b"iref": iref}
+        kids: list[H.Box] = []
+        for c in meta.children or ():
+            body = new_body.get(c.type)
+            # an unchanged box is kept as it was (header form included)
+            kids.append(c if body is None or body == c.body(self.data) else
+                        H.Box(c.type, -1, body))
+            if c.type == b"iinf" and meta.find(b"iref") is None and iref:
+                kids.append(H.Box(b"iref", -1, iref))  # a new iref goes after iinf
+        form = 0 if meta.form == 2 else meta.form
+        new = H.Box(b"meta", -1, None, kids, prefix=meta.prefix, form=form)
+        return new.render(self.data)
+
+    def _pieces(self, kept, meta_bytes: bytes, mdat_head: bytes, moved, old: H.Iloc):
+        pieces: list[Piece] = []
+        for b in kept:
+            if b is self.m.box:
+                pieces.append(meta_bytes)
+            elif b.form == 2:  # "to the end of the file" no longer is: give its size
+                if b.header_len != 8 or 8 + b.body_len > 0xFFFFFFFF:
+                    raise _refuse(self.path, f"the open-ended {_name(b.type)} box at offset "
+                                  f"{b.offset} is too large to close")
+                pieces += [struct.pack(">I", 8 + b.body_len) + b.type,
+                           (b.data_offset, b.body_len)]
+            else:
+                pieces.append((b.offset, self._end(b) - b.offset))
+        pieces.append(mdat_head)
+        for loc in old.items:
+            pieces += moved.get(loc.item_id, [])
+        return coalesce(pieces)
+
+
+def _piece_len(p: Piece) -> int:
+    return p[1] if isinstance(p, tuple) else len(p)
+
+
+def _box_header(btype: bytes, body_len: int) -> bytes:
+    if body_len + 8 <= 0xFFFFFFFF:
+        return struct.pack(">I", body_len + 8) + btype
+    return struct.pack(">I", 1) + btype + struct.pack(">Q", body_len + 16)
+
+
+def _fit(old: H.Iloc, items: list[H.ItemLocation], path: str) -> H.Iloc:
+    """The iloc with ``items``, its field sizes grown where a value no longer fits."""
+    def size(current: int, values) -> int:
+        top = max(values, default=0)
+        for n in (current, 4, 8):
+            if n >= current and top < (1 << (8 * n)):
+                return n
+        raise _refuse(path, "an item offset does not fit in 64 bits")
+
+    osz = size(old.offset_size, (o for it in items for _i, o, _n in it.extents))
+    lsz = size(old.length_size, (n for it in items for _i, _o, n in it.extents))
+    bsz = size(old.base_offset_size, (it.base_offset for it in items))
+    return H.Iloc(old.version, old.flags, osz, lsz, bsz, old.index_size, items)
+
+
+def _add_infe(iinf: bytes, iid: int, which: str, path: str) -> bytes:
+    """``iinf`` payload with a new hidden item (infe version 2, as ExifTool adds it)."""
+    if len(iinf) < 6:
+        raise _refuse(path, "the item info box is too short")
+    wide = iinf[0] != 0
+    count = struct.unpack_from(">I" if wide else ">H", iinf, 4)[0]
+    if not wide and count >= 0xFFFF:
+        raise _refuse(path, "the item info box is full")
+    head = 8 if wide else 6
+    body = (b"Exif\0" if which == "exif" else b"mime\0" + H.XMP_MIME + b"\0")
+    infe = struct.pack(">I4sIHH", 16 + len(body), b"infe", (2 << 24) | 1, iid, 0) + body
+    new_count = struct.pack(">I" if wide else ">H", count + 1)
+    return iinf[:4] + new_count + iinf[head:] + infe
+
+
+def _add_cdsc(iref: bytes, iid: int, primary: int, path: str) -> bytes:
+    """``iref`` payload with 'new item describes the primary item' (a new iref if empty)."""
+    if not iref:
+        iref = bytes(4) if primary <= 0xFFFF else b"\1\0\0\0"
+    if iref[0] == 0:
+        if primary > 0xFFFF:
+            raise _refuse(path, "the primary item id does not fit the item reference box")
+        return iref + struct.pack(">I4sHHH", 14, b"cdsc", iid, 1, primary)
+    return iref + struct.pack(">I4sIHI", 18, b"cdsc", iid, 1, primary)
+
+
+def image_items(data) -> dict[int, tuple[bytes, bytes | None]]:
+    """Every item that is not Exif/XMP metadata, by id: (item type, its data, or None when it
+    cannot be read); id 0 holds the item properties and primary item (``iprp``, ``pitm``).
+    A rewrite must leave this identical (tests; a check for the write validation)."""
+    parsed = H.parse_boxes(data, lazy=H.LAZY_TYPES)
+    meta = next((b for b in parsed.boxes if b.type == b"meta"), None)
+    if meta is None or meta.children is None:
+        return {}
+    props = b"".join(c.render(data) for c in meta.children if c.type in (b"iprp", b"pitm"))
+    out: dict[int, tuple[bytes, bytes | None]] = {0: (b"", props)}
+    iinf, iloc = meta.find(b"iinf"), meta.find(b"iloc")
+    if iinf is None or iloc is None:
+        return out
+    infos = {i.item_id: i for i in H.parse_iinf(iinf.body(data), [])}
+    try:
+        locs = H.parse_iloc(iloc.body(data)).items
+    except CorruptFileError:
+        return out
+    for loc in locs:
+        info = infos.get(loc.item_id)
+        if info is not None and H.metadata_kind(info):
+            continue
+        got = H.item_data(data, loc, meta.find(b"idat"), [])
+        out[loc.item_id] = (info.item_type if info else b"?", got[0] if got else None)
+    return out
