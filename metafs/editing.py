@@ -49,6 +49,9 @@ class TagHandle:
     snapshot: bytes  # content when opened (what a reader sees, consistently)
     buf: WriteBuffer | None = None  # set when opened for writing
     created: bool = False
+    # Opened through the kernel's page cache: reads fill the cache of the inode, so they
+    # serve the content the inode shows now (``Node.page``), whichever handle asks.
+    node: Node | None = None
 
 
 @dataclass(eq=False)
@@ -124,8 +127,8 @@ class MetaEditor:
 
     # -- helpers ------------------------------------------------------------------------
 
-    async def _md(self, photo: str) -> Any:
-        return await self.views.metadata(photo)
+    async def _md(self, photo: str, *, recent: bool = False) -> Any:
+        return await self.views.metadata(photo, recent=recent)
 
     def _writable(self) -> None:
         if self.read_only:
@@ -175,7 +178,7 @@ class MetaEditor:
     async def entry_kind(self, photo: str, sub: str) -> str | None:
         if sub in self.views.scratch.get(photo, {}):
             return "scratch"
-        md = await self._md(photo)
+        md = await self._md(photo, recent=True)
         if self.views.value_content(photo, md, sub) is not None:
             return "tag"
         if self.views.is_dir(photo, md, sub):
@@ -183,20 +186,20 @@ class MetaEditor:
         return None
 
     async def attr(self, node: Node) -> pyfuse3.EntryAttributes:
-        st = os.stat(self.views.path(node.rel))
         if node.kind is Kind.META:
             mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
-            return pt.synth_attr(node.inode, mode, 0, st)
+            return pt.synth_attr(node.inode, mode, 0, os.stat(self.views.path(node.rel)))
         scratch = self.views.scratch.get(node.rel, {}).get(node.sub)
         if scratch is not None:
             return pt.synth_attr(
                 node.inode,
                 stat.S_IFREG | scratch.mode,
                 len(scratch.data),
-                st,
+                os.stat(self.views.path(node.rel)),
                 mtime_ns=scratch.mtime_ns,
             )
-        md = await self._md(node.rel)
+        md = await self._md(node.rel, recent=True)
+        st = self.views.stat(node.rel)
         content = self.views.value_content(node.rel, md, node.sub)
         if content is None:
             raise fail(errno.ENOENT)
@@ -208,12 +211,23 @@ class MetaEditor:
         mode = stat.S_IFREG | (0o644 if writable else 0o444)
         return pt.synth_attr(node.inode, mode, size, st, mtime_ns=mtime)
 
-    async def listing(self, photo: str, prefix: str) -> list[tuple[str, str, bool, Any]]:
-        """(name, sub path, is_dir, attributes without the inode) of a .meta folder's
-        entries, from one look at the photo: readdirplus over thousands of tag files must
-        not cost a stat and a lookup each."""
-        st = os.stat(self.views.path(photo))
-        md = await self._md(photo)
+    async def listing(self, photo: str, prefix: str) -> list[tuple[str, Node, Any]]:
+        """(name, node key as a Node template, attributes without the inode) of a .meta
+        folder's entries, from one look at the photo: readdirplus over thousands of tag
+        files must not cost a stat and a lookup each.  Memoized while the photo is clean
+        (the same list object is returned: readdir reuses attributes made for its tuples)."""
+        md = await self._md(photo, recent=True)
+        memo = self.views.memo(photo, md)
+        if memo is not None:
+            key = ("listing", prefix)
+            if key not in memo:
+                memo[key] = self._listing(photo, prefix, md)
+            out: list[tuple[str, Node, Any]] = memo[key]
+            return out
+        return self._listing(photo, prefix, md)
+
+    def _listing(self, photo: str, prefix: str, md: Any) -> list[tuple[str, Node, Any]]:
+        st = self.views.stat(photo)
         scratch = self.views.scratch.get(photo, {})
         dir_mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
         out = []
@@ -228,7 +242,8 @@ class MetaEditor:
                 content = self.views.value_content(photo, md, sub) or b""
                 writable = not self.read_only and self.views.writable(md, sub)
                 proto = (stat.S_IFREG | (0o644 if writable else 0o444), len(content), st, None)
-            out.append((name, sub, is_dir, proto))
+            kind = Kind.META if is_dir else Kind.TAG
+            out.append((name, Node(0, kind, photo, sub), proto))
         return out
 
     async def unlink(self, parent: Node, name: str) -> str:
@@ -355,7 +370,12 @@ class MetaEditor:
         if isinstance(h, ScratchHandle):
             data: Any = h.file.data
         elif isinstance(h, TagHandle):
-            data = h.buf.data if h.buf is not None else h.snapshot
+            if h.buf is not None:
+                data = h.buf.data
+            elif h.node is not None and h.node.page is not None:
+                data = h.node.page
+            else:
+                data = h.snapshot
         else:
             data = h.data
         return bytes(data[off : off + size])

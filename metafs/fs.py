@@ -133,6 +133,10 @@ class Operations(pyfuse3.Operations):
         return stat.S_ISREG(st.st_mode) and self.views.is_image(rel, st)
 
     async def _attr(self, node: Node) -> pyfuse3.EntryAttributes:
+        if node.kind is Kind.TAG:
+            attr = await self.editor.attr(node)
+            node.told = attr.st_size
+            return attr
         if node.kind is Kind.SRC:
             return pt.attr_from_stat(node.inode, os.lstat(self._src(node.rel)))
         if node.kind is Kind.ORIG:
@@ -217,9 +221,7 @@ class Operations(pyfuse3.Operations):
                 out.append((ORIGINALS, Node(0, Kind.ORIG, ""), None))
                 out.append((CONTROL, Node(0, Kind.CTL, ""), None))
         elif node.kind is Kind.META:
-            for name, sub, is_dir, proto in await self.editor.listing(node.rel, node.sub):
-                kind = Kind.META if is_dir else Kind.TAG
-                out.append((name, Node(0, kind, node.rel, sub), proto))
+            return await self.editor.listing(node.rel, node.sub)  # sorted; maybe memoized
         elif node.kind is Kind.ORIG:
             path = self._orig(node.rel)
             entries = await trio.to_thread.run_sync(pt.scan, path) if os.path.isdir(path) else []
@@ -262,19 +264,27 @@ class Operations(pyfuse3.Operations):
         if fh not in self._dirs:
             raise fail(errno.EBADF)
         entries = self._dirs[fh][1]
+        node_of = self.inodes.node
         for i in range(start_id, len(entries)):
-            name, tmpl, proto = entries[i]
-            node = self.inodes.node(tmpl.kind, tmpl.rel, tmpl.sub)
-            try:
-                attr = await self._entry_attr(node, proto)
-            except (OSError, pyfuse3.FUSEError):
-                self.inodes.forget(node.inode, 0)
-                continue  # vanished since opendir
+            entry = entries[i]
+            name, tmpl, proto = entry
+            node = node_of(tmpl.kind, tmpl.rel, tmpl.sub)
+            attr = node.attr if node.attr_of is entry else None
+            if attr is None:
+                try:
+                    attr = await self._entry_attr(node, proto)
+                except (OSError, pyfuse3.FUSEError):
+                    self.inodes.forget(node.inode, 0)
+                    continue  # vanished since opendir
+                if proto is not None:  # made from the snapshot: reusable with it
+                    node.attr, node.attr_of = attr, entry
             if not pyfuse3.readdir_reply(token, os.fsencode(name), attr, i + 1):
                 if node.lookups == 0:
                     self.inodes.forget(node.inode, 0)
                 return
-            self.inodes.remember(node)
+            if node.kind is Kind.TAG:
+                node.told = attr.st_size
+            node.lookups += 1
 
     @handler
     async def releasedir(self, fh: int) -> None:
@@ -430,7 +440,26 @@ class Operations(pyfuse3.Operations):
         if node.kind is Kind.META:
             raise fail(errno.EISDIR)
         handle = await self.editor.open(node, flags)
-        return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True)
+        if not isinstance(handle, TagHandle) or handle.buf is not None:
+            return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True)
+        return pyfuse3.FileInfo(fh=self._fh(handle), keep_cache=self._cache_page(node, handle))
+
+    def _cache_page(self, node: Node, handle: TagHandle) -> bool:
+        """A reader goes through the kernel's page cache (no read request when it holds the
+        content already).  The cache is kept only while the content is the one it was filled
+        with; otherwise the open drops it, and attributes giving another size are
+        invalidated first, so that reads are cut at the right length."""
+        content = handle.snapshot
+        handle.node = node
+        if node.page == content:
+            return True
+        node.page = content
+        if node.told != len(content) and self.notify_kernel:
+            try:
+                pyfuse3.invalidate_inode(node.inode, attr_only=True)  # never blocks
+            except OSError:
+                pass  # the kernel does not know the inode: nothing cached
+        return False
 
     @handler
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any) -> Any:

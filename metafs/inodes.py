@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import pyfuse3
 
@@ -29,6 +30,14 @@ class Node:
     rel: str  # SRC/ORIG: path relative to its root; META/TAG: the photo's path in SOURCE
     sub: str = ""  # META: folder prefix inside .meta ("" or "xmp"); TAG: tag path; CTL: name
     lookups: int = 0
+    # Attributes made for a readdir entry, reused while the entry (a memoized listing's
+    # tuple, ``attr_of``) is the same object: a photo that did not change costs no rebuild.
+    attr: Any = None
+    attr_of: Any = None
+    # TAG: what the kernel was told: the size in the last attributes, and the content it may
+    # hold in its page cache (opens keep that cache only while the content is the same).
+    told: int | None = None
+    page: bytes | None = None
 
     @property
     def key(self) -> tuple[Kind, str, str]:
@@ -39,6 +48,7 @@ class InodeTable:
     def __init__(self) -> None:
         self._by_inode: dict[int, Node] = {}
         self._by_key: dict[tuple[Kind, str, str], Node] = {}
+        self._by_photo: dict[str, set[Node]] = {}  # SRC, META and TAG nodes by rel
         self._next = pyfuse3.ROOT_INODE + 1
         root = Node(pyfuse3.ROOT_INODE, Kind.SRC, "")
         self._add(root)
@@ -47,6 +57,18 @@ class InodeTable:
     def _add(self, node: Node) -> None:
         self._by_inode[node.inode] = node
         self._by_key[node.key] = node
+        self._index(node)
+
+    def _index(self, node: Node) -> None:
+        if node.kind in _PHOTO_KINDS:
+            self._by_photo.setdefault(node.rel, set()).add(node)
+
+    def _unindex(self, node: Node) -> None:
+        nodes = self._by_photo.get(node.rel)
+        if nodes is not None:
+            nodes.discard(node)
+            if not nodes:
+                del self._by_photo[node.rel]
 
     def __len__(self) -> int:
         return len(self._by_inode)
@@ -79,14 +101,11 @@ class InodeTable:
             del self._by_inode[inode]
             if self._by_key.get(node.key) is node:
                 del self._by_key[node.key]
+            self._unindex(node)
 
     def nodes_of_photo(self, rel: str) -> list[Node]:
         """The photo's own node and every node of its .meta view."""
-        return [
-            n
-            for n in self._by_inode.values()
-            if n.rel == rel and n.kind in (Kind.SRC, Kind.META, Kind.TAG)
-        ]
+        return list(self._by_photo.get(rel, ()))
 
     def rekey(self, kind: Kind, old: str, new: str) -> None:
         """A path (and everything below it) was renamed: move the nodes with it."""
@@ -99,18 +118,26 @@ class InodeTable:
             if self._by_key.get(node.key) is node:
                 del self._by_key[node.key]
         for node in moved:
+            self._unindex(node)
             node.rel = new + node.rel[len(old) :]
             # A node already under the new key (the target of the rename) loses its name.
             self._by_key[node.key] = node
+            self._index(node)
 
     def move(self, node: Node, rel: str, sub: str) -> None:
         """Give ``node`` a new name (a rename inside a .meta folder); a node that had that
         name keeps its inode but loses the name."""
         if self._by_key.get(node.key) is node:
             del self._by_key[node.key]
+        self._unindex(node)
         node.rel, node.sub = rel, sub
+        node.attr = node.page = None
         self._by_key[node.key] = node
+        self._index(node)
 
     def drop_key(self, kind: Kind, rel: str, sub: str = "") -> None:
         """Forget the name of a node (it was removed); the inode lives on until forgotten."""
         self._by_key.pop((kind, rel, sub), None)
+
+
+_PHOTO_KINDS = (Kind.SRC, Kind.META, Kind.TAG)

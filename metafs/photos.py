@@ -3,12 +3,16 @@
 The engine is reached through ``EngineFacade`` so tests can give the daemon a fake one.
 Metadata is cached per photo together with the photo's (inode, size, mtime, ctime); any change
 of those (another program rewrote the photo, or we did) makes the next access read it again.
+What is derived from the metadata alone (tag file contents, folder listings) is memoized per
+photo until the metadata changes; it is used only while the photo has no pending edit, no
+scratch file and no tag being created (``clean``), so what it says is always exact.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +31,9 @@ Changes = dict[str, str | None]
 # Folders every .meta shows even when empty, so new tags of these families can be created.
 DEFAULT_DIRS = ("iptc", "xmp")
 CACHE_SIZE = 4096
+# Lookups, getattr and listings trust the photo's last stat for this long (the kernel itself
+# caches attributes for a second); opening a tag file always looks at the photo again.
+STAT_WINDOW = 0.2
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,23 @@ def real_engine() -> EngineFacade:
     from engine.reader import read_metadata
     from engine.writer import check_value, tag_spec, write_metadata
 
+    load_engine()
     return EngineFacade(read_metadata, write_metadata, tag_spec, check_value, sniff_image)
+
+
+def load_engine() -> None:
+    """Import every engine module now.  The engine imports some modules only when first
+    needed (the write planners at the first commit); a daemon that runs for days would
+    then combine the code it started with and whatever is installed by then (an upgrade,
+    or a working tree being edited): a commit failed with "'Edits' object has no attribute
+    'iptc_fit'" that way.  One version of the code, loaded at mount, for the whole mount."""
+    import importlib
+    import pkgutil
+
+    import engine
+
+    for mod in pkgutil.walk_packages(engine.__path__, "engine."):
+        importlib.import_module(mod.name)
 
 
 def sniff_image(path: str) -> bool:
@@ -72,6 +95,13 @@ class Photo:
     error: str | None = None  # why the metadata could not be read
     lock: trio.Lock = field(default_factory=trio.Lock)
     dirs: set[str] | None = None  # folder prefixes of md's tags (cached)
+    st: os.stat_result | None = None  # the photo's last stat, taken at ``checked``
+    checked: float = -1e9
+    memo: dict[Any, Any] = field(default_factory=dict)  # derived from md alone
+
+    def reset(self) -> None:
+        self.dirs = None
+        self.memo = {}
 
 
 class PhotoViews:
@@ -103,8 +133,9 @@ class PhotoViews:
 
     # -- metadata -----------------------------------------------------------------------
 
-    async def metadata(self, rel: str) -> Metadata | None:
-        """The photo's metadata, read again when the photo changed.  None when unreadable."""
+    async def metadata(self, rel: str, *, recent: bool = False) -> Metadata | None:
+        """The photo's metadata, read again when the photo changed.  None when unreadable.
+        ``recent``: a stat of the photo taken less than STAT_WINDOW ago will do."""
         photo = self._photos.get(rel)
         if photo is None:
             photo = self._photos[rel] = Photo()
@@ -112,14 +143,29 @@ class PhotoViews:
                 self._photos.popitem(last=False)
         else:
             self._photos.move_to_end(rel)
-        st = os.stat(self.path(rel))  # FileNotFoundError -> ENOENT
+            if recent and photo.sig is not None and not photo.lock.locked():
+                if time.monotonic() - photo.checked < STAT_WINDOW:
+                    return photo.md
+        st = self._stat(photo, rel)  # FileNotFoundError -> ENOENT
         if photo.sig == signature(st):
             return photo.md
         async with photo.lock:
-            if photo.sig != signature(os.stat(self.path(rel))):
+            if photo.sig != signature(self._stat(photo, rel)):
                 sig, md, err = await trio.to_thread.run_sync(self._read, rel)
                 self.store(rel, md, sig, err)
         return photo.md
+
+    def _stat(self, photo: Photo, rel: str) -> os.stat_result:
+        st = os.stat(self.path(rel))
+        photo.st, photo.checked = st, time.monotonic()
+        return st
+
+    def stat(self, rel: str) -> os.stat_result:
+        """The photo's stat as last taken by ``metadata`` (taken now when there is none)."""
+        photo = self._photos.get(rel)
+        if photo is None or photo.st is None:
+            return os.stat(self.path(rel))
+        return photo.st
 
     def _read(self, rel: str) -> tuple[Signature, Metadata | None, str | None]:
         path = self.path(rel)
@@ -136,7 +182,9 @@ class PhotoViews:
 
     def store(self, rel: str, md: Metadata | None, sig: Signature | None, err: str | None) -> None:
         photo = self._photos.setdefault(rel, Photo())
-        photo.md, photo.sig, photo.error, photo.dirs = md, sig, err, None
+        photo.md, photo.sig, photo.error = md, sig, err
+        photo.checked = -1e9  # the next access looks at the photo again
+        photo.reset()
 
     def cached(self, rel: str) -> Photo | None:
         return self._photos.get(rel)
@@ -150,8 +198,28 @@ class PhotoViews:
 
     # -- the tag tree -------------------------------------------------------------------
 
+    def clean(self, rel: str) -> bool:
+        """No pending edit, scratch file or tag being created: the view is md alone."""
+        if self.overlay(rel) or self.scratch.get(rel):
+            return False
+        return not self.creating or all(p != rel for (p, _) in self.creating)
+
+    def memo(self, rel: str, md: Metadata | None) -> dict[Any, Any] | None:
+        """The memo of a clean photo whose metadata is ``md`` (None: compute afresh)."""
+        photo = self._photos.get(rel)
+        if photo is None or photo.md is not md or md is None or not self.clean(rel):
+            return None
+        return photo.memo
+
     def value_content(self, rel: str, md: Metadata | None, tag: str) -> bytes | None:
         """File content of a tag (pending edits win), None when there is no such tag."""
+        memo = self.memo(rel, md)
+        if memo is not None and md is not None:
+            key = ("content", tag)
+            if key not in memo:
+                memo[key] = tag_content(md.tags[tag]) if tag in md.tags else None
+            content: bytes | None = memo[key]
+            return content
         over = self.overlay(rel)
         if tag in over:
             text = over[tag]
@@ -199,6 +267,16 @@ class PhotoViews:
 
     def children(self, rel: str, md: Metadata | None, prefix: str) -> list[tuple[str, bool]]:
         """(name, is_dir) of the entries of a folder of the .meta view, sorted by name."""
+        memo = self.memo(rel, md)
+        if memo is not None:
+            key = ("children", prefix)
+            if key not in memo:
+                memo[key] = self._children(rel, md, prefix)
+            kids: list[tuple[str, bool]] = memo[key]
+            return kids
+        return self._children(rel, md, prefix)
+
+    def _children(self, rel: str, md: Metadata | None, prefix: str) -> list[tuple[str, bool]]:
         base = prefix + "/" if prefix else ""
         out: dict[str, bool] = {}
         if not prefix:

@@ -14,6 +14,7 @@ import pytest
 import trio
 from fake_engine import FakeEngine, make_photo, photo_tags
 
+from metafs import photos
 from metafs.fs import Operations
 from metafs.journal import Journal
 
@@ -140,6 +141,31 @@ def test_tag_content_and_exact_size(env: Env) -> None:
         meta = await walk(ops, "photo.jpg.meta")
         listing = await ops._listing(ops.inodes.get(meta))
         assert [n for n, _, _ in listing] == ["ISO", "Make", "MakerNote", "iptc", "xmp"]
+
+    env.run(t)
+
+
+def test_listing_memo_follows_edits_and_outside_changes(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(photos, "STAT_WINDOW", 0.0)  # every access looks at the photo
+
+    def sizes(listing: list[tuple[str, object, object]]) -> dict[str, int]:
+        return {n: p[1] for n, _, p in listing if isinstance(p, tuple)}
+
+    async def t(ops: Operations) -> None:
+        meta = ops.inodes.get(await walk(ops, "photo.jpg.meta"))
+        assert meta is not None
+        first = await ops._listing(meta)
+        assert await ops._listing(meta) is first  # memoized while nothing changes
+        assert sizes(first)["Make"] == len(b"Canon\n")
+        await write_file(ops, "photo.jpg.meta/Make", b"Hasselblad\n")
+        assert sizes(await ops._listing(meta))["Make"] == len(b"Hasselblad\n")  # pending
+        await ops.editor.commit_photo("photo.jpg")
+        assert sizes(await ops._listing(meta))["Make"] == len(b"Hasselblad\n")
+        make_photo(env.photo, {"Make": "Sony", "ISO": "200"})
+        assert sizes(await ops._listing(meta))["Make"] == len(b"Sony\n")
+        assert await cat(ops, "photo.jpg.meta/Make") == b"Sony\n"
 
     env.run(t)
 

@@ -33,7 +33,7 @@ pytestmark = [
 def _start(src: Path, mnt: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "metafs.mount", str(src), str(mnt), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 
 def _alive(pid: int) -> bool:
@@ -72,7 +72,7 @@ class Mount:
 
     def sh(self, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(
-            ["bash", "-c", script], cwd=self.mnt, capture_output=True, text=True, timeout=30
+            ["bash", "-c", script], cwd=self.mnt, capture_output=True, text=True, timeout=120
         )
         if check:
             assert res.returncode == 0, (script, res.stderr)
@@ -117,7 +117,9 @@ def mount(tmp_path: Path) -> Iterator[Mount]:
         m.close()
 
 
-def _wait(pred: object, timeout: float = 5.0) -> bool:
+def _wait(pred: object, timeout: float = 60.0) -> bool:
+    """Poll until ``pred()`` holds.  The timeout is generous on purpose: CI runs these tests
+    beside CPU-heavy ones on two cores; a healthy daemon answers within milliseconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():  # type: ignore[operator]
@@ -211,7 +213,17 @@ def test_vim_sed_rsync_cp_tee_python(mount: Mount, tmp_path: Path) -> None:
     assert tags["IFD0:ImageDescription"] == "Python description"
 
 
-def test_five_quick_edits_one_rewrite(mount: Mount) -> None:
+def test_five_quick_edits_one_rewrite(tmp_path: Path) -> None:
+    # A debounce far longer than the edits can take on a loaded machine: the count of
+    # rewrites must not depend on the scheduler.  fsync commits at once.
+    mount = Mount(tmp_path, 60_000)
+    try:
+        _five_quick_edits(mount)
+    finally:
+        mount.close()
+
+
+def _five_quick_edits(mount: Mount) -> None:
     mount.sh(
         "cd photo.jpg.meta && echo A > Make && echo B > Model && echo C > Artist && "
         "echo D > Software && echo 400 > ISO"
@@ -228,7 +240,7 @@ def test_two_processes_at_once(mount: Mount) -> None:
         subprocess.Popen(["bash", "-c", f"for i in 1 2 3 4 5; do echo Make$i > {m}/Make; done"]),
         subprocess.Popen(["bash", "-c", f"for i in 1 2 3 4 5; do echo Model$i > {m}/Model; done"]),
     ]
-    assert [p.wait(timeout=30) for p in procs] == [0, 0]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
     mount.commit()
     tags = mount.exif()
     assert (tags["IFD0:Make"], tags["IFD0:Model"]) == ("Make5", "Model5")
@@ -264,6 +276,22 @@ def _external_modification(mount: Mount) -> None:
     )
 
 
+def test_reads_exact_when_photo_changes_keeping_mtime(mount: Mount) -> None:
+    # Readers go through the kernel's page cache; a change that keeps the photo's mtime
+    # (exiftool -P) and the tag's size, or makes it longer, must still read back exactly.
+    make = mount.meta / "Make"
+    assert make.read_text() == "MetaFS Test Camera Co.\n"
+    for value in ("A camera maker name much longer than the old one", "Short", "Shorx"):
+        subprocess.run(
+            ["exiftool", "-q", "-P", "-overwrite_original", f"-Make={value}",
+             str(mount.src / "photo.jpg")],
+            check=True,
+        )
+        assert make.read_text() == value + "\n"
+        assert make.read_text() == value + "\n"  # from the page cache this time
+        assert os.stat(make).st_size == len(value) + 1
+
+
 def test_unmount_commits_pending(tmp_path: Path) -> None:
     m = Mount(tmp_path, 60_000)
     try:
@@ -272,7 +300,7 @@ def test_unmount_commits_pending(tmp_path: Path) -> None:
         assert main_umount(str(m.mnt)) == 0
         assert not os.path.ismount(m.mnt)
         assert m.exif()["IFD0:Make"] == "Pending"
-        assert not _alive(m.pid)
+        assert _wait(lambda: not _alive(m.pid))
     finally:
         m.close()
 
@@ -282,7 +310,7 @@ def test_fusermount_unmount_commits_pending(tmp_path: Path) -> None:
     try:
         m.sh("echo ViaFusermount > photo.jpg.meta/Make")
         subprocess.run(["fusermount3", "-u", str(m.mnt)], check=True)
-        assert _wait(lambda: not _alive(m.pid), 10)
+        assert _wait(lambda: not _alive(m.pid))
         assert m.exif()["IFD0:Make"] == "ViaFusermount"
     finally:
         m.close()
@@ -313,7 +341,7 @@ def test_signal_commits_and_unmounts(tmp_path: Path) -> None:
     try:
         m.sh("echo Signalled > photo.jpg.meta/Make")
         os.kill(m.pid, signal.SIGTERM)
-        assert _wait(lambda: not _alive(m.pid), 10)
+        assert _wait(lambda: not _alive(m.pid))
         assert not os.path.ismount(m.mnt)
         assert m.exif()["IFD0:Make"] == "Signalled"
     finally:
