@@ -62,9 +62,10 @@ class Metadata:
     """Everything the reader found in one file."""
 
     path: str
-    format: str  # JPEG, TIFF, PNG, WEBP, HEIF...
+    format: str  # the container: JPEG, TIFF, PNG, WEBP, HEIF
     tags: dict[str, TagValue] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    file_type: str = ""  # ExifTool's FileType: JPEG, DNG, CR2, HEIC, CR3...
 
     def add(self, tag: TagValue) -> None:
         # First one wins, as in ExifTool without -a; a later duplicate is kept under a

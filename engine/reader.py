@@ -7,10 +7,11 @@ import mmap
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from engine.errors import CorruptFileError, EngineError
 from engine.model import Blocks, Metadata
-from engine.registry import sniff
+from engine.registry import READ_ONLY_TYPES, file_type, sniff
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,11 @@ def read_metadata_from(data: bytes | mmap.mmap, path: str) -> Metadata:
     """Decode metadata from the whole content of a file (pure: no I/O)."""
     fmt = sniff(bytes(data[:64]), path)
     blocks = fmt.extract(data, path)
-    md = Metadata(path=path, format=fmt.name)
+    md = Metadata(path=path, format=fmt.name, file_type=file_type(fmt, data))
     md.warnings.extend(blocks.warnings)
     decode_blocks(blocks, md)
+    if md.file_type in READ_ONLY_TYPES:  # shown as they are, but nothing here can be written
+        md.tags = {p: replace(t, writable=False) for p, t in md.tags.items()}
     return md
 
 

@@ -16,6 +16,13 @@ _FORMATS = [
     ("engine.formats.heif", "HeifFormat"),
 ]
 
+# File types read through another container's reader that metafs does not write (the real
+# type comes from the format's ``file_type`` sniffing of the content).
+READ_ONLY_TYPES = {
+    "RAF": "Fujifilm RAF", "MRW": "Minolta MRW", "CR3": "Canon CR3", "EXV": "Exiv2 EXV",
+    "BTF": "BigTIFF", "X3F": "Sigma X3F",
+}
+
 _loaded: list[type[FileFormat]] | None = None
 
 
@@ -43,3 +50,14 @@ def sniff(head: bytes, path: str = "?") -> type[FileFormat]:
             "not an image format metafs can read (JPEG, TIFF/RAW, PNG, WebP, HEIF)", path=path
         )
     return best
+
+
+def file_type(fmt: type[FileFormat], data) -> str:
+    """ExifTool's FileType for content read as ``fmt`` (HEIC, CR3, DNG...)."""
+    sniff = getattr(fmt, "file_type", None)
+    if sniff is None:
+        return fmt.name
+    try:
+        return sniff(data)
+    except (ValueError, IndexError):
+        return fmt.name

@@ -77,10 +77,11 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
         if sync_related:
             wanted = expand_sync(wanted, before)
             wanted = {p: t for p, t in wanted.items() if not _same_value(before, p, t)}
-        edits = split_changes(wanted, before, frozenset(set(wanted) - asked))
         from engine.write.planners import planner_for
 
-        plan = planner_for(before.format, path)(data, edits, path)
+        planner = planner_for(before.format, path, before.file_type)  # refuses read-only types
+        edits = split_changes(wanted, before, frozenset(set(wanted) - asked))
+        plan = planner(data, edits, path)
         backup_file = safety.safe_rewrite(
             path, plan,
             validate=lambda tmp: _validate(tmp, path, before, edits, data),

@@ -10,6 +10,7 @@ import struct
 
 from engine.errors import UnsupportedFormatError, WriteError
 from engine.formats import jpeg as J
+from engine.registry import READ_ONLY_TYPES
 from engine.tiff.ifd import parse_tiff
 from engine.write.changes import Edits
 from engine.write.exif_block import patch_block
@@ -167,33 +168,26 @@ PLANNERS = {"JPEG": plan_jpeg, "PNG": plan_png, "WEBP": plan_webp, "HEIF": plan_
             "HEIC": plan_heif, "AVIF": plan_heif}
 TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "RAW", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
-# File types read through another container's reader that must not be written as that
-# container (the real type comes from the format's ``file_type`` sniffing of the content).
-READ_ONLY_TYPES = {
-    "RAF": "Fujifilm RAF", "MRW": "Minolta MRW", "CR3": "Canon CR3", "EXV": "Exiv2 EXV",
-    "BTF": "BigTIFF", "X3F": "Sigma X3F",
-}
-
-
 def file_type_of(fmt_name: str, path: str) -> str:
     """The real file type (ExifTool's FileType) of ``path``, read as container ``fmt_name``."""
     import mmap
 
-    from engine.registry import formats
+    from engine.registry import file_type, formats
 
     fmt = next((f for f in formats() if f.name == fmt_name), None)
-    sniff = getattr(fmt, "file_type", None)
-    if sniff is None:
+    if fmt is None:
         return fmt_name
     try:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return sniff(data)
+            return file_type(fmt, data)
     except (OSError, ValueError):
         return fmt_name
 
 
-def planner_for(fmt_name: str, path: str):
-    kind = file_type_of(fmt_name, path)
+def planner_for(fmt_name: str, path: str, kind: str | None = None):
+    """The plan function for a file read as container ``fmt_name`` whose real type is
+    ``kind`` (sniffed from the file when not given); refuses what metafs does not write."""
+    kind = kind or file_type_of(fmt_name, path)
     if kind in READ_ONLY_TYPES:
         raise UnsupportedFormatError(f"writing {READ_ONLY_TYPES[kind]} files is not supported; "
                                      "the file was left as it is", path=path)
