@@ -42,9 +42,15 @@ def errno_for(exc: BaseException, *, unknown_tag: int = errno.ENOENT) -> int:
         return errno.EINVAL
     if isinstance(exc, ReadOnlyTagError):
         return errno.EACCES
-    if isinstance(exc, (UnsupportedFormatError, CorruptFileError, NoBackupError)):
+    if isinstance(exc, UnsupportedFormatError):
+        return errno.EOPNOTSUPP
+    if isinstance(exc, (CorruptFileError, NoBackupError)):
         return errno.EIO
     if isinstance(exc, EngineError):
+        # A write that failed on the disk says why: ENOSPC, EDQUOT, EROFS, EACCES...
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and cause.errno:
+            return cause.errno
         return errno.EIO
     if isinstance(exc, OSError) and exc.errno:
         return exc.errno

@@ -464,6 +464,7 @@ def test_errno_mapping() -> None:
         ReadOnlyTagError,
         TagValueError,
         UnknownTagError,
+        UnsupportedFormatError,
         WriteError,
     )
     from metafs.errors import errno_for
@@ -473,6 +474,11 @@ def test_errno_mapping() -> None:
     assert errno_for(TagValueError("x")) == errno.EINVAL
     assert errno_for(ReadOnlyTagError("x")) == errno.EACCES
     assert errno_for(WriteError("x")) == errno.EIO
+    full = WriteError("no space left on the device while writing the temporary file")
+    full.__cause__ = OSError(errno.ENOSPC, "No space left on device")
+    assert errno_for(full) == errno.ENOSPC
+    assert errno_for(UnsupportedFormatError("writing Canon CR3 files is not supported")) == \
+        errno.EOPNOTSUPP
     assert errno_for(CorruptFileError("x")) == errno.EIO
     assert errno_for(PermissionError(errno.EPERM, "x")) == errno.EPERM
     assert errno_for(ValueError("a bug")) == errno.EIO
