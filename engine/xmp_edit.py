@@ -23,6 +23,12 @@ _HEADER = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 _DATE = re.compile(r"^(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?)?(.*)$")
 
 
+_BEFORE_ROOT = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<\?xpacket[^>]*\?>\s*)?"
+    rb"(?:<\?adobe-xap-filters[^>]*\?>\s*)?(?:<!--.*?-->\s*)*", re.S)
+_AFTER_ROOT = re.compile(rb"[\s\0]*(?:<\?xpacket[^>]*\?>)?[\s\0]*", re.S)
+
+
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
@@ -114,8 +120,14 @@ def parse_packet(packet: bytes) -> etree._Element:
     start = root_start(data)
     if start < 0:
         raise CorruptFileError("XMP packet has no xmpmeta or rdf:RDF element; refusing to edit")
+    end = root_end(data, start)
+    if not (_BEFORE_ROOT.fullmatch(data[:start]) and _AFTER_ROOT.fullmatch(data[end:])):
+        # Something other than the xpacket wrapper lies outside the root element: the packet
+        # is damaged in a way we would be guessing about.
+        raise CorruptFileError("XMP packet has unexpected content outside its root element; "
+                               "refusing to edit")
     try:
-        doc = etree.fromstring(data[start : root_end(data, start)], _parser())
+        doc = etree.fromstring(data[start:end], _parser())
     except etree.XMLSyntaxError as e:
         raise CorruptFileError(f"XMP packet is not well-formed XML ({e}); refusing to edit") from e
     if doc.tag == f"{{{RDF}}}RDF":

@@ -209,6 +209,13 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
                 cur[tag].offset = -1  # to allocate
         slots[name] = sorted(cur.values(), key=lambda s: s.tag)
 
+    if any("(IFD loop)" in w for w in structure.warnings) and any(
+        ifds.get(n) is None or len(sl) > len(ifds[n].entries) for n, sl in slots.items()
+    ):
+        # Moving an IFD leaves its old copy where the loop points: readers would then follow
+        # the loop through stale data.  Refuse rather than change what they see.
+        raise WriteError("the IFD chain loops back on itself; refusing to move an IFD in it")
+
     # 2. Where each edited IFD goes: in place if it did not grow, else at the end.  Whatever
     # lies at the very end and belongs only to the IFDs being rewritten (typically our own
     # earlier appends) is laid out afresh, so editing again does not grow the file.

@@ -110,6 +110,9 @@ def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
     # offsets count from it.
     inner = mn.value_offset + 10 if data[mn.value_offset + 10 : mn.value_offset + 12] in (
         b"II", b"MM") else None
+    base = 0
+    if inner is not None:  # values count from the inner header, in its byte order
+        base, bo = inner, "<" if data[inner : inner + 2] == b"II" else ">"
     for h in _MAKERNOTE_HEADERS:
         at = mn.value_offset + h
         if at + 2 > size:
@@ -124,8 +127,8 @@ def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
             continue
         for _tag, t, c, v in ents:
             nbytes = c * TYPE_SIZES.get(t, 1)
-            if nbytes > 4 and v + nbytes > size and v >= size - 65536:
-                floor = v if floor is None else min(floor, v)
+            if nbytes > 4 and base + v + nbytes > size and base + v >= size - 65536:
+                floor = base + v if floor is None else min(floor, base + v)
             # A sub-IFD pointer (NikonScanIFD...) to a directory cut off by the block's end:
             # growing the block would fill the missing part of that directory with our data.
             if t in (4, 13) and c == 1 and inner is not None:
