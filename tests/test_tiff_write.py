@@ -9,7 +9,6 @@ and plans that copy the image data as ranges.  Every test works on a copy in tmp
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import struct
 import subprocess
@@ -18,6 +17,9 @@ from pathlib import Path
 import pytest
 from tiff_builder import build
 from tiff_compare import image_ranges, tiff_digest
+from write_compat import exiftool_all as et
+from write_compat import meta
+from write_compat import warnings_of as warnings
 
 import engine
 from engine.errors import EngineError
@@ -37,18 +39,7 @@ ALLOWED = {"IFD0:Artist", "XMP-dc:Title", "XMP-dc:Creator", "IPTC:By-line", "IPT
 pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
 
 
-def et(path: Path) -> dict:
-    r = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", str(path)],
-                       capture_output=True, text=True, check=False)
-    return json.loads(r.stdout)[0]
 
-
-def meta(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k.partition(":")[0] not in IGNORED}
-
-
-def warnings(d: dict) -> set[str]:
-    return {str(v) for k, v in d.items() if k.startswith("ExifTool:") and "Warning" in k}
 
 
 def changed(before: dict, after: dict) -> set[str]:

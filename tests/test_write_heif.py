@@ -9,10 +9,8 @@ through the rewritten iloc.  AVIF pixels are also compared as Pillow decodes the
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import struct
-import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +27,9 @@ from engine.write.planners import planner_for
 from engine.xmp_edit import edit_packet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_compat import heif_items, pixel_digest, write_and_judge  # noqa: E402
+from write_compat import exiftool_all as et1
+from write_compat import heif_items, pixel_digest, validate, write_and_judge  # noqa: E402
+from write_compat import warnings_of as warnings
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -42,11 +42,6 @@ LAYOUT = {"QuickTime:MediaDataSize", "QuickTime:MediaData", "QuickTime:MediaData
 pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
 
 
-def et1(path: Path, *extra: str) -> dict:
-    r = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", *extra, str(path)],
-                       capture_output=True, text=True, check=False)
-    return json.loads(r.stdout)[0]
-
 
 def changed(before: dict, after: dict) -> set[str]:
     a, b = ({k: v for k, v in d.items() if k.partition(":")[0] not in IGNORED}
@@ -54,12 +49,6 @@ def changed(before: dict, after: dict) -> set[str]:
     return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
 
 
-def warnings(d: dict) -> set[str]:
-    return {str(v) for k, v in d.items() if k.startswith("ExifTool:") and "Warning" in k}
-
-
-def validate(path: Path) -> str:
-    return str(et1(path, "-validate").get("ExifTool:Validate"))
 
 
 def sample(tmp_path: Path, name: str) -> Path:

@@ -7,10 +7,8 @@ Pillow decodes the same pixels, and the image chunks were copied as ranges of th
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import struct
-import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -26,7 +24,9 @@ from engine.write.png_writer import plan_png
 from engine.write.webp_writer import plan_webp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_compat import pixel_digest, write_and_judge  # noqa: E402
+from write_compat import exiftool_all as et1
+from write_compat import meta, pixel_digest, validate, write_and_judge  # noqa: E402
+from write_compat import warnings_of as warnings
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -36,22 +36,8 @@ IGNORED = ("SourceFile", "System", "File", "ExifTool", "Composite")
 pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
 
 
-def et1(path: Path, *extra: str) -> dict:
-    r = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", *extra, str(path)],
-                       capture_output=True, text=True, check=False)
-    return json.loads(r.stdout)[0]
 
 
-def meta(d: dict) -> dict:
-    return {k: v for k, v in d.items() if k.partition(":")[0] not in IGNORED}
-
-
-def warnings(d: dict) -> set[str]:
-    return {str(v) for k, v in d.items() if k.startswith("ExifTool:") and "Warning" in k}
-
-
-def validate(path: Path) -> str:
-    return str(et1(path, "-validate").get("ExifTool:Validate"))
 
 
 def changed(before: dict, after: dict) -> set[str]:

@@ -22,14 +22,24 @@ class Outcome:
     detail: str = ""
 
 
-def exiftool_all(path: Path) -> dict:
-    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", str(path)],
+def exiftool_all(path: Path, *extra: str) -> dict:
+    """``exiftool -j -G1 -a -u`` of one file (plus ``extra`` options), as a dict."""
+    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", *extra, str(path)],
                          capture_output=True, text=True, check=False).stdout
     return json.loads(out)[0] if out.strip() else {}
 
 
 def warnings_of(d: dict) -> set[str]:
     return {str(v) for k, v in d.items() if k.startswith("ExifTool:") and "Warning" in k}
+
+
+def meta(d: dict) -> dict:
+    """The tags of an ExifTool result, without file-system and ExifTool's own groups."""
+    return {k: v for k, v in d.items() if k.partition(":")[0] not in IGNORED_GROUPS}
+
+
+def validate(path: Path) -> str:
+    return str(exiftool_all(path, "-validate").get("ExifTool:Validate"))
 
 
 def diff(before: dict, after: dict, allowed: set[str]) -> list[str]:
