@@ -177,6 +177,12 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> 
         if text is not None and not present:
             raise ValidationError(f"tag {p} does not read back after writing it; nothing was "
                                   "written", path=path)
+    for ifd, name, text in edits.exif:
+        path_of = f"ifd1/{name}" if ifd == "IFD1" else name
+        if text is not None and not _reads_back(name, text, after.tags.get(path_of)):
+            got = after.tags[path_of].value if path_of in after.tags else "nothing"
+            raise ValidationError(f"tag {path_of} reads back as {got!r}, which is not what "
+                                  f"{text!r} stores; nothing was written", path=path)
     if len(after.warnings) > len(before.warnings):
         new = [w for w in after.warnings if w not in before.warnings]
         raise ValidationError(f"the rewritten file reads with a new warning ({new[:1]}); "
@@ -184,6 +190,20 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> 
 
 
 _MOVABLE = re.compile(r"(Offset|Offsets|Start)$")
+
+
+def _reads_back(name: str, text: str, tag) -> bool:
+    """An EXIF value reads back right when its printed form encodes to the same bytes as the
+    text we were given (the print and parse conversions are each other's inverse)."""
+    from engine.exif_encode import encode
+
+    if tag is None or not isinstance(tag.value, str):
+        return False
+    try:
+        # the tag's own entry only: a GPS reference tag rides along with its coordinate
+        return encode(name, tag.value, "<")[0] == encode(name, text, "<")[0]
+    except EngineError:
+        return True  # a printed form we cannot parse back: presence was checked above
 
 
 def _base(p: str) -> str:
