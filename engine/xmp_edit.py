@@ -87,9 +87,21 @@ def to_xmp_date(text: str) -> str:
     return out + rest
 
 
+def _value_map(prefix: str, prop: str) -> dict[str, str] | None:
+    group = xmp_tables.XLAT.get(prefix, prefix)
+    entry = xmp_tables.TAGS.get(group, {}).get(prop)
+    if not entry or len(entry) < 3 or entry[2] is None or entry[2] < 0:
+        return None
+    return xmp_tables.MAPS[entry[2]]
+
+
 def normalise_value(prefix: str, prop: str, value: str | list[str]) -> list[str]:
     code = property_code(prefix, prop)
     items = value if isinstance(value, list) else [value]
+    values = _value_map(prefix, prop)
+    if values:  # the printed name of an enum value stands for its stored form
+        rev = {v.lower(): k for k, v in values.items()}
+        items = [rev.get(v.strip().lower(), v) for v in items]
     if code.startswith("d"):
         items = [to_xmp_date(v) for v in items]
     elif code.startswith("i"):

@@ -431,3 +431,12 @@ def test_no_new_exiftool_warnings_and_image_data_kept(tmp_path: Path, name: str)
         orig = subprocess.run(["exiftool", "-b", "-ThumbnailImage", str(FIXTURES / name)],
                               capture_output=True, check=True).stdout
         assert got == orig and len(got) == 679
+
+
+def test_xmp_enum_written_by_its_printed_name(tmp_path: Path) -> None:
+    p = copy(tmp_path, "xmp.jpg")
+    engine.write_metadata(p, {"xmp/tiff:Orientation": "Rotate 90 CW",
+                              "xmp/exif:ExposureProgram": "Manual"})
+    raw = et(p, extra=("-n",))[0]
+    assert raw["XMP-tiff:Orientation"] == 6 and raw["XMP-exif:ExposureProgram"] == 1
+    assert et1(p)["XMP-tiff:Orientation"] == "Rotate 90 CW"
