@@ -547,7 +547,10 @@ def _events_to_tags(events: list[_Event], warnings: list[str], path: str) -> lis
                 f.values.append(ev.value)
             continue
         binary = entry is not None and "*" in entry[1]
-        writable = entry is None or "-" not in entry[1]
+        # Structure fields and array items are shown but not written (the editor addresses
+        # top-level properties only), nor is the x: toolkit attribute of the packet root.
+        nested = "/" in tpath[4:] or "[" in tpath or tpath.startswith("xmp/x:")
+        writable = (entry is None or "-" not in entry[1]) and not nested
         f = _Found(tpath, group, name, [ev.value], is_item, writable, binary)
         old = found.get(tpath)
         if old is not None:

@@ -12,7 +12,7 @@ import re
 
 from lxml import etree
 
-from engine.errors import CorruptFileError, TagValueError, UnknownTagError
+from engine.errors import CorruptFileError, ReadOnlyTagError, TagValueError, UnknownTagError
 from engine.tags import xmp as xmp_tables
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -66,6 +66,10 @@ def split_path(tag: str) -> tuple[str, str, str]:
     prefix, sep, prop = tag.partition(":")
     if not sep or not prop or "/" in prop or "[" in prop:
         raise UnknownTagError(f"XMP tag must be prefix:property, got {tag!r}", tag=f"xmp/{tag}")
+    if prefix == "x":
+        raise ReadOnlyTagError("the x: namespace is the packet's own wrapper (x:xmptk names the "
+                               "program that wrote it); it is not a property to set",
+                               tag=f"xmp/{tag}")
     uri = namespace_uri(prefix)
     if uri is None:
         raise UnknownTagError(f"unknown XMP namespace prefix {prefix!r}", tag=f"xmp/{tag}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 
@@ -37,21 +39,75 @@ class Progress:
             sys.stderr.write("\n")
 
 
+def _is_image(path: str) -> bool:
+    from engine.registry import sniff
+
+    try:
+        with open(path, "rb") as f:
+            sniff(f.read(64), path)
+    except (OSError, EngineError):
+        return False
+    return True
+
+
+def _folder_files(folder: str, recursive: bool) -> list[str]:
+    """The images in a folder (by content, as the mount shows a .meta for them), and with
+    ``recursive`` in its subfolders too; hidden subfolders (``.originals``, the backups)
+    are left out, as ``exiftool -r`` does."""
+    out: list[str] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        _print_err(f"{folder}: cannot list: {e.strerror}")
+        return out
+    for entry in entries:
+        try:
+            mode = entry.stat().st_mode  # follows symlinks, as for files given by name
+        except OSError:
+            continue  # a dangling symlink
+        if stat.S_ISDIR(mode):
+            if recursive and not entry.name.startswith("."):
+                out += _folder_files(entry.path, recursive)
+        elif stat.S_ISREG(mode) and _is_image(entry.path):
+            out.append(entry.path)
+    return out
+
+
+def _expand(names: Sequence[str], recursive: bool) -> tuple[list[str], bool]:
+    """Files to read: a folder stands for the images in it.  Also: whether a folder held
+    none (an error: the user expected something to read)."""
+    files: list[str] = []
+    empty = False
+    for name in names:
+        if not os.path.isdir(name):
+            files.append(name)
+            continue
+        found = _folder_files(name, recursive)
+        if not found:
+            hint = "" if recursive else " (use -r to read its subfolders)"
+            _print_err(f"{name}: no image files in this folder{hint}")
+            empty = True
+        files += found
+    return files, empty
+
+
 def cmd_read(args: argparse.Namespace) -> int:
-    status = 0
+    files, empty = _expand(args.files, args.recursive)
+    status = 1 if empty else 0
     results = []
-    for f in args.files:
+    for f in files:
         try:
             md = engine.read_metadata(f)
-        except EngineError as e:
-            _print_err(str(e))
-            results.append({"SourceFile": f, "Error": str(e)})
+        except Exception as e:  # noqa: BLE001 - one bad file must not end a long listing
+            msg = str(e) if isinstance(e, EngineError) else f"{f}: {type(e).__name__}: {e}"
+            _print_err(msg)
+            results.append({"SourceFile": f, "Error": msg})
             status = 1
             continue
         if args.json:
             results.append(md.to_json(exiftool_keys=args.groups))
         else:
-            if len(args.files) > 1:
+            if len(files) > 1:
                 print(f"======== {f}")
             for tag in md.tags.values():
                 key = f"{tag.group}:{tag.name}" if args.groups else tag.path
@@ -153,10 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("read", help="print the metadata of files")
+    p = sub.add_parser(
+        "read", help="print the metadata of files (a folder: the images in it)"
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="JSON like exiftool -j")
     p.add_argument("-G", "--groups", action="store_true", help="keys as ExifTool Group:Name")
+    p.add_argument(
+        "-r", "--recursive", action="store_true", help="FILE folders: read their subfolders too"
+    )
     p.set_defaults(func=cmd_read)
 
     def write_opts(p: argparse.ArgumentParser) -> None:

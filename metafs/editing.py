@@ -2,7 +2,9 @@
 
 - writing a tag file and closing it sets the tag (value checked at write() when the text is
   one complete line, else at flush); ``>>`` appends a list item because the new content is
-  the old items plus one line;
+  the old items plus one line (refused on a tag that holds one value);
+- edits of a photo the engine cannot write (CR3, RAF..., unreadable metadata) are refused at
+  open/create/unlink with a status line, not at commit where no one would hear;
 - ``rm`` deletes the tag; creating a file whose name is a tag path adds the tag;
 - editors' scratch files (see ``tagfiles.is_scratch_name``) live in memory; renaming one over a
   tag name is an edit of that tag, renaming a tag to a scratch name keeps its content there and
@@ -29,7 +31,7 @@ from metafs.batcher import Batcher, CommitFailed
 from metafs.errors import fail, fuse_error
 from metafs.inodes import Kind, Node
 from metafs.journal import Journal
-from metafs.photos import PhotoViews
+from metafs.photos import PhotoViews, dir_mode, file_mode
 from metafs.tagfiles import (
     ScratchFile,
     WriteBuffer,
@@ -105,6 +107,32 @@ class Status:
         return ("\n".join(lines) + "\n").encode()
 
 
+def _reason(e: BaseException) -> str:
+    """An engine error without the photo's path (status lines name the photo already)."""
+    if isinstance(e, EngineError):
+        return f"tag {e.tag}: {e.reason}" if e.tag else e.reason
+    return str(e)
+
+
+def _lasting(e: BaseException) -> bool:
+    """A failure trying again cannot fix: the value or the photo itself is the problem
+    (not the disk: full, read-only, I/O error)."""
+    if not isinstance(e, EngineError):
+        return False
+    cause = e.__cause__
+    for _ in range(8):  # the engine may wrap its own error once more
+        if cause is None or isinstance(cause, OSError):
+            break
+        cause = cause.__cause__
+    return not isinstance(cause, OSError)
+
+
+def _tags(changes: dict[str, str | None], most: int = 4) -> str:
+    names = sorted(changes)
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
@@ -135,10 +163,7 @@ class MetaEditor:
             raise fail(errno.EROFS)
 
     def _spec(self, tag: str) -> Any:
-        try:
-            return self.views.engine.tag_spec(tag)
-        except Exception:  # noqa: BLE001 - unknown tag, or an engine that cannot tell yet
-            return None
+        return self.views.spec(tag)
 
     def _refuse(self, photo: str, tag: str, exc: BaseException) -> pyfuse3.FUSEError:
         self.status.error(f"{photo}.meta/{tag}", getattr(exc, "reason", exc))
@@ -152,8 +177,19 @@ class MetaEditor:
         except NotImplementedError:
             pass  # an engine without checks: the write itself will judge
 
-    def _can_add(self, photo: str, tag: str) -> None:
+    def _photo_writable(self, photo: str, md: Any, tag: str) -> None:
+        """Refuse at once (not at commit, where the error reaches no one) edits of a photo
+        the engine cannot write: a read-only format (CR3, RAF...) or unreadable metadata."""
+        self._writable()
+        refusal = self.views.write_refusal(photo, md)
+        if refusal is not None:
+            code, reason = refusal
+            self.status.error(f"{photo}.meta/{tag}", f"{reason}; the photo is unchanged")
+            raise fail(code)
+
+    def _can_add(self, photo: str, md: Any, tag: str) -> None:
         """A new tag name must be one the engine knows and can write."""
+        self._photo_writable(photo, md, tag)
         try:
             spec = self.views.engine.tag_spec(tag)
         except EngineError as e:
@@ -163,9 +199,9 @@ class MetaEditor:
             raise fail(errno.EACCES)
 
     def _can_change(self, photo: str, md: Any, tag: str) -> None:
-        self._writable()
+        self._photo_writable(photo, md, tag)
         if not self.views.writable(md, tag):
-            self.status.error(f"{photo}.meta/{tag}", "tag is read-only (binary, derived or unsafe)")
+            self.status.error(f"{photo}.meta/{tag}", self.views.why_read_only(md, tag))
             raise fail(errno.EACCES)
 
     async def edit(self, photo: str, changes: dict[str, str | None]) -> None:
@@ -187,8 +223,8 @@ class MetaEditor:
 
     async def attr(self, node: Node) -> pyfuse3.EntryAttributes:
         if node.kind is Kind.META:
-            mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
-            return pt.synth_attr(node.inode, mode, 0, os.stat(self.views.path(node.rel)))
+            st = os.stat(self.views.path(node.rel))
+            return pt.synth_attr(node.inode, dir_mode(st, not self.read_only), 0, st)
         scratch = self.views.scratch.get(node.rel, {}).get(node.sub)
         if scratch is not None:
             return pt.synth_attr(
@@ -208,8 +244,7 @@ class MetaEditor:
         if buf is not None:
             size, mtime = len(buf.data), buf.mtime_ns
         writable = not self.read_only and self.views.writable(md, node.sub)
-        mode = stat.S_IFREG | (0o644 if writable else 0o444)
-        return pt.synth_attr(node.inode, mode, size, st, mtime_ns=mtime)
+        return pt.synth_attr(node.inode, file_mode(st, writable), size, st, mtime_ns=mtime)
 
     async def listing(self, photo: str, prefix: str) -> list[tuple[str, Node, Any]]:
         """(name, node key as a Node template, attributes without the inode) of a .meta
@@ -229,19 +264,19 @@ class MetaEditor:
     def _listing(self, photo: str, prefix: str, md: Any) -> list[tuple[str, Node, Any]]:
         st = self.views.stat(photo)
         scratch = self.views.scratch.get(photo, {})
-        dir_mode = stat.S_IFDIR | (0o555 if self.read_only else 0o755)
+        folder = dir_mode(st, not self.read_only)
         out = []
         for name, is_dir in self.views.children(photo, md, prefix):
             sub = _join(prefix, name)
             if is_dir:
-                proto = (dir_mode, 0, st, None)
+                proto = (folder, 0, st, None)
             elif sub in scratch:
                 f = scratch[sub]
                 proto = (stat.S_IFREG | f.mode, len(f.data), st, f.mtime_ns)
             else:
                 content = self.views.value_content(photo, md, sub) or b""
                 writable = not self.read_only and self.views.writable(md, sub)
-                proto = (stat.S_IFREG | (0o644 if writable else 0o444), len(content), st, None)
+                proto = (file_mode(st, writable), len(content), st, None)
             kind = Kind.META if is_dir else Kind.TAG
             out.append((name, Node(0, kind, photo, sub), proto))
         return out
@@ -313,7 +348,7 @@ class MetaEditor:
         if self.views.value_content(photo, md, tag) is not None:
             self._can_change(photo, md, tag)
         else:
-            self._can_add(photo, tag)
+            self._can_add(photo, md, tag)
         try:
             text = decode(content)
         except TagError as e:
@@ -338,6 +373,8 @@ class MetaEditor:
         if not writing:
             return TagHandle(photo, tag, content)
         self._can_change(photo, md, tag)
+        if flags & os.O_APPEND and not flags & os.O_TRUNC and content.strip(b"\n"):
+            self._append_is_list(photo, tag)
         # O_TRUNC alone changes nothing: bash flushes the descriptor it dup2()s before the
         # first write, and an empty value is not what `echo x > Make` means.  `rm` deletes.
         trunc = bool(flags & os.O_TRUNC)
@@ -345,6 +382,18 @@ class MetaEditor:
             bytearray() if trunc else bytearray(content), append=bool(flags & os.O_APPEND)
         )
         return TagHandle(photo, tag, content, buf)
+
+    def _append_is_list(self, photo: str, tag: str) -> None:
+        """``>>`` adds a line, which is a new item of a list tag; on a tag that holds one
+        value it would glue a second line to it, so it is refused with a clear reason."""
+        spec = self._spec(tag)
+        if spec is not None and not spec.is_list:
+            self.status.error(
+                f"{photo}.meta/{tag}",
+                "holds one value, not a list: '>>' cannot add an item; "
+                "write the whole value with '>'",
+            )
+            raise fail(errno.EINVAL)
 
     async def create(self, parent: Node, name: str, mode: int, flags: int) -> tuple[str, Any]:
         self._writable()
@@ -360,7 +409,7 @@ class MetaEditor:
             f = ScratchFile(mode=stat.S_IMODE(mode))
             self.views.scratch_of(photo)[sub] = f
             return sub, ScratchHandle(f, append=bool(flags & os.O_APPEND))
-        self._can_add(photo, sub)
+        self._can_add(photo, await self._md(photo), sub)
         key = (photo, sub)
         self.views.creating[key] = self.views.creating.get(key, 0) + 1
         buf = WriteBuffer(bytearray(), append=bool(flags & os.O_APPEND))
@@ -476,16 +525,31 @@ class MetaEditor:
         error: BaseException | None,
     ) -> None:
         if error is None:
-            written, (sig, md, err) = result
+            written, (sig, md, err), refused = result
             self.views.store(photo, md, sig, err)
             if getattr(written, "unchanged", False):
                 self.status.unchanged += 1
             else:
                 self.status.rewrites += 1
+            for tag, e in refused.items():
+                self.status.error(
+                    f"{photo}.meta/{tag}",
+                    f"not written: {_reason(e)}; the photo's other edits were written",
+                )
         else:
             self.views.store(photo, None, None, None)  # read it again on next access
-            self.status.error(f"{photo}: commit of {', '.join(sorted(changes))}", error)
-        # A refused value will never fit: drop it from the journal.  Other failures (disk
-        # full, I/O) stay journaled and are tried again at the next mount.
-        if self.journal is not None and (error is None or isinstance(error, TagError)):
+            if isinstance(error, TagError):
+                hint = "these edits are dropped; write a value the tag takes and try again"
+            elif _lasting(error):
+                hint = "these edits are dropped (metafs cannot write this photo)"
+            else:
+                hint = "these edits stay in the journal and are tried again at the next mount"
+            self.status.error(
+                f"{photo}: {len(changes)} edit(s) not written ({_tags(changes)})",
+                f"{_reason(error)}; the photo is unchanged; {hint}",
+            )
+        # A refused value or a photo the engine cannot write will never do: drop the edit
+        # from the journal.  Failures of the disk (full, I/O) stay journaled and are tried
+        # again at the next mount.
+        if self.journal is not None and (error is None or _lasting(error)):
             await self.journal.done(photo, seq)

@@ -16,6 +16,7 @@ from typing import Any
 import pyfuse3
 import trio
 
+from engine.errors import TagError
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
 from metafs.editing import MetaEditor, StaticHandle, TagHandle
@@ -23,7 +24,7 @@ from metafs.errors import fail, handler
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.journal import Journal
 from metafs.passthrough import SrcHandle
-from metafs.photos import EngineFacade, PhotoViews, real_engine
+from metafs.photos import EngineFacade, PhotoViews, dir_mode, meta_name_fits, real_engine
 from metafs.tagfiles import ScratchFile
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class Operations(pyfuse3.Operations):
             rel = os.path.join(parent.rel, name) if parent.rel else name
             if name.endswith(META_SUFFIX) and len(name) > len(META_SUFFIX):
                 photo = rel[: -len(META_SUFFIX)]
-                if self._is_photo(photo):
+                if meta_name_fits(os.path.basename(photo)) and self._is_photo(photo):
                     return self.inodes.node(Kind.META, photo, "")
             os.lstat(self._src(rel))
             return self.inodes.node(Kind.SRC, rel)
@@ -126,8 +127,10 @@ class Operations(pyfuse3.Operations):
         raise fail(errno.ENOENT)
 
     def _is_photo(self, rel: str) -> bool:
+        # lstat, as listings do: a symlink has no .meta (its target may lie outside SOURCE;
+        # a link inside SOURCE shows the photo's tags at the photo itself).
         try:
-            st = os.stat(self._src(rel))
+            st = os.lstat(self._src(rel))
         except OSError:
             return False
         return stat.S_ISREG(st.st_mode) and self.views.is_image(rel, st)
@@ -215,7 +218,7 @@ class Operations(pyfuse3.Operations):
         if node.kind is Kind.SRC:
             entries = await trio.to_thread.run_sync(self._scan_src, node.rel)
             for name, kind, rel, st in entries:
-                proto = st if kind is Kind.SRC else (self._meta_dir_mode(), 0, st, None)
+                proto = st if kind is Kind.SRC else (dir_mode(st, not self.read_only), 0, st, None)
                 out.append((name, Node(0, kind, rel), proto))
             if not node.rel:
                 out.append((ORIGINALS, Node(0, Kind.ORIG, ""), None))
@@ -236,9 +239,6 @@ class Operations(pyfuse3.Operations):
         out.sort(key=lambda e: e[0])
         return out
 
-    def _meta_dir_mode(self) -> int:
-        return stat.S_IFDIR | (0o555 if self.read_only else 0o755)
-
     async def _entry_attr(self, node: Node, proto: Any) -> pyfuse3.EntryAttributes:
         if proto is None:
             return await self._attr(node)
@@ -255,7 +255,7 @@ class Operations(pyfuse3.Operations):
                 continue
             path = os.path.join(rel, name) if rel else name
             out.append((name, Kind.SRC, path, st))
-            if stat.S_ISREG(st.st_mode) and self.views.is_image(path, st):
+            if stat.S_ISREG(st.st_mode) and meta_name_fits(name) and self.views.is_image(path, st):
                 out.append((name + META_SUFFIX, Kind.META, path, st))
         return out
 
@@ -307,6 +307,7 @@ class Operations(pyfuse3.Operations):
         parent = self._src_parent(parent_inode)
         rel = self._join(parent.rel, name)
         os.mkdir(self._src(rel), mode)
+        _give_to_caller(self._src(rel), ctx)
         return await self._new_entry(Kind.SRC, rel)
 
     @handler
@@ -353,6 +354,7 @@ class Operations(pyfuse3.Operations):
         parent = self._src_parent(parent_inode)
         rel = self._join(parent.rel, name)
         os.mknod(self._src(rel), mode, rdev)
+        _give_to_caller(self._src(rel), ctx)
         return await self._new_entry(Kind.SRC, rel)
 
     @handler
@@ -360,6 +362,7 @@ class Operations(pyfuse3.Operations):
         parent = self._src_parent(parent_inode)
         rel = self._join(parent.rel, name)
         os.symlink(target, self._src(rel))
+        _give_to_caller(self._src(rel), ctx)
         return await self._new_entry(Kind.SRC, rel)
 
     @handler
@@ -384,7 +387,16 @@ class Operations(pyfuse3.Operations):
         os.unlink(self._src(rel))
         self.batcher.discard(rel)
         self.views.forget(rel)
+        self._meta_gone(parent_inode, name, rel)
         self.inodes.drop_key(Kind.SRC, rel)
+        self.inodes.drop_key(Kind.META, rel)
+
+    def _meta_gone(self, parent_inode: int, name: bytes, rel: str) -> None:
+        """The photo ``rel`` was removed or renamed: its NAME.meta entry, which the kernel
+        may hold for a second, goes too (else `ls NAME.meta` finds a folder it cannot open)."""
+        if self.notify_kernel and self.inodes.find(Kind.META, rel) is not None:
+            meta = name + META_SUFFIX.encode()
+            pyfuse3.invalidate_entry_async(parent_inode, meta, ignore_enoent=True)
 
     @handler
     async def rename(
@@ -414,6 +426,7 @@ class Operations(pyfuse3.Operations):
         os.rename(self._src(old), self._src(new))
         self.views.forget(old)
         self.views.forget(new)
+        self._meta_gone(p_old, name_old, old)
         self.inodes.rekey(Kind.SRC, old, new)
 
     # -- files --------------------------------------------------------------------------
@@ -470,8 +483,16 @@ class Operations(pyfuse3.Operations):
             return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True), attr
         parent = self._src_parent(parent_inode)
         rel = self._join(parent.rel, name)
-        fd = os.open(self._src(rel), flags | os.O_CREAT, mode)
+        path = self._src(rel)
+        try:  # O_EXCL: only a file made here is given to the caller, never one that was there
+            fd, made = os.open(path, flags | os.O_CREAT | os.O_EXCL, mode), True
+        except FileExistsError:
+            if flags & os.O_EXCL:
+                raise
+            fd, made = os.open(path, flags & ~os.O_CREAT), False
         try:
+            if made:
+                _give_to_caller(path, ctx)
             attr = await self._new_entry(Kind.SRC, rel)
         except BaseException:
             os.close(fd)
@@ -563,10 +584,21 @@ class Operations(pyfuse3.Operations):
             raise fail(errno.EIO)
 
     def _commit_sync(self, photo: str, changes: dict[str, str | None]) -> Any:
-        """Worker thread: one engine write of the photo, then its metadata read afresh."""
+        """Worker thread: one engine write of the photo, then its metadata read afresh.
+        A tag the engine refuses is left out and the rest written: edits of other tags,
+        made by other programs in the same debounce window, must not be lost with it."""
         path = self.views.path(photo)
-        result = self.views.engine.write_metadata(path, changes, backups=self.backups)
-        return result, self.views.read_fresh(photo)
+        todo, refused = dict(changes), {}
+        while True:
+            try:
+                result = self.views.engine.write_metadata(path, todo, backups=self.backups)
+                break
+            except TagError as e:
+                if e.tag not in todo or len(todo) == 1:
+                    raise
+                refused[e.tag] = e
+                del todo[e.tag]
+        return result, self.views.read_fresh(photo), refused
 
     async def _committed(self, photo: str, changes: Any, seq: int, result: Any, error: Any) -> None:
         await self.editor.committed(photo, changes, seq, result, error)
@@ -586,6 +618,14 @@ class Operations(pyfuse3.Operations):
             commits=self.batcher.commits,
             failures=self.batcher.failures,
         )
+
+
+def _give_to_caller(path: str, ctx: Any) -> None:
+    """A daemon run by root creates SOURCE entries for whoever asked: they are theirs, as
+    on the disk itself (else a user's new file belongs to root and they cannot write it)."""
+    if os.geteuid() != 0 or ctx is None or (ctx.uid, ctx.gid) == (0, 0):
+        return
+    os.lchown(path, ctx.uid, ctx.gid)
 
 
 def _invalidate(inodes: list[int]) -> None:

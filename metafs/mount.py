@@ -128,6 +128,10 @@ def run(
             mountpoint=mountpoint,
         )
         options = set(pyfuse3.default_options) | {"fsname=metafs", "subtype=metafs"}
+        if os.geteuid() == 0:
+            # Root serves a folder other users own photos in: let them in, and let the kernel
+            # apply the permission bits (default_permissions), as on the disk itself.
+            options.add("allow_other")
         if read_only:
             options.add("ro")
         try:
@@ -248,6 +252,10 @@ def daemon_pid(mountpoint: str) -> int | None:
 def main_umount(mountpoint: str, *, timeout: float = 30.0) -> int:
     """Commit pending edits, unmount, wait for the daemon to finish."""
     mountpoint = os.path.abspath(mountpoint)
+    why = _not_mounted(mountpoint)
+    if why is not None:
+        print(f"metafs: cannot unmount: {why}", file=sys.stderr)
+        return 1
     pid = daemon_pid(mountpoint)
     failed = False
     if pid is not None:
@@ -278,6 +286,20 @@ def main_umount(mountpoint: str, *, timeout: float = 30.0) -> int:
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
     return 1 if failed else 0
+
+
+def _not_mounted(mountpoint: str) -> str | None:
+    """Why ``metafs umount`` has nothing to do there (None: something is mounted there, or
+    a dead mount that fusermount3 -u clears)."""
+    try:
+        os.stat(mountpoint)
+    except OSError as e:
+        if e.errno == errno.ENOTCONN:
+            return None
+        return f"{mountpoint}: {e.strerror}"
+    if os.path.ismount(mountpoint):
+        return None
+    return f"{mountpoint} is not a mount point (nothing is mounted there)"
 
 
 def _alive(pid: int) -> bool:

@@ -10,8 +10,10 @@ scratch file and no tag being created (``clean``), so what it says is always exa
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -21,6 +23,7 @@ from typing import Any
 import trio
 
 from engine.model import Metadata
+from engine.registry import READ_ONLY_TYPES
 from metafs.tagfiles import ScratchFile, encode_text, tag_content
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,28 @@ CACHE_SIZE = 4096
 # Lookups, getattr and listings trust the photo's last stat for this long (the kernel itself
 # caches attributes for a second); opening a tag file always looks at the photo again.
 STAT_WINDOW = 0.2
+NAME_MAX = 255  # bytes in one file name on the filesystems a mount is copied to
+
+
+def meta_name_fits(name: str) -> bool:
+    """Whether ``NAME.meta`` is a name other filesystems can hold (rsync, cp -r, tar x):
+    a photo whose name is too long for it has no .meta folder (``metafs read`` still works)."""
+    return len(os.fsencode(name)) + len(".meta") <= NAME_MAX
+
+
+def dir_mode(photo: os.stat_result, writable: bool) -> int:
+    """Mode of a .meta folder: who may read the photo may list it, who may write the photo
+    may add and remove its tags (``default_permissions`` makes the kernel check this)."""
+    read = stat.S_IMODE(photo.st_mode) & 0o444
+    mode = read | (read >> 2)
+    if writable:
+        mode |= stat.S_IMODE(photo.st_mode) & 0o222
+    return stat.S_IFDIR | mode
+
+
+def file_mode(photo: os.stat_result, writable: bool) -> int:
+    """Mode of a tag file: the photo's read bits, and its write bits for a writable tag."""
+    return stat.S_IFREG | (stat.S_IMODE(photo.st_mode) & (0o666 if writable else 0o444))
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,8 @@ class PhotoViews:
         self.scratch: dict[str, dict[str, ScratchFile]] = {}
         self.creating: dict[tuple[str, str], int] = {}  # (photo, tag) created, not flushed
         self.overlay: Callable[[str], Changes] = lambda rel: {}
+        # tag path -> (TagSpec, None) or (None, why the writer does not take it)
+        self._specs: OrderedDict[str, tuple[Any, str | None]] = OrderedDict()
 
     def path(self, rel: str) -> str:
         return os.path.join(self.source, rel)
@@ -231,13 +258,51 @@ class PhotoViews:
             return b""
         return None
 
-    def writable(self, md: Metadata | None, tag: str) -> bool:
-        if md is not None and tag in md.tags:
-            return md.tags[tag].writable
+    def spec(self, tag: str) -> Any:
+        """The engine's TagSpec of a tag path, None for a name it cannot write (cached)."""
+        return self._spec(tag)[0]
+
+    def _spec(self, tag: str) -> tuple[Any, str | None]:
+        hit = self._specs.get(tag)
+        if hit is not None:
+            self._specs.move_to_end(tag)
+            return hit
         try:
-            return bool(self.engine.tag_spec(tag).writable)
-        except Exception:  # noqa: BLE001 - unknown or not writable either way
+            hit = (self.engine.tag_spec(tag), None)
+        except Exception as e:  # noqa: BLE001 - unknown tag, or an engine that cannot tell yet
+            hit = (None, str(getattr(e, "reason", e)))
+        self._specs[tag] = hit
+        if len(self._specs) > 4 * CACHE_SIZE:
+            self._specs.popitem(last=False)
+        return hit
+
+    def why_read_only(self, md: Metadata | None, tag: str) -> str:
+        """Why ``writable(md, tag)`` is False, for the status file."""
+        spec, why = self._spec(tag)
+        if (md is None or tag not in md.tags or md.tags[tag].writable) and spec is None:
+            return f"metafs cannot write this tag ({why})"
+        return "tag is read-only (binary, derived or unsafe)"
+
+    def writable(self, md: Metadata | None, tag: str) -> bool:
+        """A tag the reader shows as writable and the writer takes (the reader shows some
+        tags, such as XMP structure fields, that the writer cannot address yet)."""
+        if md is not None and md.file_type in READ_ONLY_TYPES:
             return False
+        if md is not None and tag in md.tags and not md.tags[tag].writable:
+            return False
+        spec = self.spec(tag)
+        return spec is not None and bool(spec.writable)
+
+    def write_refusal(self, rel: str, md: Metadata | None) -> tuple[int, str] | None:
+        """(errno, reason) when no tag of this photo can be written, else None."""
+        if md is None:
+            photo = self._photos.get(rel)
+            why = photo.error if photo is not None and photo.error else "unknown error"
+            return errno.EIO, f"cannot read the photo's metadata, so it cannot be written: {why}"
+        name = READ_ONLY_TYPES.get(md.file_type)
+        if name is not None:
+            return errno.EACCES, f"metafs reads {name} files but cannot write them"
+        return None
 
     def scratch_of(self, rel: str) -> dict[str, ScratchFile]:
         return self.scratch.setdefault(rel, {})

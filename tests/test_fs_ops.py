@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
+import shutil
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pyfuse3
 import pytest
 import trio
 from fake_engine import FakeEngine, make_photo, photo_tags
 
+from engine.errors import CorruptFileError
 from metafs import photos
 from metafs.fs import Operations
 from metafs.journal import Journal
@@ -530,3 +534,171 @@ def test_journal_done_truncates_and_torn_line_is_skipped(tmp_path: Path) -> None
     with Journal(tmp_path / "j"):
         with pytest.raises(OSError, match="another metafs daemon"):
             Journal(tmp_path / "j").open()
+
+
+# -- audit: refusals that reach the user at once, views that match the disk ----------------
+
+
+def test_append_to_single_value_tag_refused(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        with pytest.raises(pyfuse3.FUSEError) as e:  # `echo x >> Make`
+            await ops.open(await walk(ops, "photo.jpg.meta/Make"), W | os.O_APPEND, None)
+        assert errno_of(e) == errno.EINVAL
+        await write_file(ops, "photo.jpg.meta/iptc/Keywords", b"c\n", W | os.O_APPEND)
+        await ops.commit_all()
+
+    env.run(t)
+    assert photo_tags(env.photo)["Make"] == "Canon"
+    assert photo_tags(env.photo)["iptc/Keywords"] == ["a", "b", "c"]
+    status = env.ops.status_text().decode()
+    assert "photo.jpg.meta/Make: holds one value, not a list: '>>'" in status
+
+
+def _ops_with(env: Env, **fields: object) -> Operations:
+    """Operations over ``env`` whose engine facade has some functions replaced."""
+    facade = dataclasses.replace(env.engine.facade(), **fields)
+    return Operations(
+        str(env.src), engine=facade, journal=env.journal, debounce=0.05, notify_kernel=False
+    )
+
+
+def test_read_only_format_and_unreadable_photo_refused_at_once(env: Env) -> None:
+    def read_as_cr3(path: str) -> Any:
+        md = env.engine.read_metadata(path)
+        md.file_type = "CR3"
+        return md
+
+    env.ops = _ops_with(env, read_metadata=read_as_cr3)
+
+    async def t(ops: Operations) -> None:
+        meta = await walk(ops, "photo.jpg.meta")
+        for call in (
+            ops.open(await walk(ops, "photo.jpg.meta/Make"), W, None),
+            ops.create(meta, b"Artist", 0o644, W | os.O_CREAT, None),
+            ops.unlink(meta, b"Make", None),
+        ):
+            with pytest.raises(pyfuse3.FUSEError) as e:
+                await call
+            assert errno_of(e) == errno.EACCES
+        mode = (await ops.getattr(await walk(ops, "photo.jpg.meta/Make"))).st_mode
+        assert stat.S_IMODE(mode) == 0o444
+        env.engine.fail_reads = True
+        make_photo(env.photo, {"Make": "Other"})  # a new signature: read again, and fail
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.create(meta, b"Artist", 0o644, W | os.O_CREAT, None)
+        assert errno_of(e) == errno.EIO
+
+    env.run(t)
+    assert env.engine.writes == []
+    status = env.ops.status_text().decode()
+    assert "photo.jpg.meta/Artist: metafs reads Canon CR3 files but cannot write them" in status
+    assert "cannot read the photo's metadata, so it cannot be written: fake engine" in status
+
+
+def test_tag_the_writer_cannot_address_is_read_only(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    make_photo(env.photo, {"Make": "Canon", "xmp/dc:creatorInfo/x:city": "Paris"})
+
+    async def t(ops: Operations) -> None:
+        tag = "photo.jpg.meta/xmp/dc:creatorInfo/x:city"
+        assert stat.S_IMODE((await ops.getattr(await walk(ops, tag))).st_mode) == 0o444
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.unlink(await walk(ops, "photo.jpg.meta/xmp/dc:creatorInfo"), b"x:city", None)
+        assert errno_of(e) == errno.EACCES
+
+    env.run(t)
+    assert env.engine.writes == []
+    assert "x:city: metafs cannot write this tag (no such tag)" in env.ops.status_text().decode()
+
+
+def test_refused_tag_does_not_sink_the_batch(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        # Two edits in one debounce window; the engine refuses one of them at write time.
+        await ops.editor.edit("photo.jpg", {"Make": "Nikon", "ISO": "abc"})
+        await ops.commit_all()
+
+    env.run(t)
+    assert photo_tags(env.photo)["Make"] == "Nikon"
+    assert photo_tags(env.photo)["ISO"] == "200"
+    status = env.ops.status_text().decode()
+    assert "photo.jpg.meta/ISO: not written: tag ISO: 'abc' does not fit" in status
+    assert "the photo's other edits were written" in status
+
+
+@pytest.mark.parametrize(
+    ("cause", "kept"), [(None, False), (OSError(errno.ENOSPC, "No space left"), True)]
+)
+def test_failed_commit_kept_in_journal_only_when_the_disk_failed(
+    tmp_path: Path, cause: OSError | None, kept: bool
+) -> None:
+    env = Env(tmp_path)
+
+    def write(path: str, changes: dict[str, str | None], **kw: object) -> Any:
+        err = CorruptFileError("no image data", path=path)
+        raise err from cause
+
+    env.ops = _ops_with(env, write_metadata=write)
+
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Pentax\n")
+        with pytest.raises(pyfuse3.FUSEError):
+            await ops.commit_all()
+
+    env.run(t)
+    status = env.ops.status_text().decode()
+    assert "photo.jpg: 1 edit(s) not written (Make): no image data; the photo is unchanged" in (
+        status
+    )
+    assert ("tried again at the next mount" in status) == kept
+    with Journal(env.src / ".originals" / ".journal") as j:
+        assert j.load() == ({"photo.jpg": {"Make": "Pentax"}} if kept else {})
+
+
+def test_meta_modes_follow_the_photo(env: Env) -> None:
+    os.chmod(env.photo, 0o640)
+
+    async def t(ops: Operations) -> None:
+        meta = await ops.getattr(await walk(ops, "photo.jpg.meta"))
+        assert stat.S_IMODE(meta.st_mode) == 0o750
+        listed = {n: stat.S_IMODE(p[0]) for n, _, p in await ops._listing(ops.inodes.root)
+                  if n.endswith(".meta")}
+        assert listed == {"photo.jpg.meta": 0o750}
+        make = await ops.getattr(await walk(ops, "photo.jpg.meta/Make"))
+        note = await ops.getattr(await walk(ops, "photo.jpg.meta/MakerNote"))
+        assert (stat.S_IMODE(make.st_mode), stat.S_IMODE(note.st_mode)) == (0o640, 0o440)
+
+    env.run(t)
+
+
+def test_no_meta_for_symlinks_and_names_too_long(env: Env) -> None:
+    long_name = "L" * 251 + ".jpg"  # NAME.meta would be 260 bytes: no disk could copy it
+    shutil.copy(env.photo, env.src / long_name)
+    os.symlink("photo.jpg", env.src / "link.jpg")
+
+    async def t(ops: Operations) -> None:
+        names = [n for n, _, _ in await ops._listing(ops.inodes.root)]
+        assert long_name in names and "link.jpg" in names
+        assert [n for n in names if n.endswith(".meta")] == ["photo.jpg.meta"]
+        for name in (long_name + ".meta", "link.jpg.meta"):
+            with pytest.raises(pyfuse3.FUSEError) as e:
+                await ops.lookup(pyfuse3.ROOT_INODE, name.encode(), None)
+            assert errno_of(e) in (errno.ENOENT, errno.ENAMETOOLONG)
+
+    env.run(t)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give files away")
+def test_root_daemon_gives_new_entries_to_the_caller(env: Env) -> None:
+    ctx = SimpleNamespace(uid=65534, gid=65534, pid=1, umask=0o022)
+
+    async def t(ops: Operations) -> None:
+        sub = await walk(ops, "sub")
+        fi, _ = await ops.create(sub, b"new.txt", 0o644, W | os.O_CREAT, ctx)
+        await ops.release(fi.fh)
+        await ops.mkdir(sub, b"folder", 0o755, ctx)
+        await ops.symlink(sub, b"link", b"new.txt", ctx)
+
+    env.run(t)
+    for name in ("new.txt", "folder", "link"):
+        st = os.lstat(env.src / "sub" / name)
+        assert (st.st_uid, st.st_gid) == (65534, 65534), name

@@ -372,3 +372,55 @@ def test_mount_refusals(mount: Mount, tmp_path: Path) -> None:
     assert res.returncode != 0 and "another metafs daemon" in res.stderr
     res = _start(mount.src, tmp_path / "missing")
     assert res.returncode != 0 and "does not exist" in res.stderr
+
+
+# -- audit: what a user meets ---------------------------------------------------------------
+
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def test_refusals_reach_the_shell(mount: Mount) -> None:
+    res = mount.sh("echo more >> photo.jpg.meta/Model", check=False)
+    assert res.returncode != 0 and "Invalid argument" in res.stderr
+    mount.sh("echo 'kw two' >> photo.jpg.meta/iptc/Keywords")
+    assert (mount.meta / "Model").read_text() == "Fixture One\n"
+    assert "photo.jpg.meta/Model: holds one value, not a list" in mount.status()
+    cr3 = CORPUS / "exiftool" / "t" / "images" / "CanonRaw.cr3"
+    if cr3.exists():  # a format metafs reads but does not write: refused at once
+        shutil.copy(cr3, mount.src / "raw.cr3")
+        res = mount.sh("echo Me > raw.cr3.meta/Artist", check=False)
+        assert res.returncode != 0 and "Permission denied" in res.stderr
+        assert "raw.cr3.meta/Artist: metafs reads Canon CR3 files" in mount.status()
+    mount.commit()
+    assert mount.exif()["IPTC:Keywords"][-1] == "kw two"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts as root, reads as another user")
+def test_other_users_see_what_the_disk_lets_them(mount: Mount) -> None:
+    shutil.copy(FIXTURES / "photo.jpg", mount.src / "private.jpg")
+    os.chmod(mount.src / "private.jpg", 0o600)
+    # As nobody, from a folder opened as root (pytest's tmp folders are root's own).
+    code = (
+        "import os, sys\n"
+        f"d = os.open({str(mount.mnt)!r}, os.O_RDONLY)\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "def try_(path, flags):\n"
+        "    try:\n"
+        "        os.close(os.open(path, flags, dir_fd=d)); return 'ok'\n"
+        "    except OSError as e:\n"
+        "        return e.strerror\n"
+        "print(try_('photo.jpg.meta/Make', os.O_RDONLY))\n"
+        "print(try_('photo.jpg.meta/Make', os.O_WRONLY))\n"
+        "print(try_('private.jpg.meta/Make', os.O_RDONLY))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert res.stdout.splitlines() == ["ok", "Permission denied", "Permission denied"], res
+
+
+def test_umount_of_what_is_not_mounted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main_umount(str(tmp_path)) == 1
+    assert "is not a mount point" in capsys.readouterr().err
+    assert main_umount(str(tmp_path / "missing")) == 1
+    assert "No such file or directory" in capsys.readouterr().err
