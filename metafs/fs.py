@@ -17,6 +17,7 @@ import pyfuse3
 import trio
 
 from engine.errors import TagError
+from engine.write.safety import backup_path_for
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
 from metafs.editing import MetaEditor, StaticHandle, TagHandle
@@ -424,10 +425,46 @@ class Operations(pyfuse3.Operations):
         if self.batcher.busy():
             await self.commit_all()
         os.rename(self._src(old), self._src(new))
+        self._move_backups(old, new)
         self.views.forget(old)
         self.views.forget(new)
         self._meta_gone(p_old, name_old, old)
         self.inodes.rekey(Kind.SRC, old, new)
+        if self.editor.journal is not None:
+            try:
+                await self.editor.journal.rename(old, new)
+            except OSError as e:
+                self.editor.status.error(f"journal: rename {old} -> {new}", e)
+
+    def _move_backups(self, old: str, new: str) -> None:
+        """The originals of a renamed photo, or of the photos of a renamed folder, move with
+        it, so that restoring the new name finds them.  Done before the next await: no
+        commit of the new name can make a backup there first."""
+        if JOURNAL_DIR in (old.split("/")[0], new.split("/")[0]):
+            return  # .originals/.journal is the journal, not a backup
+        src = backup_path_for(self._src(old), self.backups)
+        dst = backup_path_for(self._src(new), self.backups)
+        if not os.path.lexists(src):
+            return  # never edited here: no original kept
+        try:
+            left = pt.move_backups(src, dst)
+        except OSError as e:
+            self.editor.status.error(f"{old} -> {new}", f"the original was not moved: {e}")
+            return
+        for path in left:
+            rel = os.path.relpath(path, self.backups)
+            there = new + rel[len(old) :]
+            self.editor.status.error(
+                f"{old} -> {new}",
+                f"the original stays at {ORIGINALS}/{rel}: {ORIGINALS}/{there} exists already "
+                f"(kept; restoring {there} uses that one)",
+            )
+        if not left:  # the .originals view shows the move at once
+            up = self.inodes.find(Kind.ORIG, os.path.dirname(old))
+            if self.notify_kernel and up is not None:
+                name = os.fsencode(os.path.basename(old))
+                pyfuse3.invalidate_entry_async(up.inode, name, ignore_enoent=True)
+            self.inodes.rekey(Kind.ORIG, old, new)
 
     # -- files --------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import trio
 
+from engine.write.safety import fsync_dir
+
 log = logging.getLogger(__name__)
 
 Changes = dict[str, str | None]
@@ -52,7 +54,7 @@ class Journal:
             ) from None
         self._lock_fd = lock_fd
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        _fsync_dir(self.dir)
+        fsync_dir(os.fspath(self.dir))
 
     def close(self) -> None:
         for fd in (self._fd, self._lock_fd):
@@ -145,6 +147,35 @@ class Journal:
             else:
                 self._append_locked({"done": photo, "upto": upto})
 
+    def rename_sync(self, old: str, new: str) -> None:
+        """The photo (or folder) ``old`` is now ``new``: its outstanding edits follow it, and
+        those of a photo the rename replaced are dropped (that photo is gone).  The edits are
+        recorded under the new name, made durable, then marked done under the old one: a
+        crash in between leaves both, and the old name has no photo left to apply them to."""
+        with self._lock:
+            if self._fd is None or old == new:
+                return
+            gone = {p: s for p, s in self._live.items() if p == new or p.startswith(new + "/")}
+            moved = {p: s for p, s in self._live.items() if p == old or p.startswith(old + "/")}
+            if not moved and not gone:
+                return
+            outstanding = self.load()
+            for photo in [*gone, *moved]:
+                del self._live[photo]
+            for photo in moved:
+                if photo in outstanding:
+                    target = new + photo[len(old) :]
+                    self._live[target] = self._append_locked(
+                        {"photo": target, "changes": outstanding[photo]}
+                    )
+            os.fsync(self._fd)
+            # "upto" the old sequence numbers: the records just made stay outstanding.
+            for photo, seq in [*gone.items(), *moved.items()]:
+                self._append_locked({"done": photo, "upto": seq})
+            if not self._live:
+                os.ftruncate(self._fd, 0)
+            os.fsync(self._fd)
+
     def _append_locked(self, rec: dict[str, object]) -> int:
         assert self._fd is not None
         self._seq += 1
@@ -162,14 +193,9 @@ class Journal:
     async def done(self, photo: str, upto: int) -> None:
         await trio.to_thread.run_sync(self.done_sync, photo, upto)
 
+    async def rename(self, old: str, new: str) -> None:
+        await trio.to_thread.run_sync(self.rename_sync, old, new)
+
 
 def _opt_str(v: object) -> str | None:
     return None if v is None else str(v)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pyfuse3
 
+from engine.write.safety import fsync_dir
+
 TIMEOUT = 1.0  # seconds the kernel may cache entries and attributes
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
@@ -80,6 +82,36 @@ def scan(path: str) -> list[tuple[str, os.stat_result]]:
                 continue
     out.sort(key=lambda e: e[0])
     return out
+
+
+def move_backups(old: str, new: str) -> list[str]:
+    """Blocking: the backup ``old`` (a photo's original, or a folder of them) follows its photo
+    or folder to ``new``.  Nothing is overwritten: where ``new`` exists, a folder is merged
+    entry by entry and a file is left where it is.  Returns the backups left behind."""
+    if not os.path.lexists(old):
+        return []
+    if not os.path.lexists(new):
+        os.makedirs(os.path.dirname(new), exist_ok=True)
+        os.rename(old, new)
+        fsync_dir(os.path.dirname(new))
+        if os.path.dirname(old) != os.path.dirname(new):
+            fsync_dir(os.path.dirname(old))
+        return []
+    if not (_real_dir(old) and _real_dir(new)):
+        return [old]
+    left: list[str] = []
+    for name in sorted(os.listdir(old)):
+        left += move_backups(os.path.join(old, name), os.path.join(new, name))
+    if not left:
+        try:
+            os.rmdir(old)
+        except OSError:
+            pass  # something arrived meanwhile: it stays
+    return left
+
+
+def _real_dir(path: str) -> bool:
+    return stat.S_ISDIR(os.lstat(path).st_mode)
 
 
 def set_attributes(

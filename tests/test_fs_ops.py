@@ -18,6 +18,8 @@ import trio
 from fake_engine import FakeEngine, make_photo, photo_tags
 
 from engine.errors import CorruptFileError
+from engine.write import safety
+from metafs import passthrough as pt
 from metafs import photos
 from metafs.fs import Operations
 from metafs.journal import Journal
@@ -411,6 +413,109 @@ def test_rename_photo_commits_pending_first(env: Env) -> None:
 
     env.run(t)
     assert photo_tags(env.src / "sub" / "p2.jpg")["Make"] == "Minolta"
+
+
+def test_rename_moves_the_original_with_the_photo_and_folder(env: Env) -> None:
+    original = env.photo.read_bytes()
+    orig = env.src / ".originals"
+
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Minolta\n", fsync=True)
+        assert (orig / "photo.jpg").read_bytes() == original
+        assert await cat(ops, ".originals/photo.jpg") == original  # looked up before the move
+        await ops.rename(
+            pyfuse3.ROOT_INODE, b"photo.jpg", await walk(ops, "sub"), b"p2.jpg", 0, None
+        )
+        assert not (orig / "photo.jpg").exists()
+        assert (orig / "sub" / "p2.jpg").read_bytes() == original
+        assert await cat(ops, ".originals/sub/p2.jpg") == original
+        await ops.rename(pyfuse3.ROOT_INODE, b"sub", pyfuse3.ROOT_INODE, b"album", 0, None)
+        assert sorted(os.listdir(orig)) == [".journal", "album"]
+        assert (orig / "album" / "p2.jpg").read_bytes() == original
+        # Deleting the photo keeps its original: it can still be restored.
+        await ops.unlink(await walk(ops, "album"), b"p2.jpg", None)
+        assert (orig / "album" / "p2.jpg").read_bytes() == original
+
+    env.run(t)
+    restored = env.src / "album" / "p2.jpg"
+    safety.restore_file(str(restored), str(orig))
+    assert restored.read_bytes() == original
+
+
+def test_rename_over_a_photo_with_an_original_keeps_both(env: Env) -> None:
+    make_photo(env.src / "sub" / "other.jpg", {"Make": "Leica"})
+    other = (env.src / "sub" / "other.jpg").read_bytes()
+    original = env.photo.read_bytes()
+    orig = env.src / ".originals"
+
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Minolta\n")
+        await write_file(ops, "sub/other.jpg.meta/Make", b"Zeiss\n")
+        await ops.commit_all()
+        await ops.rename(
+            pyfuse3.ROOT_INODE, b"photo.jpg", await walk(ops, "sub"), b"other.jpg", 0, None
+        )
+
+    env.run(t)
+    assert (orig / "photo.jpg").read_bytes() == original
+    assert (orig / "sub" / "other.jpg").read_bytes() == other
+    assert "the original stays at .originals/photo.jpg: .originals/sub/other.jpg exists" in (
+        env.ops.status_text().decode()
+    )
+
+
+def test_move_backups_merges_folders_and_never_overwrites(tmp_path: Path) -> None:
+    old, new = tmp_path / "o" / "a", tmp_path / "o" / "b"
+    (old / "deep").mkdir(parents=True)
+    (old / "deep" / "x.jpg").write_bytes(b"x")
+    (old / "y.jpg").write_bytes(b"old y")
+    (new / "deep").mkdir(parents=True)
+    (new / "y.jpg").write_bytes(b"new y")
+    assert pt.move_backups(str(old), str(new)) == [str(old / "y.jpg")]
+    assert (new / "deep" / "x.jpg").read_bytes() == b"x"
+    assert (new / "y.jpg").read_bytes() == b"new y"
+    assert (old / "y.jpg").read_bytes() == b"old y" and not (old / "deep").exists()
+    assert pt.move_backups(str(tmp_path / "none"), str(tmp_path / "n2")) == []
+    assert pt.move_backups(str(old / "y.jpg"), str(tmp_path / "p" / "q" / "y.jpg")) == []
+    assert (tmp_path / "p" / "q" / "y.jpg").read_bytes() == b"old y"
+
+
+def test_journaled_edits_follow_a_renamed_folder(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    make_photo(env.src / "sub" / "x.jpg", {"Make": "Canon"})
+
+    def write(path: str, changes: dict[str, str | None], **kw: object) -> Any:
+        raise OSError(errno.ENOSPC, "No space left")  # kept in the journal
+
+    env.ops = _ops_with(env, write_metadata=write)
+
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "sub/x.jpg.meta/Make", b"Pentax\n")
+        with pytest.raises(pyfuse3.FUSEError):
+            await ops.commit_all()
+        await ops.rename(pyfuse3.ROOT_INODE, b"sub", pyfuse3.ROOT_INODE, b"album", 0, None)
+
+    env.run(t)
+    with Journal(env.src / ".originals" / ".journal") as j:
+        assert j.load() == {"album/x.jpg": {"Make": "Pentax"}}
+
+
+def test_journal_rename_moves_edits_and_drops_the_replaced_photo(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j") as j:
+        j.append_sync("a/x.jpg", {"Make": "A"})
+        j.append_sync("c.jpg", {"Make": "C"})
+        j.append_sync("d.jpg", {"ISO": "100"})
+        j.rename_sync("a", "b")
+        j.rename_sync("c.jpg", "d.jpg")
+        assert j.load() == {"b/x.jpg": {"Make": "A"}, "d.jpg": {"Make": "C"}}
+    with Journal(tmp_path / "j") as j:
+        assert j.load() == {"b/x.jpg": {"Make": "A"}, "d.jpg": {"Make": "C"}}
+        j.replay(lambda p, c: None)
+        j.append_sync("d.jpg", {"Make": "D"})
+        j.rename_sync("d.jpg", "e.jpg")
+        assert j.load() == {"e.jpg": {"Make": "D"}}
+        j.done_sync("e.jpg", 1 << 30)
+        assert j.path.stat().st_size == 0  # nothing outstanding: truncated
 
 
 def test_forget_drops_nodes(env: Env) -> None:

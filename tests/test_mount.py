@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from metafs.cli import main as cli_main
 from metafs.mount import daemon_pid, main_umount
 
 REPO = Path(__file__).resolve().parents[1]
@@ -393,6 +394,28 @@ def test_refusals_reach_the_shell(mount: Mount) -> None:
         assert "raw.cr3.meta/Artist: metafs reads Canon CR3 files" in mount.status()
     mount.commit()
     assert mount.exif()["IPTC:Keywords"][-1] == "kw two"
+
+
+def test_rename_photo_and_folder_moves_the_originals(mount: Mount) -> None:
+    orig = mount.src / ".originals"
+    photo, iptc = (FIXTURES / "photo.jpg").read_bytes(), (FIXTURES / "iptc.jpg").read_bytes()
+    mount.sh("echo Renamed > photo.jpg.meta/Make")
+    mount.commit(mount.meta)
+    mount.sh("echo 'kw moved' >> sub/iptc.jpg.meta/iptc/Keywords")  # left pending: mv commits
+    mount.sh("mv photo.jpg sub/renamed.jpg && mv sub album")
+    assert not (orig / "photo.jpg").exists() and not (orig / "sub").exists()
+    assert (orig / "album" / "renamed.jpg").read_bytes() == photo
+    assert (orig / "album" / "iptc.jpg").read_bytes() == iptc
+    assert sorted(os.listdir(mount.mnt / ".originals" / "album")) == ["iptc.jpg", "renamed.jpg"]
+    assert mount.exif("album/renamed.jpg")["IFD0:Make"] == "Renamed"
+    assert mount.exif("album/iptc.jpg")["IPTC:Keywords"][-1] == "kw moved"
+    # `metafs restore NEWNAME` finds the original.
+    new = mount.src / "album" / "renamed.jpg"
+    assert cli_main(["restore", str(new), "--backups", str(orig)]) == 0
+    assert new.read_bytes() == photo
+    make = mount.mnt / "album" / "renamed.jpg.meta" / "Make"
+    assert _wait(lambda: make.read_text() == "MetaFS Test Camera Co.\n"), make.read_text()
+    assert "errors: 0" in mount.status()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts as root, reads as another user")
