@@ -147,3 +147,29 @@ def test_full_disk_fails_cleanly(small_fs: Path) -> None:
     assert "the original file is untouched" in str(info.value)
     assert p.read_bytes() == b"\x01" * 40_000
     assert _temps(small_fs) == []
+
+
+def test_backup_of_a_replaced_photo_is_set_aside(photo: Path) -> None:
+    safety.safe_rewrite(str(photo), [b"edited"], validate=_ok)
+    backups = photo.parent / ".originals"
+    # Another photo arrives under the same name (a new file, not the one metafs wrote).
+    photo.unlink()
+    photo.write_bytes(b"another photo")
+    with pytest.raises(NoBackupError, match="the file was replaced since metafs wrote it"):
+        safety.restore_file(str(photo))
+    assert photo.read_bytes() == b"another photo"
+    safety.safe_rewrite(str(photo), [b"another, edited"], validate=_ok)
+    assert (backups / "photo.jpg").read_bytes() == b"another photo"
+    aside = [p for p in backups.iterdir() if p.name.startswith("photo.jpg.replaced-")]
+    assert [p.read_bytes() for p in aside] == [ORIGINAL]  # the first photo's original is kept
+    safety.restore_file(str(photo))
+    assert photo.read_bytes() == b"another photo"
+
+
+def test_restore_then_write_keeps_the_same_backup(photo: Path) -> None:
+    safety.safe_rewrite(str(photo), [b"one"], validate=_ok)
+    safety.restore_file(str(photo))
+    safety.safe_rewrite(str(photo), [b"two"], validate=_ok)
+    backups = photo.parent / ".originals"
+    assert sorted(p.name for p in backups.iterdir()) == ["photo.jpg"]
+    assert (backups / "photo.jpg").read_bytes() == ORIGINAL

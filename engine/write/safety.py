@@ -17,6 +17,7 @@ import glob
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 
@@ -73,14 +74,57 @@ def _describe_oserror(e: OSError, what: str) -> str:
     return f"{e.strerror or e} while {what}"
 
 
+# On each backup, the identity (device, inode, size, mtime) of the file metafs last wrote at
+# that path.  If
+# the file there is no longer that one (a new photo was copied in under the same name), the
+# backup belongs to an earlier photo: it is moved aside and the new photo gets its own.
+WRITTEN_XATTR = "user.metafs.written"
+
+
+def _identity(st: os.stat_result) -> bytes:
+    # inode numbers are reused at once on ext4, so size and mtime take part (a rename, which
+    # the daemon does to follow the user, changes neither)
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
+
+
+def record_written(backup: str | None, path: str) -> None:
+    if backup is None:
+        return
+    with suppress(OSError):  # no user xattrs here: the check below is then skipped
+        os.setxattr(backup, WRITTEN_XATTR, _identity(os.stat(path)), follow_symlinks=False)
+
+
+def backup_is_stale(backup: str, path: str) -> bool:
+    """True when the file at ``path`` is not the one metafs last wrote there."""
+    try:
+        written = os.getxattr(backup, WRITTEN_XATTR, follow_symlinks=False)
+        return written != _identity(os.stat(path))
+    except OSError:
+        return False  # never written by metafs, or no xattrs: the backup is this file's
+
+
+def _set_aside(dest: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = f"{dest}.replaced-{stamp}"
+    n = 1
+    while os.path.lexists(aside):
+        n += 1
+        aside = f"{dest}.replaced-{stamp}-{n}"
+    os.rename(dest, aside)
+    return aside
+
+
 def make_backup(path: str, backups: str | os.PathLike[str] | None) -> tuple[str, bool]:
     """Keep the first original: hard link where possible, else a durable copy.
 
-    Returns (backup path, created now).  An existing backup is never overwritten.
+    Returns (backup path, created now).  An existing backup is never overwritten; one that
+    belongs to an earlier photo of the same name is renamed ``NAME.replaced-<time>``.
     """
     dest = backup_path_for(path, backups)
     if os.path.lexists(dest):
-        return dest, False
+        if not backup_is_stale(dest, path):
+            return dest, False
+        _set_aside(dest)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     try:
         os.link(path, dest)
@@ -187,6 +231,7 @@ def safe_rewrite(
         if os.stat(path).st_mtime_ns != st.st_mtime_ns:
             raise WriteError("the file changed while it was being rewritten; retry", path=path)
         os.rename(tmp, path)
+        record_written(backup_file, path)
         what = "syncing the directory after the rename"
         _step("renamed")
         fsync_dir(d)
@@ -227,6 +272,10 @@ def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> st
     src = backup_path_for(path, backups)
     if not os.path.exists(src):
         raise NoBackupError(f"no backup at {src}; nothing to restore", path=path)
+    if os.path.exists(path) and backup_is_stale(src, path):
+        raise NoBackupError(f"the file was replaced since metafs wrote it, so the backup at "
+                            f"{src} belongs to an earlier file; nothing restored (copy it "
+                            "back by hand if that is what you want)", path=path)
     size = os.path.getsize(src)
     if os.path.exists(path) and _same_file(src, path):
         return src  # never written since the backup was made
@@ -246,6 +295,7 @@ def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> st
         finally:
             os.close(fs)
         os.rename(tmp, path)
+        record_written(src, path)  # the restored file is ours: its backup still applies
         fsync_dir(d)
     except OSError as e:
         with suppress(OSError):
