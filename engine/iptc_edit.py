@@ -123,4 +123,7 @@ def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: s
             if not any(d.record == 2 for d in datasets):
                 new.insert(0, Dataset(2, 0, (4).to_bytes(2, "big")))  # ApplicationRecordVersion
         datasets[first:first] = new
-    return render_iim(datasets) + (bytes(old[end:]) if old else b"")
+    tail = bytes(old[end:]) if old else b""
+    if not tail.strip(b"\0"):
+        tail = b""  # padding (TIFF stores IIM as 4-byte words): the caller pads again
+    return render_iim(datasets) + tail

@@ -107,16 +107,6 @@ def test_delete_tags(tmp_path: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SAMPLES)
-def test_restore_gives_the_original_bytes(tmp_path: Path, name: str) -> None:
-    path = sample(tmp_path, name)
-    original = path.read_bytes()
-    engine.write_metadata(path, SETS)
-    assert path.read_bytes() != original
-    engine.restore(path)
-    assert path.read_bytes() == original
-
-
-@pytest.mark.parametrize("name", SAMPLES)
 def test_repeated_writes_rebuild_the_trailing_mdat(tmp_path: Path, name: str) -> None:
     """The mdat this writer appends holds only metadata items: later writes replace it."""
     path = sample(tmp_path, name)

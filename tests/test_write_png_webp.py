@@ -140,16 +140,6 @@ def test_delete_tags(tmp_path: Path, name: str) -> None:
     assert pixel_digest(path) == pixel_digest(tmp_path / ".originals" / name)
 
 
-@pytest.mark.parametrize("name", SAMPLES)
-def test_restore_gives_the_original_bytes(tmp_path: Path, name: str) -> None:
-    path = sample(tmp_path, name)
-    original = path.read_bytes()
-    engine.write_metadata(path, SETS)
-    assert path.read_bytes() != original
-    engine.restore(path)
-    assert path.read_bytes() == original
-
-
 def test_no_op_write_leaves_the_file(tmp_path: Path) -> None:
     path = sample(tmp_path, "exif_xmp.png")
     original = path.read_bytes()
