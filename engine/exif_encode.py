@@ -140,6 +140,10 @@ def _coordinate(text: str) -> tuple[list[Fraction], str | None]:
     rest = (total - d) * 60
     mi = int(rest)
     s = Fraction((rest - mi) * 60).limit_denominator(100000)
+    if s >= 60:  # rounding reached a full minute (59.9999999"): carry, as ExifTool's ToDMS
+        s, mi = s - 60, mi + 1
+        if mi >= 60:
+            mi, d = mi - 60, d + 1
     return [Fraction(d), Fraction(mi), s], ref
 
 
@@ -147,8 +151,13 @@ def _time(text: str) -> list[Fraction]:
     m = re.fullmatch(rf"\s*(\d+):(\d+):({_NUM})\s*(?:Z|UTC)?\s*", text)
     if not m:
         raise ValueError(text)
+    h, mi = int(m.group(1)), int(m.group(2))
     secs = Fraction(m.group(3)).limit_denominator(1000)
-    return [Fraction(m.group(1)), Fraction(m.group(2)), secs]
+    if secs >= 60 > Fraction(m.group(3)):  # rounding made 59.9999 a full minute: carry
+        secs, mi = secs - 60, mi + 1
+        if mi >= 60:
+            mi, h = mi - 60, h + 1
+    return [Fraction(h), Fraction(mi), secs]
 
 
 _DATE = re.compile(
@@ -226,7 +235,11 @@ def _pack(d: ExifTagDef, items: list, bo: str) -> NewEntry:
                 raise ValueError("negative")
             if f.denominator > 0xFFFFFFFF or abs(f.numerator) > 0x7FFFFFFF * (2 if t == 5 else 1):
                 f = f.limit_denominator(10000)
-            out.append(struct.pack(bo + ("II" if t == 5 else "ii"), f.numerator, f.denominator))
+            try:  # a whole part past 32 bits cannot be approximated: refuse, don't crash
+                out.append(struct.pack(bo + ("II" if t == 5 else "ii"), f.numerator,
+                                       f.denominator))
+            except struct.error:
+                raise ValueError("out of range") from None
         return NewEntry(d.tag, t, len(items), b"".join(out))
     code = _PACK[t]
     vals = [float(x) if t in (11, 12) else int(x) for x in items]

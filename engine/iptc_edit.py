@@ -69,7 +69,11 @@ def _encode(info: DatasetInfo, text: str, utf8: bool, fit: bool = False) -> byte
                                 tag=f"iptc/{info.name}") from None
     if info.fmt == "digits" and not t.isdigit():
         raise TagValueError(f"{text!r} must be digits", tag=f"iptc/{info.name}")
-    raw = t.encode("utf-8" if utf8 else "latin-1", errors="strict")
+    try:
+        raw = t.encode("utf-8" if utf8 else "latin-1", errors="strict")
+    except UnicodeEncodeError:  # a lone surrogate (undecodable bytes passed through)
+        raise TagValueError(f"{text!r} holds characters that cannot be encoded",
+                            tag=f"iptc/{info.name}") from None
     if fit and info.max_len and len(raw) > info.max_len:
         raw = raw[: info.max_len]
         if utf8:  # never cut a UTF-8 sequence in half
@@ -112,6 +116,8 @@ def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: s
             continue
         if not info.repeatable:
             items = ["\n".join(items)]
+        else:  # one item per line; empty lines are not items (as for XMP lists)
+            items = [item for item in items if item != ""] or [""]
         new = [Dataset(info.record, info.dataset, _encode(info, it, utf8, name in fit))
                for it in items]
         if first is None:  # keep records in order: after the last dataset of a lower number

@@ -6,17 +6,21 @@ form or a raw/numeric form; list tags one item per line) or ``None`` to delete t
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import re
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from engine.errors import EngineError, ValidationError
+from engine.errors import EngineError, ValidationError, WriteError
 from engine.model import Metadata
 from engine.reader import mapped, read_metadata, read_metadata_from
 from engine.write import safety
 from engine.write.changes import Edits, expand_sync, split_changes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -64,10 +68,21 @@ def write_metadata(
                                  offset=e.offset, tag=e.tag)
             raise err from e
         raise
+    except (ValueError, TypeError, LookupError, ArithmeticError, struct.error) as e:
+        # A bug, not the user's input: still one clear EngineError (the daemon's commit path
+        # and the CLI rely on that), and the file is untouched (the rewrite never started,
+        # or its temporary file was removed).
+        log.exception("unexpected error writing %s", path)
+        raise WriteError(f"internal error ({type(e).__name__}: {e}); the file is untouched; "
+                         "please report this", path=path) from e
 
 
 def _write(path: str, changes: Mapping[str, str | None], backup: bool,
            backups: str | os.PathLike[str] | None, sync_related: bool) -> WriteResult:
+    try:
+        planned_from: os.stat_result | None = os.stat(path)
+    except OSError:
+        planned_from = None  # mapped() below reports it, naming the file
     with mapped(path) as data:
         before = read_metadata_from(data, path)
         wanted = {p: t for p, t in changes.items() if not _same_value(before, p, t)}
@@ -85,7 +100,7 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
         backup_file = safety.safe_rewrite(
             path, plan,
             validate=lambda tmp: _validate(tmp, path, before, edits, data),
-            backup=backup, backups=backups,
+            backup=backup, backups=backups, planned_from=planned_from,
         )
     return WriteResult(path, backup_file, dict(edits.paths))
 

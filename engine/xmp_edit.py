@@ -47,16 +47,21 @@ def property_code(prefix: str, prop: str) -> str:
     return entry[1] if entry else ""
 
 
-_LANG = re.compile(r"^(.+)-([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)$")
+_LANG_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
 def split_lang(tag: str) -> tuple[str, str | None]:
     """``dc:title-de`` -> (``dc:title``, ``de``) for lang-alt properties, else (tag, None)."""
-    m = _LANG.match(tag)
-    if m and ":" in m.group(1):
-        prefix, _, prop = m.group(1).partition(":")
-        if property_code(prefix, prop).startswith("l"):
-            return m.group(1), m.group(2)
+    # Try every hyphen from the left: a language may have subtags (``dc:title-en-US``), and
+    # a greedy split would take ``title-en`` for the property.
+    at = tag.find("-")
+    while at > 0:
+        base, lang = tag[:at], tag[at + 1 :]
+        if ":" in base and _LANG_TAG.fullmatch(lang):
+            prefix, _, prop = base.partition(":")
+            if property_code(prefix, prop).startswith("l"):
+                return base, lang
+        at = tag.find("-", at + 1)
     return tag, None
 
 
@@ -73,6 +78,11 @@ def split_path(tag: str) -> tuple[str, str, str]:
     uri = namespace_uri(prefix)
     if uri is None:
         raise UnknownTagError(f"unknown XMP namespace prefix {prefix!r}", tag=f"xmp/{tag}")
+    try:  # lxml refuses element names that are not XML names ('ti tle', '1title')
+        etree.QName(uri, prop)
+    except ValueError:
+        raise UnknownTagError(f"{prop!r} is not a valid XMP property name",
+                              tag=f"xmp/{tag}") from None
     return prefix, prop, uri
 
 
@@ -99,15 +109,32 @@ def _value_map(prefix: str, prop: str) -> dict[str, str] | None:
     return xmp_tables.MAPS[entry[2]]
 
 
+# Characters XML 1.0 cannot hold (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF):
+# lxml raises ValueError on them, which must not escape as anything but a TagValueError.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def check_xml_text(tag: str, items: list[str]) -> None:
+    for v in items:
+        bad = _NOT_XML.search(v)
+        if bad:
+            raise TagValueError(f"character U+{ord(bad.group()):04X} cannot be stored in XMP",
+                                tag=f"xmp/{tag}")
+
+
 def normalise_value(prefix: str, prop: str, value: str | list[str]) -> list[str]:
     code = property_code(prefix, prop)
     items = value if isinstance(value, list) else [value]
+    check_xml_text(f"{prefix}:{prop}", items)
     values = _value_map(prefix, prop)
     if values:  # the printed name of an enum value stands for its stored form
         rev = {v.lower(): k for k, v in values.items()}
         items = [rev.get(v.strip().lower(), v) for v in items]
     if code.startswith("d"):
-        items = [to_xmp_date(v) for v in items]
+        try:
+            items = [to_xmp_date(v) for v in items]
+        except TagValueError as e:  # name the tag in the message
+            raise TagValueError(e.reason, tag=f"xmp/{prefix}:{prop}") from None
     elif code.startswith("i"):
         for v in items:
             if not re.fullmatch(r"[+-]?\d+", v.strip()):
@@ -259,6 +286,8 @@ def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None]):
         prefix, prop, uri = split_path(tag)
         lang = split_lang(tag)[1]
         if lang is not None:
+            if value is not None:  # this path skips normalise_value
+                check_xml_text(tag, value if isinstance(value, list) else [value])
             _set_language(rdf, prefix, prop, uri, lang, value)
             continue
         if value is None:

@@ -156,7 +156,9 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
     freed: list[tuple[int, int]] = []
 
     def shared(a: int, b: int, own: tuple[int, int]) -> bool:
-        return any(r != own and r[0] < b and a < r[1] for r in ranges)
+        # ``own`` is in ``ranges`` once for the entry asking; any other overlap, including an
+        # identical range of another entry pointing at the same bytes, means shared.
+        return sum(1 for r in ranges if r[0] < b and a < r[1]) > 1
 
     # 1. New entry lists.
     slots: dict[str, list[_Slot]] = {}
@@ -268,8 +270,11 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
             overwrites.append((4, struct.pack(bo + "I", p)))
         elif name == "IFD1":
             if "IFD0" not in slots:
+                # the next-IFD pointer follows every stored entry, including any the reader
+                # skipped (unknown type), so count them from the data, not from ``entries``
                 i0 = ifds["IFD0"]
-                overwrites.append((i0.offset + 2 + 12 * len(i0.entries), struct.pack(bo + "I", p)))
+                n0 = struct.unpack_from(bo + "H", data, i0.offset)[0]
+                overwrites.append((i0.offset + 2 + 12 * n0, struct.pack(bo + "I", p)))
         else:
             set_pointer(*CHILD_POINTERS[name], p)
 

@@ -188,8 +188,12 @@ def safe_rewrite(
     validate: Callable[[str], None],
     backup: bool = True,
     backups: str | os.PathLike[str] | None = None,
+    planned_from: os.stat_result | None = None,
 ) -> str | None:
-    """Replace ``path`` by the file ``plan`` describes; returns the backup path (or None)."""
+    """Replace ``path`` by the file ``plan`` describes; returns the backup path (or None).
+
+    ``planned_from`` is the file's stat when the plan was made: if the file changed since
+    (another program wrote it), the rewrite is abandoned rather than undo that change."""
     path = os.path.realpath(path)  # write through a symlink, never replace the link itself
     d, name = os.path.split(path)
     remove_stale_temps(path)
@@ -199,6 +203,11 @@ def safe_rewrite(
     what = "making the backup"
     try:
         st = os.stat(path)
+        if planned_from is not None and (planned_from.st_mtime_ns, planned_from.st_ino) != (
+            st.st_mtime_ns, st.st_ino
+        ):
+            raise WriteError("the file changed while the write was being prepared; retry",
+                             path=path)
         if backup:
             backup_file, created_backup = make_backup(path, backups)
         _step("backup")
