@@ -111,3 +111,10 @@ def _xmp_value(tag: str, text: str) -> str | list[str]:
     if len(code) > 1 and code[1] in "BQL":
         return [line for line in text.split("\n") if line != ""] or [""]
     return text
+
+
+def iptc_iim(old: bytes | None, edits: Edits, path: str) -> bytes:
+    """The new IIM block: ``old`` with the IPTC edits applied (shared by every container)."""
+    from engine.iptc_edit import edit_iim
+
+    return edit_iim(old, edits.iptc, path=path, fit=edits.iptc_fit)

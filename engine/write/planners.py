@@ -1,173 +1,25 @@
-"""Per-format rewrite plans: which bytes of the original are kept, which are new.
+"""Which writer plans the rewrite of a file, by its container and real file type.
 
 A plan is a list of pieces for ``safety.safe_rewrite``: literal bytes, or ``(offset, length)``
 ranges of the original (image data is always a range: copied by the kernel, never decoded).
+Each format's planner lives in its own module (jpeg_writer, tiff_writer, png_writer...).
 """
 
 from __future__ import annotations
 
-import struct
-
-from engine.errors import UnsupportedFormatError, WriteError
-from engine.formats import jpeg as J
+from engine.errors import UnsupportedFormatError
 from engine.registry import READ_ONLY_TYPES
-from engine.tiff.ifd import parse_tiff
-from engine.write.changes import Edits
-from engine.write.exif_block import patch_block
 from engine.write.heif_writer import plan_heif
+from engine.write.jpeg_writer import plan_jpeg
 from engine.write.png_writer import plan_png
-from engine.write.safety import Piece
 from engine.write.webp_writer import plan_webp
 
-
-def _xmp_segments(segs, edits: Edits, path: str) -> None:
-    """Edit the main XMP packet; split into Extended XMP when it outgrows one segment."""
-    from engine.xmp_edit import edit_tree, split_extended
-
-    idx = J.find_kind(segs, "xmp")
-    old = segs[idx[0]].payload[len(J.XMP_HEADER):] if idx else None
-    limit = J.MAX_PAYLOAD - len(J.XMP_HEADER)
-    root = edit_tree(old, edits.xmp)
-    main, ext = split_extended(root, limit)
-    if ext is not None and J.find_kind(segs, "xmp_ext"):
-        raise WriteError("the XMP would need a new Extended XMP part but the file already has "
-                         "one; refusing to merge them", path=path)
-    after = J.find_kind(segs, "exif")
-    where = (after[-1] + 1) if after else J.insert_index(segs)
-    _put(segs, idx[0] if idx else None, J.APP1, J.XMP_HEADER + main, where)
-    if ext is not None:
-        at = J.find_kind(segs, "xmp")[0] + 1
-        _guid, ext_segs = J.extended_xmp_segments(ext)
-        segs[at:at] = ext_segs
-
-
-def iptc_iim(old: bytes | None, edits: Edits, path: str) -> bytes:
-    from engine.iptc_edit import edit_iim
-
-    return edit_iim(old, edits.iptc, path=path, fit=edits.iptc_fit)
-
-
-def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:
-    layout = J.parse_jpeg(data, path)
-    if layout.sos_offset is None:
-        raise WriteError("the JPEG has no image data (truncated or corrupt: no SOS marker); "
-                         "refusing to write", path=path)
-    segs = list(layout.segments)
-    changed = False
-    if edits.exif:
-        idx = J.find_kind(segs, "exif")
-        if len(idx) > 1:
-            raise WriteError("EXIF spread over several APP1 segments; refusing to rewrite it",
-                             path=path)
-        old, header = None, J.EXIF_HEADER
-        if idx:
-            seg = segs[idx[0]]
-            hlen = J.exif_header_len(seg) or len(J.EXIF_HEADER)
-            old, header = seg.payload[hlen:], seg.payload[:hlen]  # keep odd headers as found
-        block = patch_block(old, edits.exif, path)
-        payload = header + block
-        if len(payload) > J.MAX_PAYLOAD:
-            raise WriteError(f"the EXIF block would be {len(payload)} bytes, over the JPEG "
-                             "segment limit; nothing was written", path=path)
-        _put(segs, idx[0] if idx else None, J.APP1, payload, J.insert_index(segs))
-        changed = True
-    if edits.xmp:
-        _xmp_segments(segs, edits, path)
-        changed = True
-    if edits.iptc:
-        _jpeg_iptc(segs, edits, path)
-        changed = True
-    if not changed:
-        return [(0, len(data))]
-    _fix_mpf(layout.segments, segs, path)
-    head = b"".join(s.render() for s in segs)
-    return [head, (layout.tail_offset, len(data) - layout.tail_offset)]
-
-
-def _fix_mpf(old_segs, segs, path: str) -> None:
-    """MPF offsets count from the MPF header to images after EOI: when segments after the
-    MPF segment change size, those images move and every non-zero offset must follow."""
-    idx = J.find_kind(segs, "mpf")
-    if not idx:
-        return
-    mpf = segs[idx[0]]
-    old_i = next((i for i, s in enumerate(old_segs) if s is mpf), None)
-    if old_i is None:
-        return
-    old_after = sum(len(s.render()) for s in old_segs[old_i + 1 :])
-    new_after = sum(len(s.render()) for s in segs[idx[0] + 1 :])
-    delta = new_after - old_after
-    if delta == 0:
-        return
-    tiff = bytearray(mpf.payload[4:])
-    structure = parse_tiff(bytes(tiff), path=path)
-    ifd = structure.get("IFD0")
-    entry = next((e for e in ifd.entries if e.tag == 0xB002), None) if ifd else None
-    if entry is None or entry.value_offset is None or len(entry.raw) % 16:
-        raise WriteError("the MPF (multi-picture) index cannot be updated; refusing to move "
-                         "the images after EOI", path=path)
-    bo = structure.byte_order
-    for k in range(len(entry.raw) // 16):
-        at = entry.value_offset + 16 * k + 8
-        off = struct.unpack_from(bo + "I", tiff, at)[0]
-        if off:
-            struct.pack_into(bo + "I", tiff, at, off + delta)
-    segs[idx[0]] = J.make_segment(mpf.marker, mpf.payload[:4] + bytes(tiff))
-    segs[idx[0]].prefix = mpf.prefix
-
-
-def _put(segs, index: int | None, marker: int, payload: bytes, insert_at: int) -> None:
-    seg = J.make_segment(marker, payload)
-    if index is None:
-        segs.insert(insert_at, seg)
-    else:
-        seg.prefix = segs[index].prefix
-        segs[index] = seg
-
-
-def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
-    from engine.photoshop import IPTC_ID, Resource, parse_irb, render_irb
-    from engine.write.iptc_digest import update_digest
-
-    idx = J.find_kind(segs, "photoshop")
-    resources: list[Resource] = []
-    count = 0
-    if idx:
-        irb, count = J.photoshop_block(segs, idx[0])
-        if any(i >= idx[0] + count for i in idx):
-            raise WriteError("Photoshop resources in several separate APP13 runs; refusing to "
-                             "rewrite them", path=path)
-        resources, warnings = parse_irb(irb)
-        if warnings:
-            raise WriteError(f"the Photoshop APP13 block is damaged ({warnings[0]}); refusing "
-                             "to rewrite it", path=path)
-    old = next((r.data for r in resources if r.rid == IPTC_ID), None)
-    iim = iptc_iim(old, edits, path)
-    if old is None:
-        resources.append(Resource(b"8BIM", IPTC_ID, b"", iim))
-    else:
-        for r in resources:
-            if r.rid == IPTC_ID:
-                r.data = iim
-                break
-    update_digest(resources, old, iim)
-    new_segs = J.photoshop_segments(render_irb(resources))
-    if idx:
-        new_segs[0].prefix = segs[idx[0]].prefix
-        segs[idx[0] : idx[0] + count] = new_segs
-        return
-    where = J.insert_index(segs)
-    for i in J.find_kind(segs, "xmp") + J.find_kind(segs, "exif"):
-        where = max(where, i + 1)
-    segs[where:where] = new_segs
-
-
-# The reader reports HEIC/HEIF/AVIF (and CR3) as container "HEIF"; CR3 is refused by
-# READ_ONLY_TYPES below (and by plan_heif itself).
 PLANNERS = {"JPEG": plan_jpeg, "PNG": plan_png, "WEBP": plan_webp, "HEIF": plan_heif,
             "HEIC": plan_heif, "AVIF": plan_heif}
 TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "RAW", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
+
+
 def file_type_of(fmt_name: str, path: str) -> str:
     """The real file type (ExifTool's FileType) of ``path``, read as container ``fmt_name``."""
     import mmap

@@ -99,8 +99,8 @@ def fit_packet(packet: bytes, size: int) -> bytes:
 def _iptc_entries(old: dict[int, Entry], edits: Edits, bo: str, extra: dict[int, NewEntry],
                   path: str) -> None:
     from engine.photoshop import IPTC_ID, parse_irb, render_irb
+    from engine.write.changes import iptc_iim
     from engine.write.iptc_digest import update_digest
-    from engine.write.planners import iptc_iim
 
     e, ps = old.get(IPTC_TAG), old.get(PHOTOSHOP_TAG)
     resources = None
