@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
-from engine.tags.exif import EXIF_TAGS, GPS_TAGS, VALUES
+from engine.tags.exif import EXIF_TAGS, GPS_TAGS, MULTI_VALUE, VALUES
 from engine.tiff.patch import NewEntry
 from engine.values import CONV
 
@@ -227,6 +227,9 @@ COORD_REF = {"GPSLatitude": ("GPSLatitudeRef", "NS"), "GPSLongitude": ("GPSLongi
 
 def _pack(d: ExifTagDef, items: list, bo: str) -> NewEntry:
     t = d.type_id
+    want = d.count or (0 if d.name in MULTI_VALUE else 1)
+    if want and len(items) != want:
+        raise ValueError(f"{len(items)} values where the tag holds {want}")
     if t in (5, 10):
         out = []
         for f in items:
@@ -271,6 +274,13 @@ def _expected(d: ExifTagDef) -> str:
     }.get(d.fmt, "a whole number" if d.fmt.startswith("int") else "a number")
 
 
+def _expected_with_count(d: ExifTagDef) -> str:
+    form = _expected(d)
+    if d.count > 1 and d.fmt not in ("string", "undef") and _special(d.name) is None:
+        return f"{d.count} values separated by spaces, each {form}"
+    return form
+
+
 def encode(name: str, text: str, bo: str) -> list[tuple[str, NewEntry]]:
     """Encode ``text`` for tag ``name``; returns (tag name, entry) pairs (GPS refs ride along)."""
     d = lookup(name)
@@ -278,7 +288,7 @@ def encode(name: str, text: str, bo: str) -> list[tuple[str, NewEntry]]:
         return _encode(d, text, bo)
     except (ValueError, ArithmeticError, OverflowError):
         raise TagValueError(
-            f"{text!r} does not fit: expected {_expected(d)}", tag=name
+            f"{text!r} does not fit: expected {_expected_with_count(d)}", tag=name
         ) from None
 
 

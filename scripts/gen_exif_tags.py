@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import pprint
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -81,9 +82,24 @@ meaning) or None.
 '''
 
 
+def variable_count_names(exif_pm: Path) -> set[str]:
+    """Names of the tags whose definition says ``Count => -1`` (read from Exif.pm: the tag
+    hashes are flat, so the nearest ``Name =>`` before the Count is the tag's own)."""
+    names: set[str] = set()
+    last = None
+    for line in exif_pm.read_text(encoding="latin-1").splitlines():
+        m = re.search(r"Name => '([^']+)'", line)
+        if m:
+            last = m.group(1)
+        if "Count => -1" in line and last:
+            names.add(last)
+    return names
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--exiftool", default="exiftool")
+    ap.add_argument("--perl-dir", default="/usr/share/perl5/Image/ExifTool")
     ap.add_argument("--out", default=str(ROOT / "engine" / "tags" / "exif.py"))
     args = ap.parse_args()
     values: dict[str, dict[str, str]] = {}
@@ -112,7 +128,11 @@ def main() -> int:
                 variants.append((name, typ, count, writable, g1, key))
             out[tid] = tuple(variants)
         parts.append(f"{var} = {pprint.pformat(out, width=100, compact=True)}\n\n")
-    parts.append(f"VALUES = {pprint.pformat(values, width=100, compact=True)}\n")
+    parts.append(f"VALUES = {pprint.pformat(values, width=100, compact=True)}\n\n")
+    parts.append("# Tags whose value count may vary (Exif.pm ``Count => -1``; -listx omits it):\n"
+                 "# other numeric tags without a fixed count take exactly one value.\n")
+    multi = sorted(variable_count_names(Path(args.perl_dir) / "Exif.pm"))
+    parts.append(f"MULTI_VALUE = {pprint.pformat(frozenset(multi), width=100, compact=True)}\n")
     Path(args.out).write_text("".join(parts), encoding="utf-8")
     return 0
 

@@ -7,6 +7,7 @@ would crash the daemon's commit path), a valid write was refused, or wrong bytes
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -181,3 +182,24 @@ def test_a_bug_in_planning_is_still_one_engine_error(tmp_path, monkeypatch) -> N
                                          r"untouched; please report this"):
         engine.write_metadata(path, {"Artist": "x"})
     assert path.read_bytes() == original
+
+
+@pytest.mark.parametrize("name,text,count", [("ISO", "100 200", 2), ("LensInfo", "24 70 2.8 4", 4),
+                                             ("Orientation", "6", 1)])
+def test_value_counts_follow_exiftool(name: str, text: str, count: int) -> None:
+    from engine.exif_encode import encode
+
+    assert encode(name, text, "<")[0][1].count == count
+
+
+@pytest.mark.parametrize("name,text,message", [
+    ("Orientation", "1 2", "'1 2' does not fit: expected one of: Horizontal (normal)"),
+    ("LensInfo", "24 70", "'24 70' does not fit: expected 4 values separated by spaces"),
+    ("XResolution", "72 72", "'72 72' does not fit: expected a positive number"),
+])
+def test_wrong_value_counts_are_refused(name: str, text: str, message: str) -> None:
+    from engine.errors import TagValueError
+    from engine.exif_encode import encode
+
+    with pytest.raises(TagValueError, match=re.escape(message)):
+        encode(name, text, "<")

@@ -1163,3 +1163,16 @@ VALUES = {'AlphaDataDiscard': {'0': 'Full Resolution',
                       '2 4': 'YCbCr4:2:1 (2 4)',
                       '4 1': 'YCbCr4:1:1 (4 1)',
                       '4 2': 'YCbCr4:1:0 (4 2)'}}
+
+# Tags whose value count may vary (Exif.pm ``Count => -1``; -listx omits it):
+# other numeric tags without a fixed count take exactly one value.
+MULTI_VALUE = frozenset({'AnalogBalance', 'AsShotNeutral', 'AsShotPreProfileMatrix', 'BitsPerSample',
+           'BlackLevel', 'BlackLevelDeltaH', 'BlackLevelDeltaV', 'CFAPattern2',
+           'CameraCalibration1', 'CameraCalibration2', 'CameraCalibration3', 'ColorMatrix1',
+           'ColorMatrix2', 'ColorMatrix3', 'CurrentPreProfileMatrix', 'ForwardMatrix1',
+           'ForwardMatrix2', 'ForwardMatrix3', 'GooglePlusUploadCode', 'ISO', 'IntergraphMatrix',
+           'LinearizationTable', 'MaskedAreas', 'ModelTiePoint', 'NoiseProfile',
+           'ProfileHueSatMapData1', 'ProfileHueSatMapData2', 'ProfileHueSatMapData3',
+           'ProfileLookTableData', 'ProfileToneCurve', 'ReductionMatrix1', 'ReductionMatrix2',
+           'ReductionMatrix3', 'SubjectArea', 'TStop', 'TimeCodes', 'TimeZoneOffset',
+           'WhiteLevel'})
