@@ -173,3 +173,19 @@ def test_restore_then_write_keeps_the_same_backup(photo: Path) -> None:
     backups = photo.parent / ".originals"
     assert sorted(p.name for p in backups.iterdir()) == ["photo.jpg"]
     assert (backups / "photo.jpg").read_bytes() == ORIGINAL
+
+
+def test_a_crash_around_the_rename_is_not_taken_for_a_replaced_photo(photo: Path) -> None:
+    # The identity of both the old and the new file is recorded before the rename; a crash
+    # right after the rename (before the final record) must not set the true original aside.
+    safety.safe_rewrite(str(photo), [b"one"], validate=_ok)
+    backup = str(photo.parent / ".originals" / "photo.jpg")
+    old = os.stat(photo)
+    tmp = photo.parent / ".photo.jpg.metafs-0000.tmp"
+    tmp.write_bytes(b"two, longer")
+    safety.record_written(backup, old, os.stat(tmp))
+    os.rename(tmp, photo)  # ...and the process dies here
+    assert not safety.backup_is_stale(backup, str(photo))
+    safety.safe_rewrite(str(photo), [b"three"], validate=_ok)
+    assert Path(backup).read_bytes() == ORIGINAL
+    assert [p.name for p in Path(backup).parent.iterdir()] == ["photo.jpg"]

@@ -87,18 +87,21 @@ def _identity(st: os.stat_result) -> bytes:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
 
 
-def record_written(backup: str | None, path: str) -> None:
+def record_written(backup: str | None, *files: os.stat_result) -> None:
+    """Record which files may stand at the path: during a rewrite both the old and the new one
+    (a crash between the rename and the next record must not look like a replaced photo)."""
     if backup is None:
         return
+    value = b"|".join(_identity(st) for st in files)
     with suppress(OSError):  # no user xattrs here: the check below is then skipped
-        os.setxattr(backup, WRITTEN_XATTR, _identity(os.stat(path)), follow_symlinks=False)
+        os.setxattr(backup, WRITTEN_XATTR, value, follow_symlinks=False)
 
 
 def backup_is_stale(backup: str, path: str) -> bool:
-    """True when the file at ``path`` is not the one metafs last wrote there."""
+    """True when the file at ``path`` is none of the ones metafs last wrote there."""
     try:
         written = os.getxattr(backup, WRITTEN_XATTR, follow_symlinks=False)
-        return written != _identity(os.stat(path))
+        return _identity(os.stat(path)) not in written.split(b"|")
     except OSError:
         return False  # never written by metafs, or no xattrs: the backup is this file's
 
@@ -239,8 +242,10 @@ def safe_rewrite(
         what = "renaming the new file into place"
         if os.stat(path).st_mtime_ns != st.st_mtime_ns:
             raise WriteError("the file changed while it was being rewritten; retry", path=path)
+        new_st = os.stat(tmp)
+        record_written(backup_file, st, new_st)
         os.rename(tmp, path)
-        record_written(backup_file, path)
+        record_written(backup_file, new_st)
         what = "syncing the directory after the rename"
         _step("renamed")
         fsync_dir(d)
@@ -303,8 +308,11 @@ def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> st
                 os.close(dst)
         finally:
             os.close(fs)
+        restored = os.stat(tmp)
+        if os.path.exists(path):
+            record_written(src, os.stat(path), restored)
         os.rename(tmp, path)
-        record_written(src, path)  # the restored file is ours: its backup still applies
+        record_written(src, restored)  # the restored file is ours: its backup still applies
         fsync_dir(d)
     except OSError as e:
         with suppress(OSError):
