@@ -88,6 +88,7 @@ class Status:
         pending: dict[str, list[str]],
         commits: int,
         failures: int,
+        extra: tuple[str, ...] = (),
     ) -> bytes:
         lines = [
             f"pid: {os.getpid()}",
@@ -102,6 +103,7 @@ class Status:
             f"commits: {commits} (rewrites {self.rewrites}, unchanged {self.unchanged}, "
             f"failed {failures})"
         )
+        lines += extra
         lines.append(f"errors: {len(self.errors)}")
         lines += [f"  {e}" for e in self.errors]
         return ("\n".join(lines) + "\n").encode()

@@ -7,6 +7,7 @@ errors, ``OSError`` keeps its own errno, and anything unexpected is logged and b
 
 from __future__ import annotations
 
+import collections
 import errno
 import functools
 import logging
@@ -63,11 +64,18 @@ def fuse_error(exc: BaseException, *, unknown_tag: int = errno.ENOENT) -> pyfuse
     return pyfuse3.FUSEError(errno_for(exc, unknown_tag=unknown_tag))
 
 
+# Requests served, by handler name (the status file shows them: how much work a command
+# caused, and whether the kernel's caches answered instead).
+requests: collections.Counter[str] = collections.Counter()
+
+
 def handler(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Wrap an async Operations method so that only FUSEError leaves it."""
+    name = fn.__name__
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        requests[name] += 1
         try:
             return await fn(*args, **kwargs)
         except pyfuse3.FUSEError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import stat
 from typing import Any
@@ -21,7 +22,7 @@ from engine.write.safety import backup_path_for
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
 from metafs.editing import MetaEditor, StaticHandle, TagHandle
-from metafs.errors import fail, handler
+from metafs.errors import fail, handler, requests
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.journal import Journal
 from metafs.passthrough import SrcHandle
@@ -35,6 +36,7 @@ ORIGINALS = ".originals"
 CONTROL = ".metafs"
 JOURNAL_DIR = ".journal"  # inside SOURCE/.originals, hidden from every view
 DIR_RO = stat.S_IFDIR | 0o555
+MAX_LISTINGS = 64  # folder listings kept between the pieces of a readdir
 
 
 class Operations(pyfuse3.Operations):
@@ -63,13 +65,42 @@ class Operations(pyfuse3.Operations):
         self.views = PhotoViews(engine or real_engine(), self.source)
         self.batcher = Batcher(self._commit_sync, debounce=debounce, on_done=self._committed)
         self.views.overlay = self.batcher.overlay
+        self.views.on_change = self._photo_changed
         self.editor = MetaEditor(self.views, self.batcher, journal, read_only=read_only)
         self._handles: dict[int, Any] = {}
         self._next_fh = 1
         self._dirs: dict[int, tuple[Node, list[tuple[str, Node, Any]]]] = {}
+        # With metafs/fuse_shim.c the kernel sends no OPENDIR: readdir and fsyncdir get the
+        # folder's inode as fh, and a listing is kept per inode while the kernel reads it in
+        # pieces (it caches the listing itself afterwards).  Set by mount.run().
+        self.dirs_by_inode = False
+        self._listings: dict[int, list[tuple[str, Node, Any]]] = {}
+        # Inodes whose cached attributes, pages and listings the kernel must drop; sent by
+        # a task of its own, never from a handler (the kernel may be waiting on that very
+        # handler while it invalidates).
+        self._stale_send, self._stale_recv = trio.open_memory_channel(math.inf)
 
     def start(self, nursery: trio.Nursery) -> None:
         self.batcher.start(nursery)
+        if self.notify_kernel:
+            nursery.start_soon(self._send_invalidations)
+
+    async def _send_invalidations(self) -> None:
+        async for inodes in self._stale_recv:
+            await trio.to_thread.run_sync(_invalidate, inodes)
+
+    def _stale(self, nodes: list[Node | None]) -> None:
+        if self.notify_kernel:
+            self._stale_send.send_nowait([n.inode for n in nodes if n is not None])
+
+    def _photo_changed(self, rel: str) -> None:
+        """Changed by another program: its .meta folders may list other tags now."""
+        self._stale(self.inodes.nodes_of_photo(rel))
+
+    def _folder_changed(self, kind: Kind, rel: str) -> None:
+        """A file in this folder was written: it may have become a photo (or stopped
+        being one), which adds or removes its NAME.meta entry."""
+        self._stale([self.inodes.find(kind, os.path.dirname(rel))])
 
     # -- paths and nodes ----------------------------------------------------------------
 
@@ -151,8 +182,9 @@ class Operations(pyfuse3.Operations):
             like = os.stat(self.source)
             if node.sub == "status":
                 size = len(self.status_text())
-                return pt.synth_attr(node.inode, stat.S_IFREG | 0o444, size, like)
-            return pt.synth_attr(node.inode, DIR_RO, 0, like)
+                return pt.synth_attr(node.inode, stat.S_IFREG | 0o444, size, like,
+                                     timeout=pt.TIMEOUT)
+            return pt.synth_attr(node.inode, DIR_RO, 0, like, timeout=pt.TIMEOUT)
         return await self.editor.attr(node)
 
     # -- lookups ------------------------------------------------------------------------
@@ -188,6 +220,8 @@ class Operations(pyfuse3.Operations):
                 else None
             )
             await trio.to_thread.run_sync(pt.set_attributes, self._src(node.rel), fd, attr, fields)
+            if fields.update_size:
+                self._folder_changed(Kind.SRC, node.rel)
         elif node.kind is Kind.TAG:
             await self.editor.setattr(node, attr, fields, self._handles.get(fh) if fh else None)
         elif fields.update_size or fields.update_mode or fields.update_uid or fields.update_gid:
@@ -260,11 +294,23 @@ class Operations(pyfuse3.Operations):
                 out.append((name + META_SUFFIX, Kind.META, path, st))
         return out
 
+    async def _entries(self, fh: int, start_id: int) -> list[tuple[str, Node, Any]]:
+        if not self.dirs_by_inode:
+            if fh not in self._dirs:
+                raise fail(errno.EBADF)
+            return self._dirs[fh][1]
+        # A listing starts at 0 and may go on in pieces: the pieces come from one snapshot.
+        entries = self._listings.pop(fh, None) if start_id else None
+        if entries is None:
+            entries = await self._listing(self._node(fh))
+        self._listings[fh] = entries
+        while len(self._listings) > MAX_LISTINGS:  # readers that stopped half-way
+            del self._listings[next(iter(self._listings))]
+        return entries
+
     @handler
     async def readdir(self, fh: int, start_id: int, token: Any) -> None:
-        if fh not in self._dirs:
-            raise fail(errno.EBADF)
-        entries = self._dirs[fh][1]
+        entries = await self._entries(fh, start_id)
         node_of = self.inodes.node
         for i in range(start_id, len(entries)):
             entry = entries[i]
@@ -286,6 +332,8 @@ class Operations(pyfuse3.Operations):
             if node.kind is Kind.TAG:
                 node.told = attr.st_size
             node.lookups += 1
+        if self.dirs_by_inode and start_id >= len(entries):
+            self._listings.pop(fh, None)  # the end: the kernel has it all
 
     @handler
     async def releasedir(self, fh: int) -> None:
@@ -295,9 +343,12 @@ class Operations(pyfuse3.Operations):
     async def fsyncdir(self, fh: int, datasync: bool) -> None:
         # fsync on a .meta folder commits its photo; on .metafs/ (what `metafs umount`
         # uses) or a SOURCE folder, every pending edit.
-        if fh not in self._dirs:
+        if self.dirs_by_inode:
+            node = self._node(fh)
+        elif fh in self._dirs:
+            node = self._dirs[fh][0]
+        else:
             raise fail(errno.EBADF)
-        node = self._dirs[fh][0]
         if node.kind is Kind.META:
             await self.editor.commit_photo(node.rel)
         elif node.kind in (Kind.CTL, Kind.SRC):
@@ -547,6 +598,7 @@ class Operations(pyfuse3.Operations):
     async def write(self, fh: int, off: int, buf: bytes) -> int:
         h = self._handle(fh)
         if isinstance(h, SrcHandle):
+            h.written = True
             return await trio.to_thread.run_sync(os.pwrite, h.fd, buf, off)
         return await self.editor.write(h, off, buf)
 
@@ -561,6 +613,8 @@ class Operations(pyfuse3.Operations):
         h = self._handles.pop(fh, None)
         if isinstance(h, SrcHandle):
             os.close(h.fd)
+            if h.written:
+                self._folder_changed(Kind.SRC, h.rel)
         elif isinstance(h, TagHandle):
             await self.editor.release(h)
 
@@ -640,12 +694,20 @@ class Operations(pyfuse3.Operations):
     async def _committed(self, photo: str, changes: Any, seq: int, result: Any, error: Any) -> None:
         await self.editor.committed(photo, changes, seq, result, error)
         if self.notify_kernel:
-            inodes = [n.inode for n in self.inodes.nodes_of_photo(photo)]
-            await trio.to_thread.run_sync(_invalidate, inodes)
+            # The photo's tags, and the .originals folders a new backup appears in.
+            nodes: list[Node | None] = list(self.inodes.nodes_of_photo(photo))
+            folder = os.path.dirname(photo)
+            while True:
+                nodes.append(self.inodes.find(Kind.ORIG, folder))
+                if not folder:
+                    break
+                folder = os.path.dirname(folder)
+            await trio.to_thread.run_sync(_invalidate, [n.inode for n in nodes if n])
 
     # -- status -------------------------------------------------------------------------
 
     def status_text(self) -> bytes:
+        counts = ", ".join(f"{op} {n}" for op, n in sorted(requests.items()))
         return self.editor.status.render(
             source=self.source,
             mountpoint=self.mountpoint,
@@ -654,6 +716,10 @@ class Operations(pyfuse3.Operations):
             pending=self.batcher.pending_photos(),
             commits=self.batcher.commits,
             failures=self.batcher.failures,
+            extra=(
+                f"kernel directory cache: {'on' if self.dirs_by_inode else 'off'}",
+                f"requests: {sum(requests.values())} ({counts})",
+            ),
         )
 
 

@@ -4,6 +4,9 @@ and a clean end (pending edits committed first on SIGTERM/SIGINT, ``metafs umoun
 
 from __future__ import annotations
 
+# isort: off
+from metafs import fuse_shim  # first: it must be loaded before pyfuse3 is (see there)
+# isort: on
 import argparse
 import errno
 import logging
@@ -138,13 +141,15 @@ def run(
             pyfuse3.init(ops, mountpoint, options)
         except RuntimeError as e:
             raise MountError(f"{mountpoint}: mounting failed ({e}); is FUSE usable here?") from None
+        ops.dirs_by_inode = fuse_shim.active()
     except (MountError, JournalBusyError) as e:
         if journal is not None:
             journal.close()
         ready(str(e))
         return 1
     ready(None)
-    log.info("serving %s at %s", source, mountpoint)
+    log.info("serving %s at %s (kernel directory cache: %s)", source, mountpoint,
+             "on" if ops.dirs_by_inode else "off")
     ops.terminated_by_signal = False
     try:
         trio.run(_serve, ops)

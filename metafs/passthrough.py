@@ -10,7 +10,12 @@ import pyfuse3
 
 from engine.write.safety import fsync_dir
 
-TIMEOUT = 1.0  # seconds the kernel may cache entries and attributes
+TIMEOUT = 1.0  # seconds the kernel may cache entries and attributes of SOURCE paths
+# ... and of generated entries (.meta folders, tag files): every change the daemon makes or
+# sees is pushed to the kernel (invalidations), so only a photo changed by another program
+# and not yet looked at again can show its old tag list or sizes, for at most this long.
+# Long enough that repeated walks of a tree (grep -r, find) are served by the kernel.
+GENERATED_TIMEOUT = 10.0
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
@@ -43,14 +48,15 @@ def synth_attr(
     like: os.stat_result | None,
     *,
     mtime_ns: int | None = None,
+    timeout: float = GENERATED_TIMEOUT,
 ) -> pyfuse3.EntryAttributes:
     """Attributes of a generated entry (tag file, .meta folder, control file): owner and
     times of the photo (``like``), exact size."""
     a = pyfuse3.EntryAttributes()
     a.st_ino = inode
     a.generation = 0
-    a.entry_timeout = TIMEOUT
-    a.attr_timeout = TIMEOUT
+    a.entry_timeout = timeout
+    a.attr_timeout = timeout
     a.st_mode = mode
     a.st_nlink = 2 if stat.S_ISDIR(mode) else 1
     a.st_uid = like.st_uid if like else os.getuid()
@@ -69,6 +75,7 @@ def synth_attr(
 class SrcHandle:
     fd: int
     rel: str
+    written: bool = False  # then the folder's listing may change (a file became a photo)
 
 
 def scan(path: str) -> list[tuple[str, os.stat_result]]:

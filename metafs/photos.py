@@ -138,6 +138,8 @@ class PhotoViews:
         self.scratch: dict[str, dict[str, ScratchFile]] = {}
         self.creating: dict[tuple[str, str], int] = {}  # (photo, tag) created, not flushed
         self.overlay: Callable[[str], Changes] = lambda rel: {}
+        # Called when a photo is found changed by someone else (its metadata read again).
+        self.on_change: Callable[[str], None] = lambda rel: None
         # tag path -> (TagSpec, None) or (None, why the writer does not take it)
         self._specs: OrderedDict[str, tuple[Any, str | None]] = OrderedDict()
 
@@ -178,8 +180,11 @@ class PhotoViews:
             return photo.md
         async with photo.lock:
             if photo.sig != signature(self._stat(photo, rel)):
+                known = photo.sig is not None
                 sig, md, err = await trio.to_thread.run_sync(self._read, rel)
                 self.store(rel, md, sig, err)
+                if known:
+                    self.on_change(rel)
         return photo.md
 
     def _stat(self, photo: Photo, rel: str) -> os.stat_result:

@@ -807,3 +807,27 @@ def test_root_daemon_gives_new_entries_to_the_caller(env: Env) -> None:
     for name in ("new.txt", "folder", "link"):
         st = os.lstat(env.src / "sub" / name)
         assert (st.st_uid, st.st_gid) == (65534, 65534), name
+
+
+def test_listing_by_inode_keeps_one_snapshot_per_folder(env: Env) -> None:
+    """With the shim, readdir gets the folder's inode: the pieces of one listing come from
+    the snapshot taken at offset 0, a new listing from 0 is taken afresh, and snapshots of
+    readers that stopped half-way are bounded."""
+    from metafs import fs
+
+    async def body(ops: Operations) -> None:
+        ops.dirs_by_inode = True
+        meta = await walk(ops, "photo.jpg.meta")
+        first = await ops._entries(meta, 0)
+        assert [n for n, _, _ in first] == ["ISO", "Make", "MakerNote", "iptc", "xmp"]
+        assert await ops._entries(meta, 2) is first  # the rest of the same listing
+        assert await ops._entries(pyfuse3.ROOT_INODE, 0) is not first
+        for inode in range(10_000, 10_000 + fs.MAX_LISTINGS + 5):
+            ops._listings[inode] = []
+        await ops._entries(meta, 0)
+        assert len(ops._listings) == fs.MAX_LISTINGS
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops._entries(123_456, 0)
+        assert e.value.errno == errno.ESTALE
+
+    env.run(body)

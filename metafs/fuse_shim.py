@@ -1,0 +1,46 @@
+"""Load metafs/fuse_shim.c (built by scripts/setup) so that the kernel caches directories.
+
+The shim sits between pyfuse3 and libfuse (see the C file for what it changes and why).  It
+is loaded RTLD_GLOBAL when this module is imported, which must happen before pyfuse3 is
+imported (Python loads extension modules RTLD_NOW: pyfuse3's calls into libfuse are bound
+then); metafs.mount imports this module first.  ``active()`` says after pyfuse3.init()
+whether the session went through the shim (then readdir/fsyncdir get an inode number in
+place of a directory handle).  Without the built library nothing changes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_fuse_shim.so")
+_lib: ctypes.CDLL | None = None
+
+
+def load(path: str = LIBRARY) -> bool:
+    """Load the shim once; False (and a log line) when it is not there or does not load."""
+    global _lib
+    if _lib is not None:
+        return True
+    if os.environ.get("METAFS_NO_FUSE_SHIM"):
+        return False
+    try:
+        _lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    except OSError as e:
+        log.info("no kernel directory cache (%s); run scripts/setup to build %s",
+                 e, os.path.basename(path))
+        return False
+    return True
+
+
+def active() -> bool:
+    """Did the FUSE session of this process go through the shim?"""
+    if _lib is None:
+        return False
+    return bool(ctypes.c_int.in_dll(_lib, "metafs_shim_active").value)
+
+
+load()

@@ -1,0 +1,125 @@
+"""The kernel's caches in a real mount: what they save, and that they never show old news.
+
+With metafs/fuse_shim.c (built by scripts/setup) the kernel keeps folder listings and tag
+pages, and generated entries for GENERATED_TIMEOUT seconds; the daemon pushes every change it
+makes or notices.  The status file counts the requests the daemon served.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_mount import Mount, _wait
+
+from metafs import fuse_shim
+from metafs.passthrough import GENERATED_TIMEOUT
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse"),
+    pytest.mark.skipif(shutil.which("fusermount3") is None, reason="no fusermount3"),
+    pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool"),
+]
+needs_shim = pytest.mark.skipif(
+    not os.path.exists(fuse_shim.LIBRARY), reason="metafs/_fuse_shim.so not built (scripts/setup)"
+)
+# Well inside the time the kernel would otherwise keep a generated entry: passing in time
+# means the daemon told the kernel, not that the entry expired.
+SOON = GENERATED_TIMEOUT / 2
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Mount]:
+    m = Mount(tmp_path)
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+def _requests(mount: Mount) -> dict[str, int]:
+    line = next(x for x in mount.status().splitlines() if x.startswith("requests:"))
+    return {op: int(n) for op, n in re.findall(r"(\w+) (\d+)", line.partition("(")[2])}
+
+
+def _walk_and_read(top: Path) -> int:
+    """What `grep -r --include=Make` does: every folder listed, every Make read."""
+    n = 0
+    for root, _dirs, files in os.walk(top):
+        if "Make" in files:
+            Path(root, "Make").read_bytes()
+            n += 1
+    return n
+
+
+@needs_shim
+def test_a_warm_walk_is_served_by_the_kernel(live: Mount) -> None:
+    mount = live
+    assert "kernel directory cache: on" in mount.status()
+    assert _walk_and_read(mount.mnt) == 1  # photo.jpg (sub/iptc.jpg has no Make)
+    _walk_and_read(mount.mnt)  # the tag pages are kept from the second read on
+    before = _requests(mount)
+    assert _walk_and_read(mount.mnt) == 1
+    after = _requests(mount)
+    spent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
+    # Listing and closing cost nothing; a tag read is one open and one release (and so is
+    # the status file read in between).
+    assert {op: spent.get(op, 0) for op in ("opendir", "readdir", "releasedir", "flush")} == {
+        "opendir": 0, "readdir": 0, "releasedir": 0, "flush": 0}
+    assert (spent["open"], spent["release"]) == (1 + 1, 1 + 1)
+
+
+@needs_shim
+def test_listings_follow_changes_made_elsewhere(tmp_path: Path) -> None:
+    mount = Mount(tmp_path, 60_000)  # nothing commits unless asked
+    try:
+        xmp = mount.meta / "xmp"
+        for _ in range(2):  # listed, and the listing served from the kernel's cache
+            assert "dc:source" not in os.listdir(xmp)
+        # Another program adds a tag: the next open of any tag of the photo notices, and the
+        # folder lists the new tag at once.
+        subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Source=Outside",
+                        str(mount.src / "photo.jpg")], check=True)
+        assert _wait(lambda: (mount.meta / "Make").read_bytes() and "dc:source" in os.listdir(xmp),
+                     SOON)
+        # A file written through the mount becomes a photo: its .meta appears.
+        assert "notes.txt.meta" not in os.listdir(mount.mnt)
+        shutil.copyfile(mount.src / "photo.jpg", mount.mnt / "notes.txt")
+        assert _wait(lambda: "notes.txt.meta" in os.listdir(mount.mnt), SOON)
+        # A commit's backup shows in .originals, listed before it existed.
+        originals = mount.mnt / ".originals"
+        assert "photo.jpg" not in os.listdir(originals)
+        (mount.meta / "Make").write_text("Cached Camera\n")
+        mount.commit()
+        assert _wait(lambda: "photo.jpg" in os.listdir(originals), SOON)
+        # The daemon's own change in another folder: deleting Artist also deletes its
+        # synchronised copy, dc:creator, from xmp/.
+        assert "dc:creator" in os.listdir(xmp)
+        os.unlink(mount.meta / "Artist")
+        mount.commit()
+        assert _wait(lambda: "dc:creator" not in os.listdir(xmp), SOON)
+        assert "XMP-dc:Creator" not in mount.exif()
+    finally:
+        mount.close()
+
+
+def test_mount_works_without_the_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METAFS_NO_FUSE_SHIM", "1")
+    mount = Mount(tmp_path)
+    try:
+        assert "kernel directory cache: off" in mount.status()
+        assert _walk_and_read(mount.mnt) == 1
+        before = _requests(mount)
+        assert _walk_and_read(mount.mnt) == 1
+        assert _requests(mount)["opendir"] > before["opendir"]  # every folder opened again
+        mount.sh("echo 'No Shim' > photo.jpg.meta/Make")
+        mount.commit()
+        assert mount.exif()["IFD0:Make"] == "No Shim"
+        assert "Make" in os.listdir(mount.meta)
+    finally:
+        mount.close()
