@@ -516,6 +516,8 @@ class Operations(pyfuse3.Operations):
                 name = os.fsencode(os.path.basename(old))
                 pyfuse3.invalidate_entry_async(up.inode, name, ignore_enoent=True)
             self.inodes.rekey(Kind.ORIG, old, new)
+        # Both folders list other names now (the kernel may hold their listings).
+        self._stale([self.inodes.find(Kind.ORIG, os.path.dirname(p)) for p in (old, new)])
 
     # -- files --------------------------------------------------------------------------
 

@@ -401,8 +401,11 @@ def test_rename_photo_and_folder_moves_the_originals(mount: Mount) -> None:
     photo, iptc = (FIXTURES / "photo.jpg").read_bytes(), (FIXTURES / "iptc.jpg").read_bytes()
     mount.sh("echo Renamed > photo.jpg.meta/Make")
     mount.commit(mount.meta)
+    view = mount.mnt / ".originals"
+    assert _wait(lambda: "photo.jpg" in os.listdir(view))
     mount.sh("echo 'kw moved' >> sub/iptc.jpg.meta/iptc/Keywords")  # left pending: mv commits
     mount.sh("mv photo.jpg sub/renamed.jpg && mv sub album")
+    assert _wait(lambda: sorted(os.listdir(view)) == ["album"], 5)
     assert not (orig / "photo.jpg").exists() and not (orig / "sub").exists()
     assert (orig / "album" / "renamed.jpg").read_bytes() == photo
     assert (orig / "album" / "iptc.jpg").read_bytes() == iptc
