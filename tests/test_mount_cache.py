@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,21 @@ def test_mount_works_without_the_shim(tmp_path: Path, monkeypatch: pytest.Monkey
         assert "Make" in os.listdir(mount.meta)
     finally:
         mount.close()
+
+
+@needs_shim
+def test_the_metafs_command_mounts_with_the_cache(tmp_path: Path) -> None:
+    """`metafs mount` (the installed command, not `python -m metafs.mount`) must load the shim
+    before anything imports pyfuse3."""
+    exe = Path(sys.executable).parent / "metafs"
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    shutil.copy2(Path(__file__).resolve().parents[1] / "fixtures" / "photo.jpg", src)
+    subprocess.run([str(exe), "mount", str(src), str(mnt)], check=True, timeout=120)
+    try:
+        status = (mnt / ".metafs" / "status").read_text()
+        assert "kernel directory cache: on" in status
+        assert (mnt / "photo.jpg.meta" / "Make").read_text() == "MetaFS Test Camera Co.\n"
+    finally:
+        subprocess.run([str(exe), "umount", str(mnt)], check=True, timeout=120)
