@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
 
 from engine.errors import EngineError
 from engine.model import TagValue, binary_text
 from engine.photoshop import find_iptc
+from engine.record import Record
 from engine.tags.exif import EXIF_TAGS, GPS_TAGS, PANASONIC_RAW_TAGS
 from engine.tiff.ifd import SUB_IFD_TAGS, Entry, Ifd, TiffStructure, parse_tiff
 from engine.values import (
@@ -67,22 +67,37 @@ _STRIP_RAWJPG = {0x0111: "JpgFromRawStart", 0x0117: "JpgFromRawLength"}
 _STRIP_OTHER = {0x0111: "OtherImageStart", 0x0117: "OtherImageLength"}
 
 
-@dataclass(slots=True)
-class ExifResult:
-    tags: list[TagValue] = field(default_factory=list)
-    xmp: bytes | None = None
-    iptc: bytes | None = None
-    warnings: list[str] = field(default_factory=list)
-    structure: TiffStructure | None = None
+class ExifResult(Record):
+    __slots__ = ("tags", "xmp", "iptc", "warnings", "structure")
+    tags: list[TagValue]
+    xmp: bytes | None
+    iptc: bytes | None
+    warnings: list[str]
+    structure: TiffStructure | None
+
+    def __init__(self) -> None:
+        self.tags = []
+        self.xmp = None
+        self.iptc = None
+        self.warnings = []
+        self.structure = None
 
 
-@dataclass(slots=True)
-class TagDef:
+class TagDef(Record):
+    __slots__ = ("name", "type", "count", "writable", "values")
     name: str
     type: str  # ExifTool write format, "?" if not writable
     count: int
     writable: bool
     values: str | None  # key of engine.tags.exif.VALUES
+
+    def __init__(self, name: str, type: str, count: int, writable: bool,
+                 values: str | None) -> None:
+        self.name = name
+        self.type = type
+        self.count = count
+        self.writable = writable
+        self.values = values
 
 
 def tag_path(group: str, name: str) -> str:

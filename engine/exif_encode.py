@@ -12,13 +12,18 @@ import math
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from fractions import Fraction
 
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
+from engine.record import FrozenRecord
 from engine.tags.exif import EXIF_TAGS, GPS_TAGS, MULTI_VALUE, VALUES
 from engine.tiff.patch import NewEntry
 from engine.values import CONV
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    # fractions (and decimal, which it imports) cost 2 ms of a CLI write's start: the
+    # functions that parse numbers import it when they run
+    from fractions import Fraction
 
 TYPE_IDS = {
     "int8u": 1, "string": 2, "int16u": 3, "int32u": 4, "rational64u": 5, "int8s": 6,
@@ -28,14 +33,25 @@ _PACK = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 11: "f", 12: "d"}
 MAIN_IFDS = ("IFD0", "ExifIFD", "GPS", "InteropIFD")
 
 
-@dataclass(frozen=True, slots=True)
-class ExifTagDef:
+class ExifTagDef(FrozenRecord):
+    __slots__ = ("tag", "name", "fmt", "count", "group", "values")
     tag: int
     name: str
     fmt: str  # ExifTool format name
     count: int  # 0 when not fixed
     group: str  # the IFD ExifTool writes it to
     values: dict[str, str] | None
+
+    def __init__(self, tag: int, name: str, fmt: str, count: int, group: str,
+                 values: dict[str, str] | None) -> None:
+        # ~300 made at import: set directly (FrozenRecord._init is twice as slow)
+        _set = object.__setattr__
+        _set(self, "tag", tag)
+        _set(self, "name", name)
+        _set(self, "fmt", fmt)
+        _set(self, "count", count)
+        _set(self, "group", group)
+        _set(self, "values", values)
 
     @property
     def type_id(self) -> int:
@@ -78,6 +94,8 @@ _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 
 
 def _fraction(text: str) -> Fraction:
+    from fractions import Fraction
+
     t = text.strip()
     m = re.fullmatch(rf"({_NUM})\s*/\s*({_NUM})", t)
     try:
@@ -106,6 +124,8 @@ def _strip_unit(unit: str) -> Callable[[str], list[Fraction]]:
 
 
 def _apex_time(text: str) -> list[Fraction]:  # ShutterSpeedValue: printed as a time
+    from fractions import Fraction
+
     t = _fraction(text)
     if t <= 0:
         raise ValueError(text)
@@ -113,19 +133,24 @@ def _apex_time(text: str) -> list[Fraction]:  # ShutterSpeedValue: printed as a 
 
 
 def _apex_aperture(text: str) -> list[Fraction]:  # ApertureValue: printed as an f-number
+    from fractions import Fraction
+
     f = _fraction(text)
     if f <= 0:
         raise ValueError(text)
     return [Fraction(2 * math.log2(f)).limit_denominator(1000)]
 
 
-_DMS = re.compile(
+# Patterns compiled (and cached by re) when first used: compiling costs a CLI write's start.
+_DMS = (
     rf"^\s*({_NUM})(?:\s*(?:deg|°)\s*(?:({_NUM})\s*'?\s*(?:({_NUM})\s*\"?)?)?)?\s*([NSEWnsew])?\s*$"
 )
 
 
 def _coordinate(text: str) -> tuple[list[Fraction], str | None]:
-    m = _DMS.match(text)
+    from fractions import Fraction
+
+    m = re.match(_DMS, text)
     if not m:
         raise ValueError(text)
     deg = Fraction(m.group(1))
@@ -148,6 +173,8 @@ def _coordinate(text: str) -> tuple[list[Fraction], str | None]:
 
 
 def _time(text: str) -> list[Fraction]:
+    from fractions import Fraction
+
     m = re.fullmatch(rf"\s*(\d+):(\d+):({_NUM})\s*(?:Z|UTC)?\s*", text)
     if not m:
         raise ValueError(text)
@@ -160,14 +187,14 @@ def _time(text: str) -> list[Fraction]:
     return [Fraction(h), Fraction(mi), secs]
 
 
-_DATE = re.compile(
+_DATE = (
     r"^\s*(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d))?(?:\.\d+)?)?"
     r"\s*(Z|[+-]\d\d:?\d\d)?\s*$"
 )
 
 
 def _date(text: str) -> str:
-    m = _DATE.match(text)
+    m = re.match(_DATE, text)
     if not m:
         raise ValueError(text)
     y, mo, d, h, mi, s, _tz = m.groups()
@@ -226,6 +253,8 @@ COORD_REF = {"GPSLatitude": ("GPSLatitudeRef", "NS"), "GPSLongitude": ("GPSLongi
 
 
 def _pack(d: ExifTagDef, items: list, bo: str) -> NewEntry:
+    from fractions import Fraction
+
     t = d.type_id
     want = d.count or (0 if d.name in MULTI_VALUE else 1)
     if want and len(items) != want:

@@ -15,57 +15,97 @@ A *tag path* is the name a tag has in the mounted filesystem and in the CLI:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from engine.record import FrozenRecord, Record
 
 Value = str | list[str]
+_set = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
-class TagValue:
+class TagValue(FrozenRecord):
     """One tag as the reader shows it."""
 
+    __slots__ = ("path", "group", "name", "value", "writable", "binary_size")
     path: str
     group: str  # ExifTool family-1 group: IFD0, ExifIFD, GPS, InteropIFD, IFD1, XMP-dc, IPTC...
     name: str  # ExifTool tag name (the key of ``exiftool -j -G1``)
     value: Value  # printed value; a list for list tags (one item per element)
-    writable: bool = True
-    binary_size: int | None = None  # set for binary values; value is then "(Binary data N bytes)"
+    writable: bool
+    binary_size: int | None  # set for binary values; value is then "(Binary data N bytes)"
+
+    def __init__(self, path: str, group: str, name: str, value: Value, writable: bool = True,
+                 binary_size: int | None = None) -> None:
+        # one object per tag read: set directly (FrozenRecord._init is twice as slow)
+        _set(self, "path", path)
+        _set(self, "group", group)
+        _set(self, "name", name)
+        _set(self, "value", value)
+        _set(self, "writable", writable)
+        _set(self, "binary_size", binary_size)
 
     @property
     def is_binary(self) -> bool:
         return self.binary_size is not None
+
+    def replace(self, **changes: object) -> TagValue:
+        """A copy with some fields changed (as ``dataclasses.replace``)."""
+        fields = {k: getattr(self, k) for k in self.__slots__}
+        fields.update(changes)
+        return TagValue(**fields)  # type: ignore[arg-type]
 
 
 def binary_text(size: int) -> str:
     return f"(Binary data {size} bytes)"
 
 
-@dataclass(slots=True)
-class Blocks:
+class Blocks(Record):
     """Metadata blocks a container holds, as raw bytes (pure data, no file handles)."""
 
-    exif: bytes | memoryview | None = None  # starts with a TIFF header; whole file for TIFF
-    exif_offset: int = 0  # where ``exif`` starts in the file (for messages)
-    xmp: bytes | None = None  # main XMP packet
-    xmp_extended: bytes | None = None  # reassembled and checked Extended XMP, if any
-    iptc: bytes | None = None  # IIM records (already taken out of the Photoshop block)
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("exif", "exif_offset", "xmp", "xmp_extended", "iptc", "warnings",
+                 "offset_base", "extra_exif")
+    exif: bytes | memoryview | None  # starts with a TIFF header; whole file for TIFF
+    exif_offset: int  # where ``exif`` starts in the file (for messages)
+    xmp: bytes | None  # main XMP packet
+    xmp_extended: bytes | None  # reassembled and checked Extended XMP, if any
+    iptc: bytes | None  # IIM records (already taken out of the Photoshop block)
+    warnings: list[str]
     # What ExifTool adds to offsets it prints (ThumbnailOffset...): the TIFF header's file
     # position for JPEG/TIFF/HEIF, 0 for PNG, the chunk data start for WebP.  None: exif_offset.
-    offset_base: int | None = None
+    offset_base: int | None
     # More TIFF blocks whose first IFD is not IFD0: (data, file offset, IFD name) (CR3)
-    extra_exif: list[tuple[bytes, int, str]] = field(default_factory=list)
+    extra_exif: list[tuple[bytes, int, str]]
+
+    def __init__(self, exif: bytes | memoryview | None = None, exif_offset: int = 0,
+                 xmp: bytes | None = None, xmp_extended: bytes | None = None,
+                 iptc: bytes | None = None, warnings: list[str] | None = None,
+                 offset_base: int | None = None,
+                 extra_exif: list[tuple[bytes, int, str]] | None = None) -> None:
+        self.exif = exif
+        self.exif_offset = exif_offset
+        self.xmp = xmp
+        self.xmp_extended = xmp_extended
+        self.iptc = iptc
+        self.warnings = [] if warnings is None else warnings
+        self.offset_base = offset_base
+        self.extra_exif = [] if extra_exif is None else extra_exif
 
 
-@dataclass(slots=True)
-class Metadata:
+class Metadata(Record):
     """Everything the reader found in one file."""
 
+    __slots__ = ("path", "format", "tags", "warnings", "file_type")
     path: str
     format: str  # the container: JPEG, TIFF, PNG, WEBP, HEIF
-    tags: dict[str, TagValue] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    file_type: str = ""  # ExifTool's FileType: JPEG, DNG, CR2, HEIC, CR3...
+    tags: dict[str, TagValue]
+    warnings: list[str]
+    file_type: str  # ExifTool's FileType: JPEG, DNG, CR2, HEIC, CR3...
+
+    def __init__(self, path: str, format: str, tags: dict[str, TagValue] | None = None,
+                 warnings: list[str] | None = None, file_type: str = "") -> None:
+        self.path = path
+        self.format = format
+        self.tags = {} if tags is None else tags
+        self.warnings = [] if warnings is None else warnings
+        self.file_type = file_type
 
     def add(self, tag: TagValue) -> None:
         # First one wins, as in ExifTool without -a; a later duplicate is kept under a

@@ -6,19 +6,26 @@ Pure parse/render: ``render_irb(parse_irb(b)) == b`` for every well-formed block
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from engine.record import Record
 
 IPTC_ID = 0x0404
 IPTC_DIGEST_ID = 0x0425
 _SIGS = (b"8BIM", b"PHUT", b"DCSR", b"AgHg", b"MeSa")
 
 
-@dataclass(slots=True)
-class Resource:
+class Resource(Record):
+    __slots__ = ("sig", "rid", "name", "data")
     sig: bytes  # b"8BIM" normally
     rid: int
     name: bytes  # Pascal string body, without the length byte or padding
     data: bytes
+
+    def __init__(self, sig: bytes, rid: int, name: bytes, data: bytes) -> None:
+        self.sig = sig
+        self.rid = rid
+        self.name = name
+        self.data = data
 
 
 def parse_irb(data: bytes) -> tuple[list[Resource], list[str]]:

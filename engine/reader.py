@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import logging
 import mmap
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 
 from engine.errors import CorruptFileError, EngineError
 from engine.model import Blocks, Metadata
 from engine.registry import READ_ONLY_TYPES, file_type, sniff
 
-log = logging.getLogger(__name__)
+# The parts of the metadata, each decoded from its own block(s); a tag's part shows in its
+# path (engine.model): "xmp/..." and "iptc/..." paths, every other path is EXIF.
+PARTS = frozenset({"exif", "xmp", "iptc"})
 
 
-@contextmanager
-def mapped(path: str) -> Iterator[mmap.mmap]:
-    """The file's content as a read-only mmap (errors as EngineError naming the file)."""
+def part_of(path: str) -> str:
+    """The part (``PARTS``) a tag path belongs to."""
+    if path.startswith("xmp/"):
+        return "xmp"
+    return "iptc" if path.startswith("iptc/") else "exif"
+
+
+def mapped(path: str) -> mmap.mmap:
+    """The file's content as a read-only mmap, to use in a ``with`` statement (errors as
+    EngineError naming the file).  The mapping outlives the file descriptor."""
     try:
         with open(path, "rb") as f:
             if os.fstat(f.fileno()).st_size == 0:
                 raise CorruptFileError("empty file", path=path)
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                yield data
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as e:
         raise EngineError(f"cannot read: {e.strerror or e}", path=path) from e
 
@@ -35,45 +39,63 @@ def read_metadata(path: str | os.PathLike[str]) -> Metadata:
         return read_metadata_from(data, path)
 
 
-def read_metadata_from(data: bytes | mmap.mmap, path: str) -> Metadata:
-    """Decode metadata from the whole content of a file (pure: no I/O)."""
+def read_metadata_from(data: bytes | mmap.mmap, path: str,
+                       parts: frozenset[str] = PARTS) -> Metadata:
+    """Decode metadata from the whole content of a file (pure: no I/O).
+
+    ``parts`` (a subset of ``PARTS``) leaves the tags and warnings of the other parts out:
+    the writer decodes only what a change touches (container warnings are always kept)."""
+    md, blocks = read_blocks_from(data, path)
+    decode_blocks(blocks, md, parts)
+    return md
+
+
+def read_blocks_from(data: bytes | mmap.mmap, path: str) -> tuple[Metadata, Blocks]:
+    """The container's blocks, and a Metadata with no tags yet (decode_blocks fills it)."""
     fmt = sniff(bytes(data[:64]), path)
     blocks = fmt.extract(data, path)
     md = Metadata(path=path, format=fmt.name, file_type=file_type(fmt, data))
     md.warnings.extend(blocks.warnings)
-    decode_blocks(blocks, md)
+    return md, blocks
+
+
+def decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str] = PARTS) -> None:
+    """Add the tags and warnings of ``parts`` of ``blocks`` to ``md``."""
+    _decode_blocks(blocks, md, parts)
     if md.file_type in READ_ONLY_TYPES:  # shown as they are, but nothing here can be written
-        md.tags = {p: replace(t, writable=False) for p, t in md.tags.items()}
-    return md
+        md.tags = {p: t.replace(writable=False) for p, t in md.tags.items()}
 
 
-def decode_blocks(blocks: Blocks, md: Metadata) -> None:
+def _decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str]) -> None:
     xmp, iptc = blocks.xmp, blocks.iptc
-    if blocks.exif is not None:
+    # XMP and IPTC may live inside the EXIF (TIFF tags 700, 33723): decode it to find them
+    if blocks.exif is not None and ("exif" in parts or (xmp is None and "xmp" in parts)
+                                    or (iptc is None and "iptc" in parts)):
         from engine.exif import decode_exif
 
         base = blocks.exif_offset if blocks.offset_base is None else blocks.offset_base
         res = decode_exif(blocks.exif, path=md.path, base_offset=base)
-        for t in res.tags:
-            md.add(t)
-        md.warnings.extend(res.warnings)
+        if "exif" in parts:
+            for t in res.tags:
+                md.add(t)
+            md.warnings.extend(res.warnings)
         xmp = xmp if xmp is not None else res.xmp
         iptc = iptc if iptc is not None else res.iptc
-    for data, offset, first in blocks.extra_exif:
+    for data, offset, first in blocks.extra_exif if "exif" in parts else ():
         from engine.exif import decode_exif
 
         res = decode_exif(data, path=md.path, base_offset=offset, first_ifd=first)
         for t in res.tags:
             md.add(t)
         md.warnings.extend(res.warnings)
-    if xmp is not None:
+    if xmp is not None and "xmp" in parts:
         from engine.xmp import decode_xmp
 
         tags, warnings = decode_xmp(xmp, blocks.xmp_extended, path=md.path)
         for t in tags:
             md.add(t)
         md.warnings.extend(warnings)
-    if iptc is not None:
+    if iptc is not None and "iptc" in parts:
         from engine.iptc import decode_iptc
 
         tags, warnings = decode_iptc(iptc, path=md.path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from engine.errors import UnsupportedFormatError
 from engine.formats.base import FileFormat
 
@@ -24,6 +22,13 @@ READ_ONLY_TYPES = {
 }
 
 _loaded: list[type[FileFormat]] | None = None
+MAX_SCORE = 100  # FileFormat.score's "certainly this format"
+
+
+def import_attr(module: str, name: str):
+    """``name`` from ``module``, imported now (``__import__``: importlib costs an import of
+    its own, and of warnings, at every CLI start)."""
+    return getattr(__import__(module, fromlist=[name]), name)
 
 
 def formats() -> list[type[FileFormat]]:
@@ -32,19 +37,33 @@ def formats() -> list[type[FileFormat]]:
         found = []
         for mod, cls in _FORMATS:
             try:
-                found.append(getattr(importlib.import_module(mod), cls))
+                found.append(import_attr(mod, cls))
             except (ImportError, AttributeError):  # a format not built yet
                 continue
         _loaded = found
     return _loaded
 
 
+def _each_format():
+    """The formats in ``_FORMATS`` order, each imported when first asked for."""
+    if _loaded is not None:
+        yield from _loaded
+        return
+    for mod, cls in _FORMATS:
+        try:
+            yield import_attr(mod, cls)
+        except (ImportError, AttributeError):  # a format not built yet
+            continue
+
+
 def sniff(head: bytes, path: str = "?") -> type[FileFormat]:
     best, best_score = None, 0
-    for fmt in formats():
+    for fmt in _each_format():
         s = fmt.score(head)
         if s > best_score:
             best, best_score = fmt, s
+        if s >= MAX_SCORE:  # no later format can beat it (ties go to the first): a JPEG
+            break  # write need not import the PNG, WebP, HEIF and TIFF readers
     if best is None:
         raise UnsupportedFormatError(
             "not an image format metafs can read (JPEG, TIFF/RAW, PNG, WebP, HEIF)", path=path

@@ -14,8 +14,8 @@ import math
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from engine.record import FrozenRecord
 from engine.tags.exif import VALUES
 
 # ExifTool format name -> (struct code, size); rationals are two of the code.
@@ -150,11 +150,14 @@ SUBFILE_BITS = {0: "Reduced resolution", 1: "Single page", 2: "Transparency mask
 CFA_COLORS = ("Red", "Green", "Blue", "Cyan", "Magenta", "Yellow", "White")
 
 
-@dataclass(frozen=True, slots=True)
-class Binary:
+class Binary(FrozenRecord):
     """A value ExifTool shows as "(Binary data N bytes)"."""
 
+    __slots__ = ("size",)
     size: int
+
+    def __init__(self, size: int) -> None:
+        self._init(size)
 
 
 Val = str | bytes | Binary

@@ -6,37 +6,50 @@ form or a raw/numeric form; list tags one item per line) or ``None`` to delete t
 
 from __future__ import annotations
 
-import logging
 import mmap
 import os
-import re
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from engine.errors import EngineError, ValidationError, WriteError
-from engine.model import Metadata
-from engine.reader import mapped, read_metadata, read_metadata_from
+from engine.model import Blocks, Metadata
+from engine.reader import (
+    PARTS,
+    decode_blocks,
+    mapped,
+    part_of,
+    read_blocks_from,
+    read_metadata,
+)
+from engine.record import FrozenRecord, Record
 from engine.write import safety
-from engine.write.changes import Edits, expand_sync, split_changes
-
-log = logging.getLogger(__name__)
+from engine.write.changes import SYNC_GROUPS, Edits, expand_sync, split_changes
 
 
-@dataclass(slots=True)
-class WriteResult:
+class WriteResult(Record):
+    __slots__ = ("path", "backup", "written", "unchanged")
     path: str
     backup: str | None  # where the original is kept (None when no backup was asked for)
-    written: dict[str, str | None] = field(default_factory=dict)  # tag path -> new text
-    unchanged: bool = False  # nothing needed writing; the file was not touched
+    written: dict[str, str | None]  # tag path -> new text
+    unchanged: bool  # nothing needed writing; the file was not touched
+
+    def __init__(self, path: str, backup: str | None,
+                 written: dict[str, str | None] | None = None, unchanged: bool = False) -> None:
+        self.path = path
+        self.backup = backup
+        self.written = {} if written is None else written
+        self.unchanged = unchanged
 
 
-@dataclass(frozen=True, slots=True)
-class TagSpec:
+class TagSpec(FrozenRecord):
+    __slots__ = ("path", "writable", "is_list", "kind")
     path: str
     writable: bool
     is_list: bool  # list tags take one item per line; ">>" appends an item
     kind: str  # "string", "int", "rational", "date", "enum", "lang-alt", "list"...
+
+    def __init__(self, path: str, writable: bool, is_list: bool, kind: str) -> None:
+        self._init(path, writable, is_list, kind)
 
 
 def _same_value(md: Metadata, path: str, text: str | None) -> bool:
@@ -72,7 +85,9 @@ def write_metadata(
         # A bug, not the user's input: still one clear EngineError (the daemon's commit path
         # and the CLI rely on that), and the file is untouched (the rewrite never started,
         # or its temporary file was removed).
-        log.exception("unexpected error writing %s", path)
+        import logging
+
+        logging.getLogger(__name__).exception("unexpected error writing %s", path)
         raise WriteError(f"internal error ({type(e).__name__}: {e}); the file is untouched; "
                          "please report this", path=path) from e
 
@@ -84,7 +99,9 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
     except OSError:
         planned_from = None  # mapped() below reports it, naming the file
     with mapped(path) as data:
-        before = read_metadata_from(data, path)
+        before, blocks = read_blocks_from(data, path)
+        parts = _parts_touched(changes, sync_related)
+        decode_blocks(blocks, before, parts)  # the rest is not needed to plan, nor to check
         wanted = {p: t for p, t in changes.items() if not _same_value(before, p, t)}
         if not wanted:
             return WriteResult(path, None, {}, unchanged=True)
@@ -99,10 +116,48 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
         plan = planner(data, edits, path)
         backup_file = safety.safe_rewrite(
             path, plan,
-            validate=lambda tmp: _validate(tmp, path, before, edits, data),
+            validate=lambda tmp: _validate(tmp, path, before, edits, data, blocks, parts),
             backup=backup, backups=backups, planned_from=planned_from,
         )
     return WriteResult(path, backup_file, dict(edits.paths))
+
+
+def _parts_touched(paths: Iterable[str], sync_related: bool) -> frozenset[str]:
+    """The parts (EXIF, XMP, IPTC) a change set can touch: those of its own tag paths and,
+    with synchronisation, of every place a synchronised value lives (engine.write.changes)."""
+    paths = set(paths)
+    parts = {part_of(p) for p in paths}
+    if sync_related:
+        for group in SYNC_GROUPS:
+            if not paths.isdisjoint(group):
+                parts.update(part_of(p) for p in group)
+    return frozenset(parts)
+
+
+def _same_block(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, mmap.mmap) or isinstance(b, mmap.mmap):
+        return False  # the block is the whole file (TIFF): rewritten
+    return len(a) == len(b) and a == b
+
+
+def _changed_parts(old: Blocks, new: Blocks) -> frozenset[str]:
+    """The parts whose source bytes differ between two files of the same format.  Decoding
+    is a pure function of those bytes (and the EXIF's file position), so the tags and
+    warnings of every other part are identical by construction."""
+    same_exif = (
+        _same_block(old.exif, new.exif) and old.extra_exif == new.extra_exif
+        and (old.exif_offset, old.offset_base) == (new.exif_offset, new.offset_base)
+    )
+    changed = set() if same_exif else {"exif"}
+    # XMP and IPTC missing from the container may come from inside the EXIF (TIFF tags)
+    if not (_same_block(old.xmp, new.xmp) and _same_block(old.xmp_extended, new.xmp_extended)
+            and (old.xmp is not None or same_exif)):
+        changed.add("xmp")
+    if not (_same_block(old.iptc, new.iptc) and (old.iptc is not None or same_exif)):
+        changed.add("iptc")
+    return frozenset(changed)
 
 
 def _image_region(fmt: str, data) -> tuple[int, int] | None:
@@ -146,11 +201,23 @@ def _same_bytes(a, a_start: int, b, b_start: int, size: int) -> bool:
                for o, n in spans)
 
 
-def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> None:
-    """Re-parse the temporary file: changes read back, everything else is identical."""
+def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
+              old_blocks: Blocks | None = None, decoded: frozenset[str] = PARTS) -> None:
+    """Re-parse the temporary file: changes read back, everything else is identical.
+
+    ``before`` holds the ``decoded`` parts of the original, whose blocks are ``old_blocks``.
+    A part whose bytes the rewrite left as they were is identical by construction; every
+    other part, and every part an edit is in, is decoded from both files and compared tag by
+    tag and warning by warning (the original is decoded again when ``before`` lacks it)."""
     try:
         with open(tmp, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            after = read_metadata_from(data, path)
+            after, new_blocks = read_blocks_from(data, path)
+            check = PARTS
+            if old_blocks is not None and after.format == before.format:
+                check = _changed_parts(old_blocks, new_blocks) | {part_of(p) for p in edits.paths}
+            decode_blocks(new_blocks, after, check)
+            if check != decoded:
+                before = _decode_again(before, old_blocks, original, check)
             old, new = _image_region(before.format, original), _image_region(after.format, data)
             if old is not None and (
                 new is None or old[1] - old[0] != new[1] - new[0]
@@ -176,7 +243,7 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> 
     for p, tag in before.tags.items():
         if p in touched or _base(p) in touched or (langs and p.startswith(langs)):
             continue
-        if _MOVABLE.search(tag.name) and p in after.tags:
+        if tag.name.endswith(_MOVABLE) and p in after.tags:
             continue  # printed as a file position: moves when an earlier segment changes size
         new = after.tags.get(p)
         if new is None or new.value != tag.value:
@@ -204,7 +271,22 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original) -> 
                               "nothing was written", path=path)
 
 
-_MOVABLE = re.compile(r"(Offset|Offsets|Start)$")
+_MOVABLE = ("Offset", "Offsets", "Start")  # name endings of tags printed as file positions
+
+
+def _decode_again(before: Metadata, blocks: Blocks | None, original,
+                  parts: frozenset[str]) -> Metadata:
+    """The original's ``parts`` (``before`` lacks some of them, or has others)."""
+    if blocks is None:
+        _, blocks = read_blocks_from(original, before.path)
+    md = Metadata(before.path, before.format, file_type=before.file_type)
+    md.warnings.extend(blocks.warnings)
+    try:
+        decode_blocks(blocks, md, parts)
+    except EngineError as e:  # it did read when the write was planned
+        raise ValidationError(f"the original no longer reads ({e}); nothing was written",
+                              path=before.path) from e
+    return md
 
 
 def _reads_back(name: str, text: str, tag) -> bool:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import stat
 import sys
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 
 import engine
 from engine.errors import EngineError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    import argparse
 
 
 def _print_err(msg: str) -> None:
@@ -116,6 +119,8 @@ def cmd_read(args: argparse.Namespace) -> int:
             for w in md.warnings:
                 print(f"Warning: {w}")
     if args.json:
+        import json
+
         json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
         print()
     return status
@@ -203,10 +208,35 @@ def cmd_umount(args: argparse.Namespace) -> int:
     return main_umount(args.mountpoint)
 
 
+def _columns() -> int:
+    """The terminal's width, as shutil.get_terminal_size finds it."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="metafs", description="Photo metadata as files, written safely."
-    )
+    import argparse
+
+    class HelpFormatter(argparse.HelpFormatter):
+        # given the width: argparse would import shutil to find it (3 ms, and it makes a
+        # formatter for every argument added)
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog, width=_columns() - 2)
+
+    class Parser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs.setdefault("formatter_class", HelpFormatter)
+            super().__init__(*args, **kwargs)
+
+    ap = Parser(prog="metafs", description="Photo metadata as files, written safely.")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -258,8 +288,47 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+# ``metafs write FILE... --set TAG=VALUE...``, which scripts run once per photo, is parsed here
+# without argparse: importing it and building the parser (gettext, locale) takes 5-6 ms, an
+# eighth of such a run.  Only the plain forms are taken; everything else (--help, abbreviated
+# or --opt=value options, a value starting with "-", FILEs on both sides of an option, any
+# error) goes to argparse.  tests/test_cli_fast_path.py checks that both read the same.
+_WRITE_FLAGS = {"--no-sync": "no_sync", "--no-backup": "no_backup"}
+_WRITE_VALUES = {"--set": "set", "--delete": "delete", "--backups": "backups"}
+
+
+def quick_write_args(argv: Sequence[str]) -> SimpleNamespace | None:
+    """The parsed arguments of a plain ``write`` command line; None for anything else."""
+    if not argv or argv[0] != "write":
+        return None
+    args = SimpleNamespace(command="write", files=[], set=None, delete=None, no_sync=False,
+                           no_backup=False, backups=None, func=cmd_write)
+    i, files_ended = 1, False
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-"):
+            if files_ended:
+                return None  # argparse takes one run of FILEs
+            args.files.append(arg)
+        elif arg in _WRITE_FLAGS:
+            setattr(args, _WRITE_FLAGS[arg], True)
+        elif arg in _WRITE_VALUES and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            i += 1
+            dest = _WRITE_VALUES[arg]
+            if dest == "backups":
+                args.backups = argv[i]
+            else:  # action="append"
+                setattr(args, dest, [*(getattr(args, dest) or []), argv[i]])
+        else:
+            return None
+        files_ended = bool(args.files) and arg.startswith("-")
+        i += 1
+    return args if args.files else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = quick_write_args(argv) or build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -15,15 +15,14 @@ collected by GUID and only the GUID named by ``xmpNote:HasExtendedXMP`` is used.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import struct
-from dataclasses import dataclass, field
 
 from engine.errors import CorruptFileError, WriteError
 from engine.formats.base import FileFormat
 from engine.model import Blocks
 from engine.photoshop import find_iptc
+from engine.record import Record
 
 SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
 APP1, APP2, APP13 = 0xE1, 0xE2, 0xED
@@ -41,16 +40,23 @@ MAX_PAYLOAD = 65533  # the length word counts itself
 XMP_EXT_CHUNK_HEAD = len(XMP_EXT_HEADER) + 32 + 8  # signature, GUID, total length, offset
 
 _EXIF_RE = re.compile(rb"(.{0,4})Exif\0", re.S | re.I)
-_TIFF_START_RE = re.compile(rb"Exif\0\0(?:MM\0\x2a|II\x2a\0)")
-_HAS_EXT_RE = re.compile(rb"""xmpNote:HasExtendedXMP\s*(?:=\s*["']|>\s*)([0-9A-Za-z]{32})""")
+_TIFF_STARTS = (b"Exif\0\0MM\0\x2a", b"Exif\0\0II\x2a\0")
+# compiled (and cached by re) when a packet names an Extended XMP: most never do
+_HAS_EXT = rb"""xmpNote:HasExtendedXMP\s*(?:=\s*["']|>\s*)([0-9A-Za-z]{32})"""
 
 
-@dataclass(slots=True)
-class Segment:
+class Segment(Record):
+    __slots__ = ("marker", "offset", "payload", "prefix")
     marker: int  # the byte after 0xFF (0xE1 for APP1)
     offset: int  # file offset of the marker's 0xFF
     payload: bytes  # data after the length word (empty for standalone markers)
-    prefix: bytes = b""  # fill bytes (0xFF) and garbage before the marker, kept verbatim
+    prefix: bytes  # fill bytes (0xFF) and garbage before the marker, kept verbatim
+
+    def __init__(self, marker: int, offset: int, payload: bytes, prefix: bytes = b"") -> None:
+        self.marker = marker
+        self.offset = offset
+        self.payload = payload
+        self.prefix = prefix
 
     @property
     def has_length(self) -> bool:
@@ -71,12 +77,19 @@ class Segment:
         return head + struct.pack(">H", len(self.payload) + 2) + self.payload
 
 
-@dataclass(slots=True)
-class JpegLayout:
+class JpegLayout(Record):
+    __slots__ = ("segments", "tail_offset", "sos_offset", "warnings")
     segments: list[Segment]
     tail_offset: int  # data[tail_offset:] is the opaque rest: SOS, scan data, EOI, trailers
     sos_offset: int | None  # offset of the first SOS marker, None if not reached
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str]
+
+    def __init__(self, segments: list[Segment], tail_offset: int, sos_offset: int | None,
+                 warnings: list[str] | None = None) -> None:
+        self.segments = segments
+        self.tail_offset = tail_offset
+        self.sos_offset = sos_offset
+        self.warnings = [] if warnings is None else warnings
 
 
 EXV_SIGNATURE = b"\xff\x01Exiv2"  # Exiv2 metadata sidecar: JPEG segments, no image
@@ -215,6 +228,8 @@ def xmp_segment(packet: bytes, path: str = "?") -> Segment:
 
 def extended_xmp_segments(packet: bytes) -> tuple[str, list[Segment]]:
     """(GUID, APP1 segments) for an Extended XMP packet; the GUID is the packet's MD5."""
+    import hashlib
+
     guid = hashlib.md5(packet).hexdigest().upper()
     head = XMP_EXT_HEADER + guid.encode("ascii")
     segs = []
@@ -325,7 +340,7 @@ def _exif_block(segs: list[Segment], warnings: list[str]) -> tuple[bytes | None,
     j = idx[0] + 1
     while j < len(segs) and segs[j].marker == APP1:
         p = segs[j].payload
-        if not p.startswith(EXIF_HEADER) or _TIFF_START_RE.match(p):
+        if not p.startswith(EXIF_HEADER) or p.startswith(_TIFF_STARTS):
             break
         parts.append(p[len(EXIF_HEADER) :])
         j += 1
@@ -361,7 +376,9 @@ def _xmp_block(segs: list[Segment], warnings: list[str]) -> bytes | None:
 
 def extended_xmp_guid(main_xmp: bytes) -> str | None:
     """The GUID named by ``xmpNote:HasExtendedXMP`` (attribute or element form)."""
-    m = _HAS_EXT_RE.search(main_xmp)
+    if b"xmpNote:HasExtendedXMP" not in main_xmp:
+        return None
+    m = re.search(_HAS_EXT, main_xmp)
     return m.group(1).decode("ascii") if m else None
 
 
@@ -399,6 +416,8 @@ def assemble_extended_xmp(
         warnings.append(f"JPEG: incomplete extended XMP (GUID {guid})")
         return None
     packet = b"".join(parts)
+    import hashlib
+
     if hashlib.md5(packet).hexdigest().upper() != guid.upper():
         warnings.append(f"JPEG: extended XMP MD5 does not match its GUID {guid}; ignored")
         return None

@@ -14,9 +14,9 @@ header, which is at the start of ``data``.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from engine.errors import CorruptFileError
+from engine.record import Record
 
 # TIFF type id -> byte size of one element (6.0 types, plus BigTIFF 16/17/18).
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4,
@@ -37,14 +37,23 @@ MAX_IFDS = 256  # guard against long (non-looping) chains of garbage
 MAX_VALUE = 64 << 20  # a value larger than this is not copied (raw left empty)
 
 
-@dataclass(slots=True)
-class Entry:
+class Entry(Record):
+    __slots__ = ("tag", "type", "count", "raw", "value_offset", "entry_offset")
     tag: int
     type: int
     count: int
     raw: bytes  # value bytes in file byte order (b"" if the value could not be read)
     value_offset: int | None  # where the value lived when not inline (from the TIFF header)
     entry_offset: int  # where the 12- (BigTIFF: 20-) byte entry is
+
+    def __init__(self, tag: int, type: int, count: int, raw: bytes, value_offset: int | None,
+                 entry_offset: int) -> None:
+        self.tag = tag
+        self.type = type
+        self.count = count
+        self.raw = raw
+        self.value_offset = value_offset
+        self.entry_offset = entry_offset
 
     @property
     def size(self) -> int:
@@ -55,24 +64,42 @@ class Entry:
         return TYPE_NAMES.get(self.type, "undef")
 
 
-@dataclass(slots=True)
-class Ifd:
+class Ifd(Record):
+    __slots__ = ("name", "offset", "entries", "next_offset", "parent", "parent_tag")
     name: str  # IFD0, IFD1, IFD2.., ExifIFD, GPS, InteropIFD, SubIFD, SubIFD1..
     offset: int
     entries: list[Entry]
     next_offset: int  # 0 when the chain ends here
-    parent: str | None = None  # the IFD holding the pointer tag (None for the main chain)
-    parent_tag: int | None = None  # the pointer tag (0x8769...), None for the main chain
+    parent: str | None  # the IFD holding the pointer tag (None for the main chain)
+    parent_tag: int | None  # the pointer tag (0x8769...), None for the main chain
+
+    def __init__(self, name: str, offset: int, entries: list[Entry], next_offset: int,
+                 parent: str | None = None, parent_tag: int | None = None) -> None:
+        self.name = name
+        self.offset = offset
+        self.entries = entries
+        self.next_offset = next_offset
+        self.parent = parent
+        self.parent_tag = parent_tag
 
 
-@dataclass(slots=True)
-class TiffStructure:
+class TiffStructure(Record):
+    __slots__ = ("byte_order", "bigtiff", "magic", "ifds", "warnings", "first_offset")
     byte_order: str  # '<' (II) or '>' (MM)
     bigtiff: bool
     magic: int
     ifds: list[Ifd]
-    warnings: list[str] = field(default_factory=list)
-    first_offset: int = 8  # offset of IFD0 as written in the header
+    warnings: list[str]
+    first_offset: int  # offset of IFD0 as written in the header
+
+    def __init__(self, byte_order: str, bigtiff: bool, magic: int, ifds: list[Ifd],
+                 warnings: list[str] | None = None, first_offset: int = 8) -> None:
+        self.byte_order = byte_order
+        self.bigtiff = bigtiff
+        self.magic = magic
+        self.ifds = ifds
+        self.warnings = [] if warnings is None else warnings
+        self.first_offset = first_offset
 
     def get(self, name: str) -> Ifd | None:
         for ifd in self.ifds:

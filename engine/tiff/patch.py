@@ -13,9 +13,9 @@ All offsets here are relative to the TIFF header.  Pure functions, no I/O.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from engine.errors import WriteError
+from engine.record import FrozenRecord, Record
 
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 
@@ -27,27 +27,40 @@ CHILD_POINTERS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class NewEntry:
+class NewEntry(FrozenRecord):
+    __slots__ = ("tag", "type", "count", "raw")
     tag: int
     type: int
     count: int
     raw: bytes  # value bytes in the block's byte order, exactly count * type size
 
-
-@dataclass(slots=True)
-class IfdEdit:
-    put: dict[int, NewEntry] = field(default_factory=dict)  # tag -> new entry (add or replace)
-    drop: set[int] = field(default_factory=set)  # tags to delete
+    def __init__(self, tag: int, type: int, count: int, raw: bytes) -> None:
+        self._init(tag, type, count, raw)
 
 
-@dataclass(slots=True)
-class TiffPatch:
+class IfdEdit(Record):
+    __slots__ = ("put", "drop")
+    put: dict[int, NewEntry]  # tag -> new entry (add or replace)
+    drop: set[int]  # tags to delete
+
+    def __init__(self, put: dict[int, NewEntry] | None = None,
+                 drop: set[int] | None = None) -> None:
+        self.put = {} if put is None else put
+        self.drop = set() if drop is None else drop
+
+
+class TiffPatch(Record):
     """``overwrites`` apply to the first ``keep`` bytes of the old block, ``tail`` follows."""
 
+    __slots__ = ("keep", "overwrites", "tail")
     keep: int
     overwrites: list[tuple[int, bytes]]
     tail: bytes
+
+    def __init__(self, keep: int, overwrites: list[tuple[int, bytes]], tail: bytes) -> None:
+        self.keep = keep
+        self.overwrites = overwrites
+        self.tail = tail
 
     def apply(self, data: bytes) -> bytes:
         buf = bytearray(data[: self.keep])
@@ -61,17 +74,27 @@ class TiffPatch:
         return self.keep + len(self.tail)
 
 
-@dataclass(slots=True)
-class _Slot:
+class _Slot(Record):
     """One entry of an IFD being rendered."""
 
+    __slots__ = ("tag", "type", "count", "raw", "offset", "orig", "home")
     tag: int
     type: int
     count: int
     raw: bytes
     offset: int | None  # where an out-of-line value already lives (kept) or was placed
-    orig: bytes | None = None  # the entry's 12 bytes as found, rendered as they were
-    home: tuple[int, int] | None = None  # the old value range, if it may be laid out afresh
+    orig: bytes | None  # the entry's 12 bytes as found, rendered as they were
+    home: tuple[int, int] | None  # the old value range, if it may be laid out afresh
+
+    def __init__(self, tag: int, type: int, count: int, raw: bytes, offset: int | None,
+                 orig: bytes | None = None, home: tuple[int, int] | None = None) -> None:
+        self.tag = tag
+        self.type = type
+        self.count = count
+        self.raw = raw
+        self.offset = offset
+        self.orig = orig
+        self.home = home
 
 
 def _value_ranges(structure) -> list[tuple[int, int]]:

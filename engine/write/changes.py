@@ -7,11 +7,11 @@ copies that already exist, so no reader sees two different values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from engine.errors import ReadOnlyTagError
 from engine.exif_encode import MAIN_IFDS, lookup
 from engine.model import Metadata
+from engine.record import Record
 
 Text = str | None
 
@@ -28,15 +28,25 @@ SYNC_GROUPS: tuple[tuple[str, ...], ...] = (
 LIST_PATHS = {"xmp/dc:creator", "xmp/dc:subject", "iptc/Keywords", "iptc/By-line"}
 
 
-@dataclass(slots=True)
-class Edits:
-    exif: list[tuple[str, str, Text]] = field(default_factory=list)  # (ifd, name, text)
-    xmp: dict[str, str | list[str] | None] = field(default_factory=dict)  # 'dc:title' -> value
-    iptc: dict[str, list[str] | None] = field(default_factory=dict)  # 'Keywords' -> items
+class Edits(Record):
+    __slots__ = ("exif", "xmp", "iptc", "iptc_fit", "paths")
+    exif: list[tuple[str, str, Text]]  # (ifd, name, text)
+    xmp: dict[str, str | list[str] | None]  # 'dc:title' -> value
+    iptc: dict[str, list[str] | None]  # 'Keywords' -> items
     # IPTC copies made by synchronisation: cut to the dataset's size limit (as ExifTool does)
     # rather than refusing a value the user gave for another tag.
-    iptc_fit: set[str] = field(default_factory=set)
-    paths: dict[str, Text] = field(default_factory=dict)  # every tag path touched, final text
+    iptc_fit: set[str]
+    paths: dict[str, Text]  # every tag path touched, final text
+
+    def __init__(self, exif: list[tuple[str, str, Text]] | None = None,
+                 xmp: dict[str, str | list[str] | None] | None = None,
+                 iptc: dict[str, list[str] | None] | None = None,
+                 iptc_fit: set[str] | None = None, paths: dict[str, Text] | None = None) -> None:
+        self.exif = [] if exif is None else exif
+        self.xmp = {} if xmp is None else xmp
+        self.iptc = {} if iptc is None else iptc
+        self.iptc_fit = set() if iptc_fit is None else iptc_fit
+        self.paths = {} if paths is None else paths
 
     def __bool__(self) -> bool:
         return bool(self.exif or self.xmp or self.iptc)

@@ -8,14 +8,18 @@ Each format's planner lives in its own module (jpeg_writer, tiff_writer, png_wri
 from __future__ import annotations
 
 from engine.errors import UnsupportedFormatError
-from engine.registry import READ_ONLY_TYPES
-from engine.write.heif_writer import plan_heif
-from engine.write.jpeg_writer import plan_jpeg
-from engine.write.png_writer import plan_png
-from engine.write.webp_writer import plan_webp
+from engine.registry import READ_ONLY_TYPES, import_attr
 
-PLANNERS = {"JPEG": plan_jpeg, "PNG": plan_png, "WEBP": plan_webp, "HEIF": plan_heif,
-            "HEIC": plan_heif, "AVIF": plan_heif}
+# container -> (module, function) of its plan function (or the function itself); a writer
+# is imported when a file of its kind is written
+PLANNERS = {
+    "JPEG": ("engine.write.jpeg_writer", "plan_jpeg"),
+    "PNG": ("engine.write.png_writer", "plan_png"),
+    "WEBP": ("engine.write.webp_writer", "plan_webp"),
+    "HEIF": ("engine.write.heif_writer", "plan_heif"),
+    "HEIC": ("engine.write.heif_writer", "plan_heif"),
+    "AVIF": ("engine.write.heif_writer", "plan_heif"),
+}
 TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "RAW", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
 
@@ -44,7 +48,11 @@ def planner_for(fmt_name: str, path: str, kind: str | None = None):
         raise UnsupportedFormatError(f"writing {READ_ONLY_TYPES[kind]} files is not supported; "
                                      "the file was left as it is", path=path)
     if fmt_name in PLANNERS:
-        return PLANNERS[fmt_name]
+        planner = PLANNERS[fmt_name]
+        if isinstance(planner, tuple):
+            module, function = planner
+            return import_attr(module, function)
+        return planner
     if fmt_name in TIFF_LIKE:
         from engine.write.tiff_writer import plan_tiff
 

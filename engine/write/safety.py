@@ -6,22 +6,21 @@ copied by the kernel (``os.copy_file_range``) and never held in memory.
 
 Crash safety: the original is only ever replaced by ``rename`` of a complete, fsynced and
 re-parsed temporary file in the same directory, so a crash at any instant leaves the old file
-or the new one.  Temporary files are hidden (``.NAME.metafs-XXXXXXXX.tmp``) and removed by the
-next write of the same file.
+or the new one.  The re-parse reads the temporary file while a thread flushes it to disk (the
+same bytes, from the page cache); the rename waits for both, and for the file to be, by its
+size and times, still the one that was re-parsed.  Temporary files are hidden
+(``.NAME.metafs-XXXXXXXX.tmp``) and removed by the next write of the same file.
 """
 
 from __future__ import annotations
 
+import _thread
 import errno
-import glob
 import os
-import secrets
-import shutil
 import time
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 
-from engine.errors import EngineError, NoBackupError, WriteError
+from engine.errors import EngineError, NoBackupError, ValidationError, WriteError
 
 Piece = bytes | tuple[int, int]
 BACKUP_DIR = ".originals"
@@ -31,6 +30,12 @@ _CHUNK = 1 << 20
 # Test hook: called with a step name at each stage, so fault-injection tests can stop the
 # pipeline anywhere.  Production code never sets it.
 fault_hook: Callable[[str], None] | None = None
+
+
+def _random_tag() -> str:
+    """8 random hex digits for a temporary name (os.urandom: ``secrets`` costs an import
+    of hashlib/hmac for the same bytes)."""
+    return os.urandom(4).hex()
 
 
 def _step(name: str) -> None:
@@ -93,8 +98,10 @@ def record_written(backup: str | None, *files: os.stat_result) -> None:
     if backup is None:
         return
     value = b"|".join(_identity(st) for st in files)
-    with suppress(OSError):  # no user xattrs here: the check below is then skipped
+    try:
         os.setxattr(backup, WRITTEN_XATTR, value, follow_symlinks=False)
+    except OSError:
+        pass  # no user xattrs here: the check below is then skipped
 
 
 def backup_is_stale(backup: str, path: str) -> bool:
@@ -134,15 +141,16 @@ def make_backup(path: str, backups: str | os.PathLike[str] | None) -> tuple[str,
     except FileExistsError:
         return dest, False
     except OSError:
-        tmp = f"{dest}.metafs-{secrets.token_hex(4)}{TMP_SUFFIX}"
+        tmp = f"{dest}.metafs-{_random_tag()}{TMP_SUFFIX}"
+        import shutil
+
         try:
             shutil.copy2(path, tmp)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.rename(tmp, dest)
         except BaseException:
-            with suppress(OSError):
-                os.unlink(tmp)
+            _unlink_quietly(tmp)
             raise
     fsync_dir(os.path.dirname(dest))
     return dest, True
@@ -169,6 +177,43 @@ def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
         length -= n
 
 
+class _Flush:
+    """``os.fsync(fd)`` in a thread: the disk works while the caller re-parses the file.
+    (``_thread``: the ``threading`` module costs an import for no more than this.)"""
+
+    def __init__(self, fd: int) -> None:
+        self._error: OSError | None = None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        started = _thread.allocate_lock()
+        started.acquire()
+        try:
+            _thread.start_new_thread(self._run, (fd, started))
+        except RuntimeError:  # no thread to be had: flush now
+            self._run(fd, started)
+        # Wait for the thread to be running: else it waits for the GIL, which the caller's
+        # re-parse holds, and flushes only after it.
+        started.acquire()
+
+    def _run(self, fd: int, started: _thread.LockType) -> None:
+        try:
+            started.release()
+            os.fsync(fd)
+        except OSError as e:
+            self._error = e
+        finally:
+            self._done.release()
+
+    def wait(self) -> OSError | None:
+        """Return when the flush is over, with its error if it failed."""
+        with self._done:
+            return self._error
+
+
+def _version(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -176,12 +221,24 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def remove_stale_temps(path: str) -> None:
+    """Remove the ``.NAME.metafs-*.tmp`` files an interrupted write of ``path`` left."""
     d, name = os.path.split(os.path.abspath(path))
-    pattern = f".{glob.escape(name)}.metafs-*{TMP_SUFFIX}"
-    for stale in glob.glob(os.path.join(glob.escape(d), pattern)):
-        with suppress(OSError):
-            os.unlink(stale)
+    prefix = f".{name}.metafs-"
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        if n.startswith(prefix) and n.endswith(TMP_SUFFIX):
+            _unlink_quietly(os.path.join(d, n))
 
 
 def safe_rewrite(
@@ -202,7 +259,7 @@ def safe_rewrite(
     remove_stale_temps(path)
     backup_file: str | None = None
     created_backup = False
-    tmp = os.path.join(d, f".{name}.metafs-{secrets.token_hex(4)}{TMP_SUFFIX}")
+    tmp = os.path.join(d, f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}")
     what = "making the backup"
     try:
         st = os.stat(path)
@@ -227,17 +284,29 @@ def safe_rewrite(
                 _step("written")
                 what = "keeping the file's mode and owner"
                 os.fchmod(dst, st.st_mode & 0o7777)
-                with suppress(PermissionError):
+                try:
                     os.fchown(dst, st.st_uid, st.st_gid)
+                except PermissionError:
+                    pass
+                written = _version(os.fstat(dst))
+                flush = _Flush(dst)
+                try:
+                    what = "validating the new file"
+                    validate(tmp)
+                finally:
+                    failed = flush.wait()
                 what = "flushing the temporary file to disk"
-                os.fsync(dst)
+                if failed is not None:
+                    raise failed
             finally:
                 os.close(dst)
         finally:
             os.close(src)
         _step("fsynced")
         what = "validating the new file"
-        validate(tmp)
+        if _version(os.stat(tmp)) != written:
+            raise ValidationError("the temporary file changed while it was being checked; "
+                                  "nothing was written", path=path)
         _step("validated")
         what = "renaming the new file into place"
         if os.stat(path).st_mtime_ns != st.st_mtime_ns:
@@ -254,13 +323,11 @@ def safe_rewrite(
     except BaseException as e:
         renamed = not os.path.lexists(tmp) and what.startswith("syncing")
         if os.path.lexists(tmp):
-            with suppress(OSError):
-                os.unlink(tmp)
+            _unlink_quietly(tmp)
         if created_backup and backup_file and _same_file(backup_file, path):
             # Nothing changed: drop the backup made for this failed write, so it cannot be
             # mistaken for (or later diverge from) the true original.
-            with suppress(OSError):
-                os.unlink(backup_file)
+            _unlink_quietly(backup_file)
         if isinstance(e, EngineError):
             raise
         if isinstance(e, OSError):
@@ -294,7 +361,7 @@ def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> st
     if os.path.exists(path) and _same_file(src, path):
         return src  # never written since the backup was made
     d, name = os.path.split(path)
-    tmp = os.path.join(d, f".{name}.metafs-{secrets.token_hex(4)}{TMP_SUFFIX}")
+    tmp = os.path.join(d, f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}")
     try:
         fs = os.open(src, os.O_RDONLY)
         try:
@@ -315,8 +382,7 @@ def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> st
         record_written(src, restored)  # the restored file is ours: its backup still applies
         fsync_dir(d)
     except OSError as e:
-        with suppress(OSError):
-            os.unlink(tmp)
+        _unlink_quietly(tmp)
         reason = _describe_oserror(e, "restoring")
         raise WriteError(f"{reason}; nothing was changed", path=path) from e
     return src

@@ -1,0 +1,106 @@
+"""The import diet of a one-tag write (issue 3): what ``metafs write`` and ``engine`` load.
+
+A CLI write must start in a few milliseconds, so the modules below stay out of its path (each
+costs 1-12 ms to import, or pulls in one that does).  Deterministic: the test looks at
+``sys.modules`` in a fresh interpreter after a real write, never at a clock; the timings are
+``scripts/bench --section write``'s job.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+
+# stdlib modules that cost milliseconds (inspect via dataclasses, decimal via fractions...)
+HEAVY_STDLIB = [
+    "argparse", "gettext", "locale", "dataclasses", "inspect", "typing", "fractions", "decimal",
+    "hashlib", "hmac", "secrets", "random", "shutil", "logging", "json", "glob", "fnmatch",
+    "contextlib", "threading", "tempfile", "importlib", "warnings",
+]
+# what a JPEG EXIF write does not need: the XML parser, the XMP/IPTC code and tables, the
+# readers and writers of the other formats
+NOT_FOR_JPEG_EXIF = [
+    "lxml", "lxml.etree", "engine.xmp", "engine.xmp_edit", "engine.tags.xmp", "engine.iptc",
+    "engine.iptc_edit", "engine.tags.iptc", "engine.formats.png", "engine.formats.webp",
+    "engine.formats.heif", "engine.formats.tiff", "engine.write.png_writer",
+    "engine.write.webp_writer", "engine.write.heif_writer", "engine.write.tiff_writer",
+    "engine.write.iptc_digest",
+]
+
+PROBE = r"""
+import sys
+before = set(sys.modules)
+{body}
+print("\n".join(sorted(set(sys.modules) - before)))
+"""
+
+
+def loaded_by(body: str) -> set[str]:
+    """The modules a fresh interpreter loads to run ``body`` (beyond its own start-up)."""
+    r = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], cwd=REPO,
+                       capture_output=True, text=True, check=True)
+    return set(r.stdout.split())
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    dst = tmp_path / "photo.jpg"  # EXIF, XMP and IPTC: only the EXIF is to be looked at
+    shutil.copyfile(FIXTURES / "photo.jpg", dst)
+    return dst
+
+
+def test_cli_write_of_one_exif_tag_stays_light(photo: Path) -> None:
+    loaded = loaded_by(
+        "from metafs.cli import main\n"
+        f"assert main(['write', {str(photo)!r}, '--set', 'Make=Light']) == 0"
+    )
+    assert "engine.write.jpeg_writer" in loaded  # the write did happen, through the engine
+    assert sorted(loaded & {*HEAVY_STDLIB, *NOT_FOR_JPEG_EXIF}) == []
+    import engine
+
+    assert engine.read_metadata(photo).tags["Make"].value == "Light"
+
+
+def test_engine_write_of_one_exif_tag_stays_light(photo: Path) -> None:
+    loaded = loaded_by(
+        "import engine\n"
+        f"engine.write_metadata({str(photo)!r}, {{'Make': 'Light', 'ifd1/XResolution': '72'}})"
+    )
+    assert sorted(loaded & {*HEAVY_STDLIB, *NOT_FOR_JPEG_EXIF}) == []
+
+
+def test_reading_still_loads_what_it_needs(photo: Path) -> None:
+    # the lazy imports are imports all the same: a full read gets the XMP and IPTC code
+    loaded = loaded_by(f"import engine\nengine.read_metadata({str(photo)!r})")
+    assert {"engine.xmp", "lxml.etree", "engine.iptc"} <= loaded
+
+
+def test_records_behave_like_the_dataclasses_they_replace() -> None:
+    import copy
+    import pickle
+
+    from engine.model import Blocks, TagValue
+    from engine.tiff.patch import NewEntry
+
+    tag = TagValue("Make", "IFD0", "Make", "Canon")
+    assert tag == TagValue("Make", "IFD0", "Make", "Canon", True, None)
+    assert tag != tag.replace(value="Nikon") and tag.replace(writable=False).writable is False
+    assert repr(tag) == ("TagValue(path='Make', group='IFD0', name='Make', value='Canon', "
+                         "writable=True, binary_size=None)")
+    assert hash(tag) == hash(copy.copy(tag)) and pickle.loads(pickle.dumps(tag)) == tag
+    with pytest.raises(AttributeError):
+        tag.value = "Nikon"  # type: ignore[misc]
+    entry = NewEntry(0x010F, 2, 6, b"Canon\0")
+    assert copy.deepcopy(entry) == entry and {entry: 1}[NewEntry(0x010F, 2, 6, b"Canon\0")] == 1
+    blocks = Blocks(b"II*\0")
+    assert blocks == Blocks(exif=b"II*\0") and blocks.warnings == [] and blocks.extra_exif == []
+    with pytest.raises(TypeError):
+        hash(blocks)
+    assert pickle.loads(pickle.dumps(blocks)) == blocks
