@@ -337,5 +337,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def run() -> None:
+    """The ``metafs`` command: ``main()``, then exit without tearing the interpreter down.
+
+    Module teardown and the final garbage collection cost 4-6 ms, an eighth of a one-tag
+    ``metafs write``; by the time main() returns every file it wrote is synced, renamed and
+    closed, and only the standard streams need flushing.  (Errors that end in SystemExit,
+    such as a usage error, and uncaught exceptions take the ordinary way out.)"""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # the reader went away; the stream is closed
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -6,6 +6,7 @@ file on stderr (and nothing for the files that went through).
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -180,3 +181,17 @@ def test_installed_command_exit_status(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stdout == ""
     assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
     assert tag(good, "Artist") == "Sub2"
+
+
+def test_installed_command_output_is_complete_or_quietly_cut(tmp_path: Path) -> None:
+    """The command leaves without tearing the interpreter down: what it printed must still
+    all arrive, and a reader that stops early must not cause an error."""
+    exe = REPO / ".venv" / "bin" / "metafs"
+    if not exe.exists():
+        pytest.skip("no installed metafs command (scripts/setup)")
+    files = [str(p) for p in sorted(FIXTURES.glob("*.jpg"))]
+    r = subprocess.run([str(exe), "read", "--json", *files], capture_output=True, text=True)
+    assert r.returncode == 0 and len(json.loads(r.stdout)) == len(files)
+    r = subprocess.run(f"{exe} read {' '.join(files)} | head -1", shell=True,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 1 and r.stderr == ""
