@@ -189,12 +189,16 @@ def tiff_type_of(path: str, base_offset: int) -> str:
 
 
 def decode_exif(data, *, path: str, base_offset: int = 0, first_ifd: str = "IFD0",
-                _depth: int = 0) -> ExifResult:
+                only: frozenset[str] | None = None, _depth: int = 0) -> ExifResult:
     """Decode the EXIF block ``data`` (starting with its TIFF header).
 
     ``base_offset`` is where ``data`` starts in the file (0 for TIFF files); offsets are shown
-    relative to the file, as ExifTool does."""
+    relative to the file, as ExifTool does.  ``only`` (tag names) leaves every other tag out,
+    and the warnings about them: the writer plans a change from the few tags it concerns."""
     res = ExifResult()
+    if only is not None:  # an image is found through its offset and length tags
+        only = only.union([n for off, (length, image) in DATA_TAGS.items() if image in only
+                           for n in (off, length)])
     try:
         st = parse_tiff(data, path=path, first_ifd=first_ifd)
     except EngineError as e:
@@ -215,7 +219,7 @@ def decode_exif(data, *, path: str, base_offset: int = 0, first_ifd: str = "IFD0
                 embedded.append(entry)
             if entry.tag in HIDDEN or (ifd.name != "GPS" and entry.tag in SUB_IFD_TAGS):
                 continue
-            tag = _decode_entry(namer, ifd, entry, st.byte_order, res, base_offset)
+            tag = _decode_entry(namer, ifd, entry, st.byte_order, res, base_offset, only)
             if tag is None:
                 continue
             key = (tag.group, tag.name, str(tag.value))
@@ -234,18 +238,20 @@ def decode_exif(data, *, path: str, base_offset: int = 0, first_ifd: str = "IFD0
                 res.tags.append(TagValue(tag_path(ifd.name, image), ifd.name, image,
                                          binary_text(size), False, size))
     for entry in embedded:
-        _embedded_jpeg(res, entry, path, base_offset, _depth)
+        _embedded_jpeg(res, entry, path, base_offset, _depth, only)
     return res
 
 
-def _embedded_jpeg(res: ExifResult, entry: Entry, path: str, base: int, depth: int) -> None:
+def _embedded_jpeg(res: ExifResult, entry: Entry, path: str, base: int, depth: int,
+                   only: frozenset[str] | None) -> None:
     """EXIF of an embedded JPEG (RW2 JpgFromRaw), which ExifTool reads as the main EXIF."""
     found = find_jpeg_exif(entry.raw)
     if found is None or entry.value_offset is None:
         return
     start, end = found
     sub = decode_exif(entry.raw[start:end], path=path,
-                      base_offset=base + entry.value_offset + start, _depth=depth + 1)
+                      base_offset=base + entry.value_offset + start, only=only,
+                      _depth=depth + 1)
     # RW2 files often repeat their ExifIFD in the embedded JPEG: keep one copy of a tag that
     # says the same thing twice (a differing value is kept; the model numbers it)
     seen = {(t.group, t.name, str(t.value)) for t in res.tags}
@@ -281,7 +287,8 @@ def _take_block(res: ExifResult, entry: Entry) -> None:
 
 
 def _decode_entry(
-    namer: _Namer, ifd: Ifd, entry: Entry, bo: str, res: ExifResult, base_offset: int
+    namer: _Namer, ifd: Ifd, entry: Entry, bo: str, res: ExifResult, base_offset: int,
+    only: frozenset[str] | None = None,
 ) -> TagValue | None:
     group = ifd.name
     tdef = namer.lookup(ifd, entry)
@@ -295,6 +302,8 @@ def _decode_entry(
         name, writable, values_key = tdef.name, tdef.writable, tdef.values
         formats = PANASONIC_READ_FORMAT if namer.is_panasonic(ifd) else READ_FORMAT
         fmt = formats.get(name, fmt)
+    if only is not None and name not in only:
+        return None
     if not entry.raw and entry.count:
         res.warnings.append(f"EXIF: {group} {name}: value could not be read")
         return None

@@ -59,14 +59,17 @@ def read_blocks_from(data: bytes | mmap.mmap, path: str) -> tuple[Metadata, Bloc
     return md, blocks
 
 
-def decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str] = PARTS) -> None:
-    """Add the tags and warnings of ``parts`` of ``blocks`` to ``md``."""
-    _decode_blocks(blocks, md, parts)
+def decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str] = PARTS,
+                  exif_only: frozenset[str] | None = None) -> None:
+    """Add the tags and warnings of ``parts`` of ``blocks`` to ``md``; with ``exif_only``
+    (tag names), only those EXIF tags (engine.exif.decode_exif)."""
+    _decode_blocks(blocks, md, parts, exif_only)
     if md.file_type in READ_ONLY_TYPES:  # shown as they are, but nothing here can be written
         md.tags = {p: t.replace(writable=False) for p, t in md.tags.items()}
 
 
-def _decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str]) -> None:
+def _decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str],
+                   only: frozenset[str] | None) -> None:
     xmp, iptc = blocks.xmp, blocks.iptc
     # XMP and IPTC may live inside the EXIF (TIFF tags 700, 33723): decode it to find them
     if blocks.exif is not None and ("exif" in parts or (xmp is None and "xmp" in parts)
@@ -74,7 +77,9 @@ def _decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str]) -> None:
         from engine.exif import decode_exif
 
         base = blocks.exif_offset if blocks.offset_base is None else blocks.offset_base
-        res = decode_exif(blocks.exif, path=md.path, base_offset=base)
+        # (when only the XMP or IPTC inside is wanted, no EXIF tag need be decoded)
+        res = decode_exif(blocks.exif, path=md.path, base_offset=base,
+                          only=only if "exif" in parts else frozenset())
         if "exif" in parts:
             for t in res.tags:
                 md.add(t)
@@ -84,7 +89,7 @@ def _decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str]) -> None:
     for data, offset, first in blocks.extra_exif if "exif" in parts else ():
         from engine.exif import decode_exif
 
-        res = decode_exif(data, path=md.path, base_offset=offset, first_ifd=first)
+        res = decode_exif(data, path=md.path, base_offset=offset, first_ifd=first, only=only)
         for t in res.tags:
             md.add(t)
         md.warnings.extend(res.warnings)

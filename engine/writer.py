@@ -101,22 +101,29 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
     with mapped(path) as data:
         before, blocks = read_blocks_from(data, path)
         parts = _parts_touched(changes, sync_related)
-        decode_blocks(blocks, before, parts)  # the rest is not needed to plan, nor to check
-        wanted = {p: t for p, t in changes.items() if not _same_value(before, p, t)}
+        decode_blocks(blocks, before, parts - {"exif"})  # the rest: not needed, nor checked
+        # Planning looks at a few EXIF tags only, so only they are decoded now; _validate
+        # decodes the rest while the new file is flushed (0.3 ms off a 6 ms write).
+        known = before
+        if "exif" in parts:
+            known = Metadata(path, before.format, dict(before.tags), file_type=before.file_type)
+            decode_blocks(blocks, known, frozenset({"exif"}), _exif_names(changes, sync_related))
+        wanted = {p: t for p, t in changes.items() if not _same_value(known, p, t)}
         if not wanted:
             return WriteResult(path, None, {}, unchanged=True)
         asked = set(wanted)
         if sync_related:
-            wanted = expand_sync(wanted, before)
-            wanted = {p: t for p, t in wanted.items() if not _same_value(before, p, t)}
+            wanted = expand_sync(wanted, known)
+            wanted = {p: t for p, t in wanted.items() if not _same_value(known, p, t)}
         from engine.write.planners import planner_for
 
         planner = planner_for(before.format, path, before.file_type)  # refuses read-only types
-        edits = split_changes(wanted, before, frozenset(set(wanted) - asked))
+        edits = split_changes(wanted, known, frozenset(set(wanted) - asked))
         plan = planner(data, edits, path)
+        decoded = parts - {"exif"}
         backup_file = safety.safe_rewrite(
             path, plan,
-            validate=lambda tmp: _validate(tmp, path, before, edits, data, blocks, parts),
+            validate=lambda tmp: _validate(tmp, path, before, edits, data, blocks, decoded),
             backup=backup, backups=backups, planned_from=planned_from,
         )
     return WriteResult(path, backup_file, dict(edits.paths))
@@ -132,6 +139,18 @@ def _parts_touched(paths: Iterable[str], sync_related: bool) -> frozenset[str]:
             if not paths.isdisjoint(group):
                 parts.update(part_of(p) for p in group)
     return frozenset(parts)
+
+
+def _exif_names(paths: Iterable[str], sync_related: bool) -> frozenset[str]:
+    """The EXIF tag names planning a change set looks at: its own and, with
+    synchronisation, those of the places its values are copied to."""
+    paths = set(paths)
+    if sync_related:
+        for group in SYNC_GROUPS:
+            if not paths.isdisjoint(group):
+                paths.update(group)
+    return frozenset(p.rpartition("/")[2].partition("#")[0] for p in paths
+                     if part_of(p) == "exif")
 
 
 def _same_block(a, b) -> bool:
@@ -217,7 +236,7 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
                 check = _changed_parts(old_blocks, new_blocks) | {part_of(p) for p in edits.paths}
             decode_blocks(new_blocks, after, check)
             if check != decoded:
-                before = _decode_again(before, old_blocks, original, check)
+                before = _decode_again(before, old_blocks, original, check, decoded)
             old, new = _image_region(before.format, original), _image_region(after.format, data)
             if old is not None and (
                 new is None or old[1] - old[0] != new[1] - new[0]
@@ -275,12 +294,18 @@ _MOVABLE = ("Offset", "Offsets", "Start")  # name endings of tags printed as fil
 
 
 def _decode_again(before: Metadata, blocks: Blocks | None, original,
-                  parts: frozenset[str]) -> Metadata:
-    """The original's ``parts`` (``before`` lacks some of them, or has others)."""
+                  parts: frozenset[str], decoded: frozenset[str] = PARTS) -> Metadata:
+    """The original's ``parts``; ``before`` holds its ``decoded`` parts (and its container's
+    warnings): when those are all wanted, only the others are decoded."""
     if blocks is None:
         _, blocks = read_blocks_from(original, before.path)
-    md = Metadata(before.path, before.format, file_type=before.file_type)
-    md.warnings.extend(blocks.warnings)
+    if decoded <= parts:
+        md = Metadata(before.path, before.format, dict(before.tags), list(before.warnings),
+                      before.file_type)
+        parts = parts - decoded
+    else:
+        md = Metadata(before.path, before.format, file_type=before.file_type)
+        md.warnings.extend(blocks.warnings)
     try:
         decode_blocks(blocks, md, parts)
     except EngineError as e:  # it did read when the write was planned

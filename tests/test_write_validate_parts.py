@@ -20,6 +20,7 @@ from engine.write.jpeg_writer import plan_jpeg
 from engine.writer import _changed_parts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXIF_HEADER = b"Exif\0\0"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
 PS_HEADER = b"Photoshop 3.0\0"
 
@@ -62,6 +63,8 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, module: str, name: str) -> list
 
 
 @pytest.mark.parametrize(("after", "old", "new", "tag"), [
+    # planning decodes only the EXIF tags it needs: the validation decodes all of them
+    (EXIF_HEADER, b"Fixture One", b"Fixture Two", "Model"),
     (XMP_HEADER, b"Sunset over the bay", b"Sunset over the bax", "xmp/dc:title"),
     (PS_HEADER, b"Jane Doe", b"Jane Dox", "iptc/By-line"),
 ])
@@ -114,3 +117,29 @@ def test_changed_parts_compare_bytes_and_where_the_exif_is() -> None:
     tiff = Blocks(exif, 0)
     assert _changed_parts(tiff, Blocks(exif, 0)) == set()
     assert _changed_parts(tiff, Blocks(exif[:-1] + b"\1", 0)) == {"exif", "xmp", "iptc"}
+
+
+def test_planning_decodes_only_the_exif_tags_it_needs(photo: Path, monkeypatch) -> None:
+    import engine.exif
+
+    asked: list[frozenset[str] | None] = []
+    real = engine.exif.decode_exif
+
+    def recording(*args, **kwargs):
+        asked.append(kwargs.get("only"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine.exif, "decode_exif", recording)
+    engine.write_metadata(photo, {"Artist": "Ann Other"})
+    # planning: the tag and its synchronised places; validation: both files whole
+    assert asked == [frozenset({"Artist"}), None, None]
+    assert engine.read_metadata(photo)["Artist"] == "Ann Other"
+
+
+def test_writing_a_thumbnail_is_refused_as_before(photo: Path) -> None:
+    # ThumbnailImage is made from two other tags: planning decodes them too, so the tag is
+    # known to be read-only (binary) and refused as such
+    original = photo.read_bytes()
+    with pytest.raises(engine.ReadOnlyTagError, match="cannot be written"):
+        engine.write_metadata(photo, {"ifd1/ThumbnailImage": "x"})
+    assert photo.read_bytes() == original
