@@ -438,6 +438,11 @@ class Operations(pyfuse3.Operations):
         rel = self._join(parent.rel, name)
         os.unlink(self._src(rel))
         self.batcher.discard(rel)
+        if self.editor.journal is not None:
+            try:
+                await self.editor.journal.drop(rel)
+            except OSError as e:  # the photo is gone all the same; say so
+                self.editor.status.error(f"journal: dropping the edits of {rel}", e)
         self.views.forget(rel)
         self._meta_gone(parent_inode, name, rel)
         self.inodes.drop_key(Kind.SRC, rel)

@@ -147,6 +147,14 @@ class Journal:
             else:
                 self._append_locked({"done": photo, "upto": upto})
 
+    def drop_sync(self, photo: str) -> None:
+        """The photo was deleted: its outstanding edits go with it (kept, they would land on
+        the next file to take its name, at the next mount)."""
+        with self._lock:
+            seq = self._live.get(photo)
+        if seq is not None:
+            self.done_sync(photo, seq)
+
     def rename_sync(self, old: str, new: str) -> None:
         """The photo (or folder) ``old`` is now ``new``: its outstanding edits follow it, and
         those of a photo the rename replaced are dropped (that photo is gone).  The edits are
@@ -192,6 +200,9 @@ class Journal:
 
     async def done(self, photo: str, upto: int) -> None:
         await trio.to_thread.run_sync(self.done_sync, photo, upto)
+
+    async def drop(self, photo: str) -> None:
+        await trio.to_thread.run_sync(self.drop_sync, photo)
 
     async def rename(self, old: str, new: str) -> None:
         await trio.to_thread.run_sync(self.rename_sync, old, new)

@@ -831,3 +831,35 @@ def test_listing_by_inode_keeps_one_snapshot_per_folder(env: Env) -> None:
         assert e.value.errno == errno.ESTALE
 
     env.run(body)
+
+
+def test_deleting_a_photo_drops_its_journaled_edits(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+
+    def write(path: str, changes: dict[str, str | None], **kw: object) -> Any:
+        raise OSError(errno.ENOSPC, "No space left")  # kept in the journal
+
+    env.ops = _ops_with(env, write_metadata=write)
+
+    async def t(ops: Operations) -> None:
+        await write_file(ops, "photo.jpg.meta/Make", b"Pentax\n")
+        with pytest.raises(pyfuse3.FUSEError):
+            await ops.commit_all()
+        await ops.unlink(pyfuse3.ROOT_INODE, b"photo.jpg", None)
+
+    env.run(t)
+    # Another photo takes the name: the next mount must not give it the deleted one's edits.
+    make_photo(env.photo, {"Make": "Canon"})
+    with Journal(env.src / ".originals" / ".journal") as j:
+        assert j.load() == {}
+        assert j.path.stat().st_size == 0  # nothing outstanding
+
+
+def test_journal_drop_keeps_the_other_photos_edits(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j") as j:
+        j.append_sync("a.jpg", {"Make": "A"})
+        j.append_sync("b.jpg", {"Make": "B"})
+        j.drop_sync("a.jpg")
+        j.drop_sync("never-edited.jpg")
+    with Journal(tmp_path / "j") as j:
+        assert j.load() == {"b.jpg": {"Make": "B"}}
