@@ -18,7 +18,7 @@ import pyfuse3
 import trio
 
 from engine.errors import TagError
-from engine.write.safety import backup_path_for
+from engine.write.safety import backup_path_for, is_temp_name
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
 from metafs.editing import MetaEditor, StaticHandle, TagHandle
@@ -26,8 +26,16 @@ from metafs.errors import fail, handler, requests
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.journal import Journal
 from metafs.passthrough import SrcHandle
-from metafs.photos import EngineFacade, PhotoViews, dir_mode, meta_name_fits, real_engine
+from metafs.photos import (
+    EngineFacade,
+    PhotoViews,
+    dir_mode,
+    meta_name_fits,
+    real_engine,
+    signature,
+)
 from metafs.tagfiles import ScratchFile
+from metafs.watch import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,7 @@ class Operations(pyfuse3.Operations):
         read_only: bool = False,
         notify_kernel: bool = True,
         mountpoint: str = "",
+        watch_source: bool = False,
     ) -> None:
         super().__init__()
         self.source = os.path.abspath(source)
@@ -79,11 +88,19 @@ class Operations(pyfuse3.Operations):
         # a task of its own, never from a handler (the kernel may be waiting on that very
         # handler while it invalidates).
         self._stale_send, self._stale_recv = trio.open_memory_channel(math.inf)
+        # Changes other programs make in SOURCE, pushed to the kernel as they happen (else
+        # they show when the kernel's cache times out: up to GENERATED_TIMEOUT).
+        self.watcher: Watcher | None = None
+        if watch_source and notify_kernel:
+            self.watcher = Watcher(self.source, (ORIGINALS,), self._source_changed,
+                                   self._source_overflow)
 
     def start(self, nursery: trio.Nursery) -> None:
         self.batcher.start(nursery)
         if self.notify_kernel:
             nursery.start_soon(self._send_invalidations)
+        if self.watcher is not None:
+            nursery.start_soon(self.watcher.run)
 
     async def _send_invalidations(self) -> None:
         async for inodes in self._stale_recv:
@@ -96,6 +113,33 @@ class Operations(pyfuse3.Operations):
     def _photo_changed(self, rel: str) -> None:
         """Changed by another program: its .meta folders may list other tags now."""
         self._stale(self.inodes.nodes_of_photo(rel))
+
+    def _source_changed(self, paths: set[str], folders: set[str]) -> None:
+        """Entries of SOURCE changed (metafs.watch): drop what the kernel keeps of them.  A
+        photo still the file this daemon last read (its own commit, say) needs nothing."""
+        stale: list[Node | None] = []
+        for rel in paths:
+            if is_temp_name(os.path.basename(rel)):
+                continue  # a rewrite's temporary file: the rename reports the photo
+            photo = self.views.cached(rel)
+            if photo is not None and photo.sig is not None:
+                try:
+                    now = signature(os.stat(self._src(rel)))
+                except OSError:
+                    now = None
+                if now == photo.sig:
+                    continue
+                photo.checked = -1e9  # the next access looks at the file again
+            stale += self.inodes.nodes_of_photo(rel)
+            folders.add(os.path.dirname(rel))  # NAME.meta may come, go or change mode
+        stale += [self.inodes.find(Kind.SRC, d) for d in folders]
+        self._stale(stale)
+
+    def _source_overflow(self) -> None:
+        """The kernel dropped events: anything in SOURCE may have changed."""
+        log.warning("watching %s: events were lost; dropping every cached view", self.source)
+        self.views.recheck_all()
+        self._stale(self.inodes.all_nodes())
 
     def _folder_changed(self, kind: Kind, rel: str) -> None:
         """A file in this folder was written: it may have become a photo (or stopped
@@ -725,6 +769,8 @@ class Operations(pyfuse3.Operations):
             failures=self.batcher.failures,
             extra=(
                 f"kernel directory cache: {'on' if self.dirs_by_inode else 'off'}",
+                "watching SOURCE: "
+                + (f"{self.watcher.watching} folder(s)" if self.watcher else "off"),
                 f"requests: {sum(requests.values())} ({counts})",
             ),
         )

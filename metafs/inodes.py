@@ -103,6 +103,9 @@ class InodeTable:
                 del self._by_key[node.key]
             self._unindex(node)
 
+    def all_nodes(self) -> list[Node]:
+        return list(self._by_inode.values())
+
     def nodes_of_photo(self, rel: str) -> list[Node]:
         """The photo's own node and every node of its .meta view."""
         return list(self._by_photo.get(rel, ()))

@@ -129,6 +129,7 @@ def run(
             debounce=debounce_ms / 1000,
             read_only=read_only,
             mountpoint=mountpoint,
+            watch_source=True,
         )
         options = set(pyfuse3.default_options) | {"fsname=metafs", "subtype=metafs"}
         if os.geteuid() == 0:

@@ -221,6 +221,11 @@ class PhotoViews:
     def cached(self, rel: str) -> Photo | None:
         return self._photos.get(rel)
 
+    def recheck_all(self) -> None:
+        """Every photo is looked at again at its next access (SOURCE may have changed)."""
+        for photo in self._photos.values():
+            photo.checked = -1e9
+
     def forget(self, rel: str) -> None:
         """The photo was removed or renamed: drop its state (pending edits live elsewhere)."""
         for key in [k for k in self._photos if k == rel or k.startswith(rel + "/")]:

@@ -109,6 +109,42 @@ def test_listings_follow_changes_made_elsewhere(tmp_path: Path) -> None:
         mount.close()
 
 
+@needs_shim
+def test_changes_other_programs_make_show_at_once(tmp_path: Path) -> None:
+    """The daemon watches SOURCE (metafs/watch.py): a listing or a tag's size the kernel
+    keeps follows another program's change without anything being opened first."""
+    mount = Mount(tmp_path, 60_000)
+    try:
+        xmp, make = mount.meta / "xmp", mount.meta / "Make"
+        for _ in range(2):
+            assert "dc:source" not in os.listdir(xmp)
+        size = make.stat().st_size
+
+        def exiftool(*args: str) -> None:
+            subprocess.run(["exiftool", "-q", "-overwrite_original", *args], check=True)
+
+        exiftool("-XMP-dc:Source=Outside", "-Make=A Much Longer Camera Maker Name",
+                 str(mount.src / "photo.jpg"))
+        assert _wait(lambda: "dc:source" in os.listdir(xmp), SOON)
+        assert _wait(lambda: make.stat().st_size == len("A Much Longer Camera Maker Name\n"),
+                     SOON), size
+        # A folder made elsewhere is watched too, also after it is renamed.
+        os.mkdir(mount.src / "new")
+        shutil.copyfile(mount.src / "photo.jpg", mount.src / "new" / "a.jpg")
+        assert _wait(lambda: "a.jpg.meta" in os.listdir(mount.mnt / "new"), SOON)
+        os.rename(mount.src / "new", mount.src / "renamed")
+        listed = mount.mnt / "renamed" / "a.jpg.meta" / "xmp"
+        assert "dc:rights" in os.listdir(listed)
+        exiftool("-XMP-dc:Rights=", str(mount.src / "renamed" / "a.jpg"))
+        assert _wait(lambda: "dc:rights" not in os.listdir(listed), SOON)
+        # A photo deleted elsewhere: its .meta goes from the listing.
+        os.unlink(mount.src / "renamed" / "a.jpg")
+        assert _wait(lambda: os.listdir(mount.mnt / "renamed") == [], SOON)
+        assert "watching SOURCE: " in mount.status()
+    finally:
+        mount.close()
+
+
 def test_mount_works_without_the_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METAFS_NO_FUSE_SHIM", "1")
     mount = Mount(tmp_path)

@@ -1,0 +1,196 @@
+"""Watching SOURCE (inotify) for changes other programs make while it is mounted.
+
+The kernel keeps what the mount showed (listings, tag sizes, contents) for up to 10 s; the
+daemon pushes out what it changes itself, and this watcher what everybody else changes: a
+photo rewritten by ExifTool or an editor, files copied in, renamed or deleted.  It only
+reports paths (``on_change``); deciding what they mean is the Operations' job.
+
+Best effort by design: a filesystem without inotify (network mounts), or more folders than
+``fs.inotify.max_user_watches`` allows, leaves the timeouts to do the work, as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import os
+import struct
+from collections.abc import Callable, Iterable
+
+import trio
+
+log = logging.getLogger(__name__)
+
+IN_ATTRIB = 0x00000004
+IN_CLOSE_WRITE = 0x00000008
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_DELETE_SELF = 0x00000400
+IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000
+IN_ONLYDIR = 0x01000000
+IN_ISDIR = 0x40000000
+IN_NONBLOCK = os.O_NONBLOCK
+IN_CLOEXEC = os.O_CLOEXEC
+
+# What can change what the mount shows: contents (written and closed), names (created,
+# removed, renamed) and modes (a photo's mode is its .meta folder's).  IN_MODIFY is left out:
+# it comes with every write() and the file is not complete before IN_CLOSE_WRITE.
+MASK = (IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
+        | IN_DELETE_SELF | IN_ONLYDIR)
+_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
+COALESCE = 0.02  # s: a burst (a copy of many files) is handled as one batch
+
+Event = tuple[int, int, str]  # wd, mask, name ("" for the watched folder itself)
+
+
+def parse_events(buf: bytes) -> list[Event]:
+    """The events in one read() of an inotify descriptor (a torn tail is dropped)."""
+    out: list[Event] = []
+    pos = 0
+    while pos + _EVENT.size <= len(buf):
+        wd, mask, _cookie, n = _EVENT.unpack_from(buf, pos)
+        pos += _EVENT.size
+        if pos + n > len(buf):
+            break
+        name = os.fsdecode(buf[pos : pos + n].split(b"\0", 1)[0])
+        pos += n
+        out.append((wd, mask, name))
+    return out
+
+
+class _Inotify:
+    """The three system calls, through ctypes (the standard library has no binding)."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if fd < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        self.fd = fd
+
+    def add(self, path: str) -> int:
+        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(path), MASK)
+        if wd < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e), path)
+        return wd
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class Watcher:
+    """Reports, in batches, the SOURCE paths (relative; "" is SOURCE) that changed:
+    ``on_change(paths, folders)`` where ``folders`` are the folders whose list of names
+    changed and ``paths`` the entries that did (or may have).  ``on_overflow()`` when the
+    kernel dropped events: anything may have changed."""
+
+    def __init__(self, source: str, skip: Iterable[str],
+                 on_change: Callable[[set[str], set[str]], None],
+                 on_overflow: Callable[[], None]) -> None:
+        self.source = source
+        self.skip = frozenset(skip)  # top-level names not to watch (.originals)
+        self.on_change = on_change
+        self.on_overflow = on_overflow
+        self._ino: _Inotify | None = None
+        self._dirs: dict[int, str] = {}  # wd -> folder, relative to SOURCE
+        self._full = False  # out of watches: said once
+
+    @property
+    def watching(self) -> int:
+        return len(self._dirs)
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            self._ino = _Inotify()
+        except (OSError, AttributeError) as e:  # AttributeError: a libc without inotify
+            log.warning("not watching %s (%s): changes by other programs show within 10 s",
+                        self.source, e)
+            task_status.started()
+            return
+        try:
+            self._dirs.update(await trio.to_thread.run_sync(self._watch_tree, ""))
+            task_status.started()
+            await self._loop()
+        finally:
+            self._ino.close()
+            self._ino = None
+
+    async def _loop(self) -> None:
+        assert self._ino is not None
+        fd = self._ino.fd
+        while True:
+            await trio.lowlevel.wait_readable(fd)
+            await trio.sleep(COALESCE)
+            events: list[Event] = []
+            while True:
+                try:
+                    buf = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    break
+                events += parse_events(buf)
+            await self._handle(events)
+
+    async def _handle(self, events: list[Event]) -> None:
+        paths: set[str] = set()
+        folders: set[str] = set()
+        new_dirs: list[str] = []
+        for wd, mask, name in events:
+            if mask & IN_Q_OVERFLOW:
+                self.on_overflow()
+                continue
+            if mask & (IN_IGNORED | IN_DELETE_SELF):
+                self._dirs.pop(wd, None)  # the folder is gone (its parent reports the name)
+                continue
+            base = self._dirs.get(wd)
+            if base is None or not name:
+                continue
+            if not base and name in self.skip:
+                continue
+            rel = os.path.join(base, name) if base else name
+            paths.add(rel)
+            if mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO):
+                folders.add(base)
+            if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
+                new_dirs.append(rel)
+            if mask & IN_ISDIR and mask & IN_MOVED_FROM:
+                self._forget_tree(rel)
+        for rel in new_dirs:  # a folder moved or copied in: watch it and what is inside
+            self._dirs.update(await trio.to_thread.run_sync(self._watch_tree, rel))
+        if paths or folders:
+            self.on_change(paths, folders)
+
+    def _forget_tree(self, rel: str) -> None:
+        """A folder was renamed away: its watches now report under a stale name.  Drop
+        them from the map; its new name (IN_MOVED_TO) watches it again."""
+        for wd, d in list(self._dirs.items()):
+            if d == rel or d.startswith(rel + "/"):
+                del self._dirs[wd]
+
+    def _watch_tree(self, top: str) -> dict[int, str]:
+        """Watch ``top`` and every folder below it (blocking: run in a thread)."""
+        assert self._ino is not None
+        found: dict[int, str] = {}
+        root = os.path.join(self.source, top) if top else self.source
+        for here, dirs, _files in os.walk(root):
+            rel = os.path.relpath(here, self.source)
+            rel = "" if rel == "." else rel
+            if not rel:
+                dirs[:] = [d for d in dirs if d not in self.skip]
+            try:
+                found[self._ino.add(here)] = rel
+            except OSError as e:
+                if e.errno == errno.ENOSPC:  # fs.inotify.max_user_watches
+                    if not self._full:
+                        log.warning("watching %s: out of inotify watches at %d folders; "
+                                    "changes by other programs in the rest show within 10 s",
+                                    self.source, len(self._dirs) + len(found))
+                        self._full = True
+                    break
+                dirs[:] = []  # gone or unreadable: nothing below it to watch either
+        return found
