@@ -347,7 +347,8 @@ class MetaEditor:
         self, photo: str, tag: str, content: bytes, extra: dict[str, str | None]
     ) -> None:
         md = await self._md(photo)
-        if self.views.value_content(photo, md, tag) is not None:
+        exists = self.views.value_content(photo, md, tag) is not None
+        if exists:
             self._can_change(photo, md, tag)
         else:
             self._can_add(photo, md, tag)
@@ -355,8 +356,11 @@ class MetaEditor:
             text = decode(content)
         except TagError as e:
             raise self._refuse(photo, tag, e) from None
-        self._check(photo, tag, text)
-        await self.edit(photo, {**extra, tag: text})
+        if text:
+            self._check(photo, tag, text)
+            await self.edit(photo, {**extra, tag: text})
+        elif exists or extra:  # emptied: deleted, as `exiftool -TAG=` does
+            await self.edit(photo, {**extra, **({tag: None} if exists else {})})
 
     # -- files --------------------------------------------------------------------------
 
@@ -377,11 +381,13 @@ class MetaEditor:
         self._can_change(photo, md, tag)
         if flags & os.O_APPEND and not flags & os.O_TRUNC and content.strip(b"\n"):
             self._append_is_list(photo, tag)
-        # O_TRUNC alone changes nothing: bash flushes the descriptor it dup2()s before the
-        # first write, and an empty value is not what `echo x > Make` means.  `rm` deletes.
+        # O_TRUNC changes nothing until the last close: bash flushes the descriptor it
+        # dup2()s before the first write, and an empty value is not what `echo x > Make`
+        # means.  Closed without a write (`: > Make`), the file was emptied: see release().
         trunc = bool(flags & os.O_TRUNC)
         buf = WriteBuffer(
-            bytearray() if trunc else bytearray(content), append=bool(flags & os.O_APPEND)
+            bytearray() if trunc else bytearray(content), append=bool(flags & os.O_APPEND),
+            emptied=trunc,
         )
         return TagHandle(photo, tag, content, buf)
 
@@ -438,6 +444,12 @@ class MetaEditor:
             raise fail(errno.EBADF)
         new = h.buf.preview(off, data)
         line = complete_line(new)
+        if line is None and new.endswith(b"\n") and new.count(b"\n") == 1:
+            try:  # a complete line that is not text can never be a value
+                decode(new)
+            except TagError as e:
+                h.buf.refused = True
+                raise self._refuse(h.photo, h.tag, e) from None
         if line is not None:
             spec = self._spec(h.tag)
             if spec is None or not spec.is_list:
@@ -462,13 +474,22 @@ class MetaEditor:
         except TagError as e:
             buf.refused = True
             raise self._refuse(h.photo, h.tag, e) from None
-        self._check(h.photo, h.tag, text)  # a later write may still fix the value
-        await self.edit(h.photo, {h.tag: text})
+        if text:
+            self._check(h.photo, h.tag, text)  # a later write may still fix the value
+            await self.edit(h.photo, {h.tag: text})
+        elif not h.created:  # emptied: deleted, as `exiftool -TAG=` does
+            await self.edit(h.photo, {h.tag: None})
         if self._writing.get((h.photo, h.tag)) is buf:
             del self._writing[(h.photo, h.tag)]
 
     async def release(self, h: TagHandle) -> None:
+        buf = h.buf
         try:
+            if buf is not None and buf.emptied and not buf.refused and not h.created:
+                # Opened to be emptied and closed without a write: `: > Make`.  Nothing
+                # is what the file holds now, so the tag goes (as with `exiftool -Make=`).
+                buf.emptied = False
+                await self.edit(h.photo, {h.tag: None})
             await self.flush(h)
         except pyfuse3.FUSEError:
             pass  # reported at flush already; release errors go nowhere

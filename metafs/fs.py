@@ -268,6 +268,14 @@ class Operations(pyfuse3.Operations):
                 self._folder_changed(Kind.SRC, node.rel)
         elif node.kind is Kind.TAG:
             await self.editor.setattr(node, attr, fields, self._handles.get(fh) if fh else None)
+            if fields.update_size and attr.st_size == 0:
+                try:
+                    return await self._attr(node)
+                except pyfuse3.FUSEError:
+                    # `truncate -s 0 Make` deleted the tag: the call still succeeded, on a
+                    # file that is empty now (and gone at the next lookup)
+                    st = self.views.stat(node.rel)
+                    return pt.synth_attr(node.inode, stat.S_IFREG | 0o644, 0, st, timeout=0)
         elif fields.update_size or fields.update_mode or fields.update_uid or fields.update_gid:
             raise fail(errno.EROFS if node.kind is Kind.ORIG else errno.EPERM)
         return await self._attr(node)

@@ -107,6 +107,7 @@ class WriteBuffer:
     append: bool = False  # opened with O_APPEND: every write goes to the end
     dirty: bool = False  # changed since the last time it was handed to the batcher
     refused: bool = False  # a write was refused: never submit this buffer
+    emptied: bool = False  # opened with O_TRUNC, and nothing written or truncated since
     mtime_ns: int = field(default_factory=now_ns)
 
     def preview(self, off: int, buf: bytes) -> bytearray:
@@ -118,11 +119,13 @@ class WriteBuffer:
     def commit_write(self, new: bytearray) -> None:
         self.data = new
         self.dirty = True
+        self.emptied = False
         self.mtime_ns = now_ns()
 
     def truncate(self, size: int) -> None:
         truncate(self.data, size)
         self.dirty = True
+        self.emptied = False
         self.mtime_ns = now_ns()
 
 

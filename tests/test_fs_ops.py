@@ -863,3 +863,54 @@ def test_journal_drop_keeps_the_other_photos_edits(tmp_path: Path) -> None:
         j.drop_sync("never-edited.jpg")
     with Journal(tmp_path / "j") as j:
         assert j.load() == {"b.jpg": {"Make": "B"}}
+
+
+@pytest.mark.parametrize("how", ["truncate-only", "newline", "setattr"])
+def test_emptying_a_tag_file_deletes_the_tag(env: Env, how: str) -> None:
+    """`: > Make`, `echo > Make` and `truncate -s 0 Make` leave the file empty: the tag goes,
+    as with `exiftool -Make=` (bash's flush of its dup2()ed descriptor deletes nothing)."""
+
+    async def t(ops: Operations) -> None:
+        make = await walk(ops, "photo.jpg.meta/Make")
+        if how == "setattr":
+            fields = SimpleNamespace(update_size=True, update_mode=False, update_uid=False,
+                                     update_gid=False, update_atime=False, update_mtime=False,
+                                     update_ctime=False)
+            await ops.setattr(make, SimpleNamespace(st_size=0), fields, None, None)
+        else:
+            fi = await ops.open(make, W | os.O_TRUNC, None)
+            await ops.flush(fi.fh)
+            assert ops.batcher.pending_photos() == {}  # not at the early flush
+            if how == "newline":
+                await ops.write(fi.fh, 0, b"\n")
+                await ops.flush(fi.fh)
+            await ops.release(fi.fh)
+        await ops.commit_all()
+
+    env.run(t)
+    assert env.engine.writes == [("photo.jpg", {"Make": None})]
+    assert "Make" not in photo_tags(env.photo)
+
+
+def test_a_line_that_is_not_text_is_refused_at_write(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        fi = await ops.open(await walk(ops, "photo.jpg.meta/Make"), W | os.O_TRUNC, None)
+        with pytest.raises(pyfuse3.FUSEError) as e:
+            await ops.write(fi.fh, 0, b"\xff\xfe\n")  # `printf '\xff\xfe\n' > Make`
+        assert errno_of(e) == errno.EINVAL
+        await ops.release(fi.fh)  # refused: neither written nor emptied
+
+    env.run(t)
+    assert env.engine.writes == []
+    assert "photo.jpg.meta/Make: not UTF-8 text (invalid start byte at byte 0)" in (
+        env.ops.status_text().decode())
+
+
+def test_an_empty_new_tag_file_adds_nothing(env: Env) -> None:
+    async def t(ops: Operations) -> None:
+        await create_file(ops, "photo.jpg.meta/Artist", b"")
+        await create_file(ops, "photo.jpg.meta/Model", b"\n")
+        await ops.commit_all()
+
+    env.run(t)
+    assert env.engine.writes == []

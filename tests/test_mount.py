@@ -184,6 +184,24 @@ def test_bad_value_refused_by_shell(mount: Mount) -> None:
     assert (mount.meta / "ISO").read_text() == "200\n"
 
 
+def test_emptied_tag_files_delete_their_tags(mount: Mount) -> None:
+    """An empty tag file is a deleted tag, as `exiftool -TAG=` deletes; each way of emptying
+    one succeeds in the shell."""
+    m = "photo.jpg.meta"
+    mount.sh(f": > {m}/Software && echo > {m}/xmp/dc:title && truncate -s 0 {m}/Model && "
+             f"vim -u NONE -N -e -s -c '%d' -c wq {m}/LensModel")
+    mount.commit()
+    tags = mount.exif()
+    for gone in ("IFD0:Software", "XMP-dc:Title", "IFD0:Model", "ExifIFD:LensModel"):
+        assert gone not in tags
+    assert tags["IFD0:Make"] == "MetaFS Test Camera Co."
+    assert not {"Software", "Model", "LensModel"} & set(os.listdir(mount.meta))
+    # Bytes that are not text are refused while the shell still hears of it.
+    res = mount.sh(f"printf '\\377\\376\\n' > {m}/Artist", check=False)
+    assert res.returncode != 0 and "Invalid argument" in res.stderr
+    assert (mount.meta / "Artist").read_text() == "Jane Doe\n"
+
+
 def test_vim_sed_rsync_cp_tee_python(mount: Mount, tmp_path: Path) -> None:
     (tmp_path / "model.txt").write_text("Rsync Model One\n")
     (tmp_path / "soft.txt").write_text("Inplace Software\n")
