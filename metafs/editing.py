@@ -154,6 +154,9 @@ class MetaEditor:
         self.read_only = read_only
         self.status = Status()
         self._writing: dict[tuple[str, str], WriteBuffer] = {}
+        # How long the kernel may keep generated entries (Operations raises it while the
+        # SOURCE watcher sees every change)
+        self.timeout = pt.GENERATED_TIMEOUT
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -226,7 +229,8 @@ class MetaEditor:
     async def attr(self, node: Node) -> pyfuse3.EntryAttributes:
         if node.kind is Kind.META:
             st = os.stat(self.views.path(node.rel))
-            return pt.synth_attr(node.inode, dir_mode(st, not self.read_only), 0, st)
+            return pt.synth_attr(node.inode, dir_mode(st, not self.read_only), 0, st,
+                                 timeout=self.timeout)
         scratch = self.views.scratch.get(node.rel, {}).get(node.sub)
         if scratch is not None:
             return pt.synth_attr(
@@ -235,6 +239,7 @@ class MetaEditor:
                 len(scratch.data),
                 os.stat(self.views.path(node.rel)),
                 mtime_ns=scratch.mtime_ns,
+                timeout=self.timeout,
             )
         md = await self._md(node.rel, recent=True)
         st = self.views.stat(node.rel)
@@ -246,7 +251,8 @@ class MetaEditor:
         if buf is not None:
             size, mtime = len(buf.data), buf.mtime_ns
         writable = not self.read_only and self.views.writable(md, node.sub)
-        return pt.synth_attr(node.inode, file_mode(st, writable), size, st, mtime_ns=mtime)
+        return pt.synth_attr(node.inode, file_mode(st, writable), size, st, mtime_ns=mtime,
+                             timeout=self.timeout)
 
     async def listing(self, photo: str, prefix: str) -> list[tuple[str, Node, Any]]:
         """(name, node key as a Node template, attributes without the inode) of a .meta

@@ -44,6 +44,9 @@ ORIGINALS = ".originals"
 CONTROL = ".metafs"
 JOURNAL_DIR = ".journal"  # inside SOURCE/.originals, hidden from every view
 DIR_RO = stat.S_IFDIR | 0o555
+# An fh with this bit names the inode of a tag file opened read-only: no handle is kept, reads
+# serve the inode's page, and metafs/fuse_shim.c answers the RELEASE (METAFS_NO_RELEASE).
+NO_RELEASE = 1 << 62
 MAX_LISTINGS = 64  # folder listings kept between the pieces of a readdir
 
 
@@ -83,6 +86,9 @@ class Operations(pyfuse3.Operations):
         # folder's inode as fh, and a listing is kept per inode while the kernel reads it in
         # pieces (it caches the listing itself afterwards).  Set by mount.run().
         self.dirs_by_inode = False
+        # With the shim's RELEASE answer (fuse_shim.releases_readers()): readers of tag files
+        # get an fh naming the inode, not a handle.  Set by mount.run().
+        self.stateless_readers = False
         self._listings: dict[int, list[tuple[str, Node, Any]]] = {}
         # Inodes whose cached attributes, pages and listings the kernel must drop; sent by
         # a task of its own, never from a handler (the kernel may be waiting on that very
@@ -93,7 +99,7 @@ class Operations(pyfuse3.Operations):
         self.watcher: Watcher | None = None
         if watch_source and notify_kernel:
             self.watcher = Watcher(self.source, (ORIGINALS,), self._source_changed,
-                                   self._source_overflow)
+                                   self._source_overflow, self._watch_trusted)
 
     def start(self, nursery: trio.Nursery) -> None:
         self.batcher.start(nursery)
@@ -134,6 +140,14 @@ class Operations(pyfuse3.Operations):
             folders.add(os.path.dirname(rel))  # NAME.meta may come, go or change mode
         stale += [self.inodes.find(Kind.SRC, d) for d in folders]
         self._stale(stale)
+
+    def _watch_trusted(self, trusted: bool) -> None:
+        """The watcher sees every change to SOURCE (or no longer does): the kernel may keep
+        generated entries long (or must fetch them again, now with the short timeout)."""
+        was = self.editor.timeout
+        self.editor.timeout = pt.WATCHED_TIMEOUT if trusted else pt.GENERATED_TIMEOUT
+        if self.editor.timeout < was:
+            self._stale(self.inodes.all_nodes())
 
     def _source_overflow(self) -> None:
         """The kernel dropped events: anything in SOURCE may have changed."""
@@ -332,7 +346,8 @@ class Operations(pyfuse3.Operations):
         if isinstance(proto, os.stat_result):
             return pt.attr_from_stat(node.inode, proto)
         mode, size, like, mtime = proto
-        return pt.synth_attr(node.inode, mode, size, like, mtime_ns=mtime)
+        return pt.synth_attr(node.inode, mode, size, like, mtime_ns=mtime,
+                             timeout=self.editor.timeout)
 
     def _scan_src(self, rel: str) -> list[tuple[str, Kind, str, os.stat_result]]:
         """Blocking: a SOURCE folder plus a NAME.meta entry for each photo."""
@@ -602,7 +617,10 @@ class Operations(pyfuse3.Operations):
         handle = await self.editor.open(node, flags)
         if not isinstance(handle, TagHandle) or handle.buf is not None:
             return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True)
-        return pyfuse3.FileInfo(fh=self._fh(handle), keep_cache=self._cache_page(node, handle))
+        keep = self._cache_page(node, handle)
+        if self.stateless_readers:
+            return pyfuse3.FileInfo(fh=NO_RELEASE | node.inode, keep_cache=keep)
+        return pyfuse3.FileInfo(fh=self._fh(handle), keep_cache=keep)
 
     def _cache_page(self, node: Node, handle: TagHandle) -> bool:
         """A reader goes through the kernel's page cache (no read request when it holds the
@@ -648,10 +666,22 @@ class Operations(pyfuse3.Operations):
 
     @handler
     async def read(self, fh: int, off: int, size: int) -> bytes:
+        if fh & NO_RELEASE:
+            return await self._read_page(self._node(fh & ~NO_RELEASE), off, size)
         h = self._handle(fh)
         if isinstance(h, SrcHandle):
             return await trio.to_thread.run_sync(os.pread, h.fd, size, off)
         return self.editor.read(h, off, size)
+
+    async def _read_page(self, node: Node, off: int, size: int) -> bytes:
+        """A read of a tag file opened read-only (NO_RELEASE): the content its last open
+        showed, which the kernel caches (the page goes only with a rename in .meta)."""
+        if node.page is None:
+            handle = await self.editor.open(node, os.O_RDONLY)
+            if not isinstance(handle, TagHandle):
+                raise fail(errno.EIO)
+            self._cache_page(node, handle)
+        return bytes(node.page[off : off + size]) if node.page is not None else b""
 
     @handler
     async def write(self, fh: int, off: int, buf: bytes) -> int:
@@ -663,6 +693,8 @@ class Operations(pyfuse3.Operations):
 
     @handler
     async def flush(self, fh: int) -> None:
+        if fh & NO_RELEASE:
+            return
         h = self._handle(fh)
         if isinstance(h, TagHandle):
             await self.editor.flush(h)
@@ -679,6 +711,8 @@ class Operations(pyfuse3.Operations):
 
     @handler
     async def fsync(self, fh: int, datasync: bool) -> None:
+        if fh & NO_RELEASE:
+            return  # a reader: nothing of its own to make durable
         h = self._handle(fh)
         if isinstance(h, SrcHandle):
             await trio.to_thread.run_sync(os.fdatasync if datasync else os.fsync, h.fd)
@@ -778,7 +812,8 @@ class Operations(pyfuse3.Operations):
             extra=(
                 f"kernel directory cache: {'on' if self.dirs_by_inode else 'off'}",
                 "watching SOURCE: "
-                + (f"{self.watcher.watching} folder(s)" if self.watcher else "off"),
+                + (f"{self.watcher.watching} folder(s)" if self.watcher else "off")
+                + f"; generated entries cached {self.editor.timeout:g} s",
                 f"requests: {sum(requests.values())} ({counts})",
             ),
         )

@@ -15,6 +15,9 @@
  *    pyfuse3 hands handlers only the fh.  They get the inode number as fh instead.
  * 3. A file opened read-only is opened with FOPEN_NOFLUSH: closing it sends no FLUSH (metafs
  *    has nothing to do on the close of a reader; writers still get theirs).
+ * 4. RELEASE of a handle whose fh has bit 62 set (METAFS_NO_RELEASE) is answered here: the
+ *    daemon gives readers of tag files such an fh, naming the inode, and keeps no state for
+ *    them, so their release would be a round trip through Python for nothing.
  *
  * The daemon reads metafs_shim_active after mounting: 1 means the session went through here
  * and readdir's fh is an inode.  Without the shim (not built, or a pyfuse3 bound at load time)
@@ -29,6 +32,10 @@
 #include <string.h>
 
 int metafs_shim_active = 0;
+/* What this build does beyond 1-3 above, for the daemon to check: bit 0, item 4. */
+int metafs_shim_features = 1;
+
+#define METAFS_NO_RELEASE (1ULL << 62)
 
 typedef struct fuse_session *(*session_new_fn)(struct fuse_args *,
                                                const struct fuse_lowlevel_ops *, size_t,
@@ -38,6 +45,7 @@ typedef int (*reply_open_fn)(fuse_req_t, const struct fuse_file_info *);
 static struct fuse_lowlevel_ops ops;  /* pyfuse3's table with our three entries */
 static void (*next_readdirplus)(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
 static void (*next_fsyncdir)(fuse_req_t, fuse_ino_t, int, struct fuse_file_info *);
+static void (*next_release)(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 
 static void opendir_nosys(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -62,6 +70,15 @@ static void fsyncdir_by_inode(fuse_req_t req, fuse_ino_t ino, int datasync,
     next_fsyncdir(req, ino, datasync, &f);
 }
 
+static void release_unless_stateless(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    if (fi->fh & METAFS_NO_RELEASE) {
+        fuse_reply_err(req, 0);
+        return;
+    }
+    next_release(req, ino, fi);
+}
+
 struct fuse_session *fuse_session_new(struct fuse_args *args,
                                       const struct fuse_lowlevel_ops *op, size_t op_size,
                                       void *userdata)
@@ -70,14 +87,17 @@ struct fuse_session *fuse_session_new(struct fuse_args *args,
     if (next == NULL)
         return NULL;
     /* Only a table we fully understand, with the entries we forward, is changed. */
-    if (op_size != sizeof(ops) || op->readdirplus == NULL || op->readdir != NULL)
+    if (op_size != sizeof(ops) || op->readdirplus == NULL || op->readdir != NULL
+        || op->release == NULL)
         return next(args, op, op_size, userdata);
     memcpy(&ops, op, sizeof(ops));
     next_readdirplus = op->readdirplus;
     next_fsyncdir = op->fsyncdir;
+    next_release = op->release;
     ops.opendir = opendir_nosys;
     ops.releasedir = NULL;
     ops.readdirplus = readdirplus_by_inode;
+    ops.release = release_unless_stateless;
     if (next_fsyncdir != NULL)
         ops.fsyncdir = fsyncdir_by_inode;
     struct fuse_session *se = next(args, &ops, sizeof(ops), userdata);

@@ -43,4 +43,16 @@ def active() -> bool:
     return bool(ctypes.c_int.in_dll(_lib, "metafs_shim_active").value)
 
 
+def releases_readers() -> bool:
+    """Does the shim answer RELEASE for handles marked NO_RELEASE (item 4 of the C file)?
+    (A library built from an older fuse_shim.c does not.)"""
+    if not active():
+        return False
+    try:
+        features = ctypes.c_int.in_dll(_lib, "metafs_shim_features").value
+    except ValueError:
+        return False
+    return bool(features & 1)
+
+
 load()

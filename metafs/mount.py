@@ -143,6 +143,7 @@ def run(
         except RuntimeError as e:
             raise MountError(f"{mountpoint}: mounting failed ({e}); is FUSE usable here?") from None
         ops.dirs_by_inode = fuse_shim.active()
+        ops.stateless_readers = fuse_shim.releases_readers()
     except (MountError, JournalBusyError) as e:
         if journal is not None:
             journal.close()

@@ -46,6 +46,13 @@ COALESCE = 0.02  # s: a burst (a copy of many files) is handled as one batch
 
 Event = tuple[int, int, str]  # wd, mask, name ("" for the watched folder itself)
 
+# Filesystems whose every change goes through this kernel, so inotify reports it.  Network
+# and FUSE filesystems (nfs, cifs, sshfs...) change on other machines unseen: not listed.
+LOCAL_FILESYSTEMS = frozenset(
+    "ext2 ext3 ext4 xfs btrfs f2fs jfs reiserfs nilfs2 bcachefs zfs tmpfs ramfs vfat exfat "
+    "msdos ntfs3 hfsplus udf iso9660 overlay".split()
+)
+
 
 def parse_events(buf: bytes) -> list[Event]:
     """The events in one read() of an inotify descriptor (a torn tail is dropped)."""
@@ -60,6 +67,31 @@ def parse_events(buf: bytes) -> list[Event]:
         pos += n
         out.append((wd, mask, name))
     return out
+
+
+def filesystem_type(path: str, mountinfo: str) -> str | None:
+    """The type of the filesystem ``path`` (absolute, symlinks resolved) is on, from the
+    text of /proc/self/mountinfo: the mount with the longest mount point above it."""
+    best, kind = -1, None
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if not sep or len(fields) < 5 or not tail:
+            continue
+        point = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= best:  # later mounts over the same point win
+            best, kind = len(point), tail[0]
+    return kind
+
+
+def is_local(path: str) -> bool:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return filesystem_type(os.path.realpath(path), text) in LOCAL_FILESYSTEMS
 
 
 class _Inotify:
@@ -88,15 +120,20 @@ class Watcher:
     """Reports, in batches, the SOURCE paths (relative; "" is SOURCE) that changed:
     ``on_change(paths, folders)`` where ``folders`` are the folders whose list of names
     changed and ``paths`` the entries that did (or may have).  ``on_overflow()`` when the
-    kernel dropped events: anything may have changed."""
+    kernel dropped events: anything may have changed.  ``on_trust(True)`` once every folder
+    of a local SOURCE is watched (every change will be reported), ``on_trust(False)`` if
+    that stops being so (out of watches)."""
 
     def __init__(self, source: str, skip: Iterable[str],
                  on_change: Callable[[set[str], set[str]], None],
-                 on_overflow: Callable[[], None]) -> None:
+                 on_overflow: Callable[[], None],
+                 on_trust: Callable[[bool], None] = lambda trusted: None) -> None:
         self.source = source
         self.skip = frozenset(skip)  # top-level names not to watch (.originals)
         self.on_change = on_change
         self.on_overflow = on_overflow
+        self.on_trust = on_trust
+        self.trusted = False
         self._ino: _Inotify | None = None
         self._dirs: dict[int, str] = {}  # wd -> folder, relative to SOURCE
         self._full = False  # out of watches: said once
@@ -115,6 +152,9 @@ class Watcher:
             return
         try:
             self._dirs.update(await trio.to_thread.run_sync(self._watch_tree, ""))
+            if not self._full and await trio.to_thread.run_sync(is_local, self.source):
+                self.trusted = True
+                self.on_trust(True)
             task_status.started()
             await self._loop()
         finally:
@@ -162,6 +202,9 @@ class Watcher:
                 self._forget_tree(rel)
         for rel in new_dirs:  # a folder moved or copied in: watch it and what is inside
             self._dirs.update(await trio.to_thread.run_sync(self._watch_tree, rel))
+        if self._full and self.trusted:
+            self.trusted = False
+            self.on_trust(False)
         if paths or folders:
             self.on_change(paths, folders)
 

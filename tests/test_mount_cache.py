@@ -68,11 +68,11 @@ def test_a_warm_walk_is_served_by_the_kernel(live: Mount) -> None:
     assert _walk_and_read(mount.mnt) == 1
     after = _requests(mount)
     spent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
-    # Listing and closing cost nothing; a tag read is one open and one release (and so is
-    # the status file read in between).
+    # Listing and closing cost nothing; a tag read is one open (its release is answered by
+    # the shim); the status file read in between is an open and a release.
     assert {op: spent.get(op, 0) for op in ("opendir", "readdir", "releasedir", "flush")} == {
         "opendir": 0, "readdir": 0, "releasedir": 0, "flush": 0}
-    assert (spent["open"], spent["release"]) == (1 + 1, 1 + 1)
+    assert (spent["open"], spent.get("release", 0)) == (1 + 1, 0 + 1)
 
 
 @needs_shim
@@ -140,7 +140,10 @@ def test_changes_other_programs_make_show_at_once(tmp_path: Path) -> None:
         # A photo deleted elsewhere: its .meta goes from the listing.
         os.unlink(mount.src / "renamed" / "a.jpg")
         assert _wait(lambda: os.listdir(mount.mnt / "renamed") == [], SOON)
-        assert "watching SOURCE: " in mount.status()
+        from metafs.watch import is_local
+
+        cached = "120 s" if is_local(str(mount.src)) else "10 s"
+        assert f"; generated entries cached {cached}" in mount.status()
     finally:
         mount.close()
 

@@ -128,3 +128,51 @@ def test_operations_drop_only_what_changed(tmp_path: Path) -> None:
         assert set(sent[-1]) >= set(photo_nodes)
 
     env.run(t)
+
+
+MOUNTINFO = """\
+22 1 252:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 22 0:26 / /tmp rw,nosuid shared:5 - tmpfs tmpfs rw
+41 22 0:40 / /mnt/photos\\040lib rw,relatime shared:9 - nfs4 srv:/photos rw,vers=4.2
+45 30 0:42 / /tmp/sshfs rw - fuse.sshfs host: rw
+"""
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    ("/home/ann/photos", "ext4"),
+    ("/tmp/x", "tmpfs"),
+    ("/tmp", "tmpfs"),
+    ("/tmpfoo", "ext4"),  # a prefix of the name is not a mount above it
+    ("/mnt/photos lib/2024", "nfs4"),  # an escaped space in the mount point
+    ("/tmp/sshfs/a", "fuse.sshfs"),
+])
+def test_filesystem_type_from_mountinfo(path: str, kind: str) -> None:
+    assert watch.filesystem_type(path, MOUNTINFO) == kind
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_trust_comes_with_a_local_source_and_goes_with_the_last_watch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: bool) -> None:
+    monkeypatch.setattr(watch, "is_local", lambda path: local)
+    said: list[bool] = []
+    rec = Recorder()
+    w = watch.Watcher(str(tmp_path), (), rec.change, rec.overflow, said.append)
+
+    async def main() -> None:
+        async with trio.open_nursery() as n:
+            await n.start(w.run)
+            assert said == ([True] if local else [])
+            real_add = watch._Inotify.add
+
+            def full(self: watch._Inotify, path: str) -> int:
+                raise OSError(28, "No space left on device")  # max_user_watches reached
+
+            monkeypatch.setattr(watch._Inotify, "add", full)
+            (tmp_path / "new").mkdir()
+            await settle(rec, {"new"})
+            monkeypatch.setattr(watch._Inotify, "add", real_add)
+            n.cancel_scope.cancel()
+
+    trio.run(main)
+    assert said == ([True, False] if local else [])
+    assert w.trusted is False
