@@ -258,20 +258,26 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
     touched = set(edits.paths)
     # GPS reference tags ride along with their coordinates.
     touched |= {p + "Ref" for p in edits.paths if p.startswith("GPS")}
-    langs = tuple(t + "-" for t in touched if t.startswith("xmp/"))
+    # An XMP path covers its other languages and, deleted, what lies under it (the fields
+    # of a structure deleted whole); the sibling fields of an edited field are checked.
+    under = tuple(t + "-" for t in touched if t.startswith("xmp/")) + tuple(
+        p + s for p, t in edits.paths.items() if t is None and p.startswith("xmp/")
+        for s in ("/", "["))
+    removed = _removed_items(before.tags, edits.paths)
     for p, tag in before.tags.items():
-        if p in touched or _base(p) in touched or (langs and p.startswith(langs)):
+        if p in touched or _base(p) in touched or (under and p.startswith(under)):
             continue
         if tag.name.endswith(_MOVABLE) and p in after.tags:
             continue  # printed as a file position: moves when an earlier segment changes size
-        new = after.tags.get(p)
+        new = after.tags.get(_shift(p, removed) or p)
         if new is None or new.value != tag.value:
             got = "missing" if new is None else repr(new.value)
             raise ValidationError(
                 f"tag {p} would change ({tag.value!r} -> {got}) though it was not asked to; "
                 "nothing was written", path=path)
     for p, text in edits.paths.items():
-        present = p in after.tags
+        now = _shift(p, removed)  # None: its item was removed, as every field of it was
+        present = now is not None and now in after.tags
         if text is None and present:
             raise ValidationError(f"tag {p} is still there after deleting it; nothing was "
                                   "written", path=path)
@@ -328,6 +334,53 @@ def _reads_back(name: str, text: str, tag) -> bool:
         return True  # a printed form we cannot parse back: presence was checked above
 
 
+def _removed_items(tags: Mapping[str, object],
+                   paths: Mapping[str, str | None]) -> dict[str, set[int]]:
+    """The items of XMP lists of structures a change set removes (engine.xmp_edit removes an
+    item once every field of it is deleted and none set): list path -> item numbers."""
+    gone = {p for p, t in paths.items() if t is None and "[" in p and p.startswith("xmp/")}
+    if not gone:
+        return {}
+    import re
+
+    def items(q: str) -> list[str]:  # 'xmp/A:l[2]/B:m[1]/C:f' -> ['xmp/A:l[2]', ...[1]']
+        return [q[: m.end()] for m in re.finditer(r"\[\d+\]", q)]
+
+    def deleted(q: str) -> bool:  # itself, or a path it lies under, is deleted
+        return q in gone or any(q[:i] in gone for i, c in enumerate(q) if c in "-/[")
+
+    candidates = {i for d in gone for i in items(d)}
+    candidates -= {i for p, t in paths.items() if t is not None for i in items(p)}
+    full = dict.fromkeys(candidates, True)
+    for q in tags:
+        for i in items(q):
+            if full.get(i) and not deleted(q):
+                full[i] = False
+    removed: dict[str, set[int]] = {}
+    for i, empty in full.items():
+        if empty:
+            base, _, n = i[:-1].rpartition("[")
+            removed.setdefault(base, set()).add(int(n))
+    return removed
+
+
+def _shift(p: str, removed: dict[str, set[int]]) -> str | None:
+    """Where XMP tag path ``p`` reads after the ``removed`` items went (the later items of a
+    list move down); None for a path inside a removed item."""
+    if not removed or "[" not in p:
+        return p
+    import re
+
+    parts, last = [], 0
+    for m in re.finditer(r"\[(\d+)\]", p):
+        n, gone = int(m[1]), removed.get(p[: m.start()], ())
+        if n in gone:
+            return None
+        parts.append(f"{p[last : m.start()]}[{n - sum(1 for k in gone if k < n)}]")
+        last = m.end()
+    return "".join(parts) + p[last:]
+
+
 def _base(p: str) -> str:
     return p.split("#", 1)[0]
 
@@ -376,10 +429,12 @@ def template_changes(
 def tag_spec(tag_path: str) -> TagSpec:
     """What kind of tag ``tag_path`` is; raises UnknownTagError for names nobody knows."""
     if tag_path.startswith("xmp/"):
-        from engine.xmp_edit import property_code, split_path
+        from engine.xmp_paths import resolve
 
-        prefix, prop, _ = split_path(tag_path[4:])
-        code = property_code(prefix, prop)
+        t = resolve(tag_path[4:])  # a top-level property, or a field of a structure
+        code = t.code
+        if code.startswith("S"):  # a structure itself: its fields are the tags to write
+            return TagSpec(tag_path, False, False, "struct")
         is_list = len(code) > 1 and code[1] in "BQL"
         kind = {"l": "lang-alt", "d": "date", "i": "int", "r": "rational"}.get(code[:1], "string")
         return TagSpec(tag_path, "-" not in code, is_list, "list" if is_list else kind)
@@ -398,10 +453,9 @@ def tag_spec(tag_path: str) -> TagSpec:
 def check_value(tag_path: str, text: str) -> None:
     """Raise TagValueError/ReadOnlyTagError/UnknownTagError when ``text`` cannot be written."""
     if tag_path.startswith("xmp/"):
-        from engine.xmp_edit import normalise_value, split_path
+        from engine.xmp_paths import check_target, resolve
 
-        prefix, prop, _ = split_path(tag_path[4:])
-        normalise_value(prefix, prop, text.split("\n") if "\n" in text else text)
+        check_target(resolve(tag_path[4:]), text.split("\n") if "\n" in text else text)
         return
     if tag_path.startswith("iptc/"):
         from engine.iptc_edit import check_iptc_value

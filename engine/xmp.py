@@ -547,10 +547,9 @@ def _events_to_tags(events: list[_Event], warnings: list[str], path: str) -> lis
                 f.values.append(ev.value)
             continue
         binary = entry is not None and "*" in entry[1]
-        # Structure fields and array items are shown but not written (the editor addresses
-        # top-level properties only), nor is the x: toolkit attribute of the packet root.
-        nested = "/" in tpath[4:] or "[" in tpath or tpath.startswith("xmp/x:")
-        writable = (entry is None or "-" not in entry[1]) and not nested
+        # Structure fields are written through engine.xmp_edit (which refuses the paths it
+        # cannot address); the x: toolkit attribute of the packet root is not a property.
+        writable = (entry is None or "-" not in entry[1]) and not tpath.startswith("xmp/x:")
         f = _Found(tpath, group, name, [ev.value], is_item, writable, binary)
         old = found.get(tpath)
         if old is not None:

@@ -12,15 +12,15 @@ import re
 
 from lxml import etree
 
-from engine.errors import CorruptFileError, ReadOnlyTagError, TagValueError, UnknownTagError
+from engine.errors import CorruptFileError, ReadOnlyTagError, TagValueError
 from engine.tags import xmp as xmp_tables
+from engine.xmp_paths import CONTAINERS, XmpTarget, check_target, property_code, resolve
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 X_NS = "adobe:ns:meta/"
 PAD = 2048
 _HEADER = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-_DATE = re.compile(r"^(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?)?(.*)$")
 
 
 _BEFORE_ROOT = re.compile(
@@ -36,116 +36,11 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def namespace_uri(prefix: str) -> str | None:
-    return xmp_tables.NS_URI.get(prefix) or xmp_tables.LAZY_URI.get(prefix)
-
-
-def property_code(prefix: str, prop: str) -> str:
-    """ExifTool's kind letters for a property ('s', 'l' lang-alt, 'sB' bag...); '' if unknown."""
-    group = xmp_tables.XLAT.get(prefix, prefix)
-    entry = xmp_tables.TAGS.get(group, {}).get(prop)
-    return entry[1] if entry else ""
-
-
-_LANG_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
-
-
-def split_lang(tag: str) -> tuple[str, str | None]:
-    """``dc:title-de`` -> (``dc:title``, ``de``) for lang-alt properties, else (tag, None)."""
-    # Try every hyphen from the left: a language may have subtags (``dc:title-en-US``), and
-    # a greedy split would take ``title-en`` for the property.
-    at = tag.find("-")
-    while at > 0:
-        base, lang = tag[:at], tag[at + 1 :]
-        if ":" in base and _LANG_TAG.fullmatch(lang):
-            prefix, _, prop = base.partition(":")
-            if property_code(prefix, prop).startswith("l"):
-                return base, lang
-        at = tag.find("-", at + 1)
-    return tag, None
-
-
-def split_path(tag: str) -> tuple[str, str, str]:
-    """``dc:title`` -> (prefix, property, namespace URI)."""
-    tag = split_lang(tag)[0]
-    prefix, sep, prop = tag.partition(":")
-    if not sep or not prop or "/" in prop or "[" in prop:
-        raise UnknownTagError(f"XMP tag must be prefix:property, got {tag!r}", tag=f"xmp/{tag}")
-    if prefix == "x":
-        raise ReadOnlyTagError("the x: namespace is the packet's own wrapper (x:xmptk names the "
-                               "program that wrote it); it is not a property to set",
-                               tag=f"xmp/{tag}")
-    uri = namespace_uri(prefix)
-    if uri is None:
-        raise UnknownTagError(f"unknown XMP namespace prefix {prefix!r}", tag=f"xmp/{tag}")
-    try:  # lxml refuses element names that are not XML names ('ti tle', '1title')
-        etree.QName(uri, prop)
-    except ValueError:
-        raise UnknownTagError(f"{prop!r} is not a valid XMP property name",
-                              tag=f"xmp/{tag}") from None
-    return prefix, prop, uri
-
-
-def to_xmp_date(text: str) -> str:
-    """ExifTool's printed date (``2020:01:01 10:00:00+02:00``) or ISO 8601 -> XMP form."""
-    m = _DATE.match(text.strip())
-    if not m:
-        raise TagValueError(f"{text!r} is not a date; use YYYY:MM:DD HH:MM:SS or ISO 8601")
-    y, mo, d, h, mi, s, rest = m.groups()
-    out = f"{y}-{mo}-{d}"
-    if h is not None:
-        out += f"T{h}:{mi}" + (f":{s}" if s else "")
-    rest = rest.strip()
-    if rest and not re.fullmatch(r"Z|[+-]\d\d:?\d\d", rest):
-        raise TagValueError(f"{text!r} has an unreadable time zone {rest!r}")
-    return out + rest
-
-
-def _value_map(prefix: str, prop: str) -> dict[str, str] | None:
-    group = xmp_tables.XLAT.get(prefix, prefix)
-    entry = xmp_tables.TAGS.get(group, {}).get(prop)
-    if not entry or len(entry) < 3 or entry[2] is None or entry[2] < 0:
-        return None
-    return xmp_tables.MAPS[entry[2]]
-
-
-# Characters XML 1.0 cannot hold (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF):
-# lxml raises ValueError on them, which must not escape as anything but a TagValueError.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def check_xml_text(tag: str, items: list[str]) -> None:
-    for v in items:
-        bad = _NOT_XML.search(v)
-        if bad:
-            raise TagValueError(f"character U+{ord(bad.group()):04X} cannot be stored in XMP",
-                                tag=f"xmp/{tag}")
-
-
-def normalise_value(prefix: str, prop: str, value: str | list[str]) -> list[str]:
-    code = property_code(prefix, prop)
-    items = value if isinstance(value, list) else [value]
-    check_xml_text(f"{prefix}:{prop}", items)
-    values = _value_map(prefix, prop)
-    if values:  # the printed name of an enum value stands for its stored form
-        rev = {v.lower(): k for k, v in values.items()}
-        items = [rev.get(v.strip().lower(), v) for v in items]
-    if code.startswith("d"):
-        try:
-            items = [to_xmp_date(v) for v in items]
-        except TagValueError as e:  # name the tag in the message
-            raise TagValueError(e.reason, tag=f"xmp/{prefix}:{prop}") from None
-    elif code.startswith("i"):
-        for v in items:
-            if not re.fullmatch(r"[+-]?\d+", v.strip()):
-                raise TagValueError(f"{v!r} is not an integer", tag=f"xmp/{prefix}:{prop}")
-    elif code.startswith("r"):
-        for v in items:
-            try:
-                float(v)
-            except ValueError:
-                raise TagValueError(f"{v!r} is not a number", tag=f"xmp/{prefix}:{prop}") from None
-    return items
+# ---------------------------------------------------------------------------------------------
+# Structure paths, as engine.xmp prints them: ``A:struct/B:field``, ``A:list[2]/B:field``,
+# ``A:s/B:t/C:field``.  ExifTool's tables hold structure fields as *flattened* tags: the local
+# names concatenated, ucfirst (``CreatorContactInfo`` + ``CiEmailWork``), in the table of the
+# top-level property's namespace; that entry gives the field's type.
 
 
 def _new_packet() -> etree._Element:
@@ -198,7 +93,9 @@ def _remove_property(rdf: etree._Element, uri: str, prop: str) -> None:
             desc.remove(el)
 
 
-def _description_for(rdf: etree._Element, prefix: str, uri: str) -> etree._Element:
+def _description_for(rdf: etree._Element, prefix: str, uri: str,
+                     more: dict[str, str] | None = None) -> etree._Element:
+    """The Description for ``prefix``'s properties (a new one declares ``more`` too)."""
     for desc in rdf.findall(f"{{{RDF}}}Description"):
         if desc.nsmap.get(prefix) == uri:
             return desc
@@ -206,25 +103,15 @@ def _description_for(rdf: etree._Element, prefix: str, uri: str) -> etree._Eleme
     first = rdf.find(f"{{{RDF}}}Description")
     if first is not None:
         about = first.get(f"{{{RDF}}}about", "")
-    desc = etree.SubElement(rdf, f"{{{RDF}}}Description", nsmap={prefix: uri})
+    desc = etree.SubElement(rdf, f"{{{RDF}}}Description", nsmap={**(more or {}), prefix: uri})
     desc.set(f"{{{RDF}}}about", about)
     return desc
 
 
-def _set_property(rdf, prefix: str, prop: str, uri: str, items: list[str]) -> None:
-    code = property_code(prefix, prop)
-    qname = f"{{{uri}}}{prop}"
-    old_langs: list[tuple[str, str]] = []
-    if code.startswith("l"):  # lang-alt: keep the other languages, replace x-default
-        for desc in rdf.findall(f"{{{RDF}}}Description"):
-            for li in desc.findall(f"{qname}/{{{RDF}}}Alt/{{{RDF}}}li"):
-                lang = li.get(XML_LANG, "x-default")
-                if lang != "x-default":
-                    old_langs.append((lang, li.text or ""))
-    _remove_property(rdf, uri, prop)
-    desc = _description_for(rdf, prefix, uri)
-    el = etree.SubElement(desc, qname)
-    container = {"B": "Bag", "Q": "Seq", "A": "Alt"}.get(code[1:2]) if len(code) > 1 else None
+def _fill(el: etree._Element, code: str, items: list[str],
+          old_langs: list[tuple[str, str]]) -> None:
+    """Put a value of kind ``code`` into the new property element ``el``."""
+    container = CONTAINERS.get(code[1:2])
     if code.startswith("l"):
         alt = etree.SubElement(el, f"{{{RDF}}}Alt")
         for lang, text in [("x-default", "\n".join(items))] + old_langs:
@@ -239,6 +126,44 @@ def _set_property(rdf, prefix: str, prop: str, uri: str, items: list[str]) -> No
         el.text = "\n".join(items)
 
 
+def _other_langs(els: list[etree._Element]) -> list[tuple[str, str]]:
+    """The languages but x-default of lang-alt property elements: kept when x-default is set."""
+    out = []
+    for el in els:
+        for li in el.findall(f"{{{RDF}}}Alt/{{{RDF}}}li"):
+            lang = li.get(XML_LANG, "x-default")
+            if lang != "x-default":
+                out.append((lang, li.text or ""))
+    return out
+
+
+def _set_property(rdf, prefix: str, prop: str, uri: str, items: list[str]) -> None:
+    code = property_code(prefix, prop)
+    qname = f"{{{uri}}}{prop}"
+    old_langs: list[tuple[str, str]] = []
+    if code.startswith("l"):  # lang-alt: keep the other languages, replace x-default
+        old_langs = _other_langs([el for desc in rdf.findall(f"{{{RDF}}}Description")
+                                  for el in desc.findall(qname)])
+    _remove_property(rdf, uri, prop)
+    desc = _description_for(rdf, prefix, uri)
+    _fill(etree.SubElement(desc, qname), code, items, old_langs)
+
+
+def _set_li(alt: etree._Element, lang: str, text: str | None) -> None:
+    """Set (``None``: remove) the item of language ``lang`` of a lang-alt's rdf:Alt."""
+    for li in alt.findall(f"{{{RDF}}}li"):
+        if li.get(XML_LANG, "").lower() == lang.lower():
+            if text is None:
+                alt.remove(li)
+            else:
+                li.text = text
+            return
+    if text is not None:
+        li = etree.SubElement(alt, f"{{{RDF}}}li")
+        li.set(XML_LANG, lang)
+        li.text = text
+
+
 def _set_language(rdf, prefix: str, prop: str, uri: str, lang: str,
                   value: str | list[str] | None) -> None:
     """Set or remove one language of a lang-alt property, keeping the others."""
@@ -246,54 +171,235 @@ def _set_language(rdf, prefix: str, prop: str, uri: str, lang: str,
     text = None if value is None else ("\n".join(value) if isinstance(value, list) else value)
     for desc in rdf.findall(f"{{{RDF}}}Description"):
         if desc.get(qname) is not None:  # the simple attribute form holds only x-default
-            default = desc.attrib.pop(qname)
-            el = etree.SubElement(desc, qname)
-            li = etree.SubElement(etree.SubElement(el, f"{{{RDF}}}Alt"), f"{{{RDF}}}li")
-            li.set(XML_LANG, "x-default")
-            li.text = default
+            _fill(etree.SubElement(desc, qname), "l", [desc.attrib.pop(qname)], [])
         alt = desc.find(f"{qname}/{{{RDF}}}Alt")
         if alt is None:
             continue
-        for li in alt.findall(f"{{{RDF}}}li"):
-            if li.get(XML_LANG, "").lower() == lang.lower():
-                if text is None:
-                    alt.remove(li)
-                else:
-                    li.text = text
-                return
-        if text is not None:
-            li = etree.SubElement(alt, f"{{{RDF}}}li")
-            li.set(XML_LANG, lang)
-            li.text = text
+        _set_li(alt, lang, text)
         return
     if text is not None:
         desc = _description_for(rdf, prefix, uri)
         alt = etree.SubElement(etree.SubElement(desc, qname), f"{{{RDF}}}Alt")
-        li = etree.SubElement(alt, f"{{{RDF}}}li")
-        li.set(XML_LANG, lang)
-        li.text = text
+        _set_li(alt, lang, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure fields.  A structure is written in any of RDF's forms: the property element with
+# rdf:parseType="Resource" holding the fields (ExifTool's and ours for new ones), an
+# rdf:Description inside it, or fields as attributes; a list of structures holds one such
+# node per rdf:li.  Editing keeps the form found.
+
+_PARSE_TYPE = f"{{{RDF}}}parseType"
+_LISTS = {f"{{{RDF}}}{k}" for k in CONTAINERS.values()}
+
+# One step down a structure path: (element holding the property, property element, list
+# container or None, rdf:li or None, node whose children are the fields)
+Frame = tuple[etree._Element, etree._Element, etree._Element | None, etree._Element | None,
+              etree._Element]
+
+
+def _node_of(el: etree._Element, what: str, where: str) -> etree._Element:
+    """The element whose children (and attributes) are the fields of structure ``el``."""
+    kids = [c for c in el if isinstance(c.tag, str)]
+    if len(kids) == 1 and kids[0].tag == f"{{{RDF}}}Description":
+        return kids[0]
+    if any(c.tag in _LISTS for c in kids):
+        raise ReadOnlyTagError(f"{what} is a list in this file, not a structure", tag=where)
+    if el.get(_PARSE_TYPE) == "Resource" or kids or any(
+            not k.startswith(f"{{{RDF}}}") and k != XML_LANG for k in el.attrib):
+        return el
+    raise ReadOnlyTagError(f"{what} holds a simple value in this file, not a structure",
+                           tag=where)
+
+
+def _is_empty(node: etree._Element) -> bool:
+    """A structure node without fields (rdf: children and attributes are no fields)."""
+    return not (node.text or "").strip() and all(
+        not isinstance(c.tag, str) or c.tag.startswith(f"{{{RDF}}}") for c in node) and all(
+        k.startswith(f"{{{RDF}}}") or k == XML_LANG for k in node.attrib)
+
+
+def _local_uri(scope: etree._Element, prefix: str, uri: str) -> str:
+    """The namespace ``prefix`` names here.  engine.xmp prints a namespace it does not know
+    with the packet's own prefix, so such a prefix means what the packet binds it to (``uri``,
+    from the tables, when the packet does not use it)."""
+    if prefix in xmp_tables.NS_URI:
+        return uri
+    return scope.nsmap.get(prefix) or uri
+
+
+def _packet_uri(rdf: etree._Element, prefix: str, uri: str) -> str:
+    """``_local_uri`` for a top-level property: as the Descriptions bind ``prefix``."""
+    if prefix in xmp_tables.NS_URI:
+        return uri
+    for desc in rdf.findall(f"{{{RDF}}}Description"):
+        if desc.nsmap.get(prefix):
+            return desc.nsmap[prefix]
+    return uri
+
+
+def _walk(rdf: etree._Element, t: XmpTarget, create: bool) -> list[Frame] | None:
+    """The frames from the top-level property down to the node holding ``t``'s field; None
+    when a structure on the way is absent and ``create`` is false.  With ``create``, absent
+    structures (and the next item of a list of structures) are added."""
+    frames: list[Frame] = []
+    for depth, (prefix, prop, uri, index, code) in enumerate(t.steps[:-1]):
+        if depth == 0:
+            uri = _packet_uri(rdf, prefix, uri)
+            holders = rdf.findall(f"{{{RDF}}}Description")
+        else:
+            uri = _local_uri(frames[-1][4], prefix, uri)
+            holders = [frames[-1][4]]
+        qname, what = f"{{{uri}}}{prop}", t.shown(depth)
+        el = holder = None
+        for holder in holders:
+            if holder.get(qname) is not None:
+                raise ReadOnlyTagError(f"{what} holds a simple value in this "
+                                       "file, not a structure", tag=t.where)
+            el = holder.find(qname)
+            if el is not None:
+                break
+        if el is None:
+            if not create:
+                return None
+            if depth == 0:
+                more = {s[0]: s[2] for s in t.steps if s[0] in xmp_tables.NS_URI}
+                holder = _description_for(rdf, prefix, uri, more)
+            el = _make(holder, prefix, uri, prop)
+            if index is None:
+                el.set(_PARSE_TYPE, "Resource")
+            elif code[1:2] in CONTAINERS:
+                etree.SubElement(el, f"{{{RDF}}}{CONTAINERS[code[1:2]]}")
+            else:
+                raise TagValueError(f"cannot create the list {what}: its kind "
+                                    "(Bag or Seq) is unknown", tag=t.where)
+        assert holder is not None
+        if index is None:
+            frames.append((holder, el, None, None, _node_of(el, what, t.where)))
+            continue
+        container = next((c for c in el if c.tag in _LISTS), None)
+        if container is None:
+            raise ReadOnlyTagError(f"{what} is not a list in this file",
+                                   tag=t.where)
+        items = container.findall(f"{{{RDF}}}li")
+        if index <= len(items):
+            li = items[index - 1]
+        elif not create:
+            return None
+        elif index == len(items) + 1:
+            li = etree.SubElement(container, f"{{{RDF}}}li")
+            li.set(_PARSE_TYPE, "Resource")
+        else:
+            raise TagValueError(f"{what} has {len(items)} items: a new item "
+                                f"can only be item {len(items) + 1}", tag=t.where)
+        node = _node_of(li, f"item {t.shown(depth, True)}", t.where)
+        frames.append((holder, el, container, li, node))
+    return frames
+
+
+def _make(parent: etree._Element, prefix: str, uri: str, prop: str) -> etree._Element:
+    """A new property element, appended to ``parent`` (a Description or a structure node)."""
+    if parent.tag != f"{{{RDF}}}Description" and parent.get(_PARSE_TYPE) != "Resource":
+        # A property element holding its fields as attributes (RDF's shorthand) cannot hold
+        # elements too: it becomes rdf:parseType="Resource" with every field an element.
+        for k in [k for k in parent.attrib if not k.startswith(f"{{{RDF}}}") and k != XML_LANG]:
+            etree.SubElement(parent, k).text = parent.attrib.pop(k)
+        parent.set(_PARSE_TYPE, "Resource")
+    nsmap = None if uri in parent.nsmap.values() else {prefix: uri}
+    return etree.SubElement(parent, f"{{{uri}}}{prop}", nsmap=nsmap)
+
+
+def _prune(frames: list[Frame]) -> None:
+    """Remove the structures (and list items, and lists) a deletion left empty.  Run after
+    every change is made, so the item numbers of a change set all mean the items as they
+    were; a part already removed (by another deletion) ends the walk up."""
+    for holder, el, container, li, node in reversed(frames):
+        if not _is_empty(node):
+            return
+        if container is not None and li is not None:
+            if li.getparent() is not container:
+                return
+            container.remove(li)
+            if container.find(f"{{{RDF}}}li") is not None:
+                return
+        if el.getparent() is not holder:
+            return
+        holder.remove(el)
+
+
+def _edit_field(rdf: etree._Element, t: XmpTarget,
+                value: str | list[str] | None) -> list[Frame] | None:
+    """Set or delete one structure field; returns the frames to prune after a deletion."""
+    items = None if value is None else check_target(t, value)
+    frames = _walk(rdf, t, create=items is not None)
+    if frames is None:
+        return None  # deleting from a structure that is not there: nothing to do
+    node = frames[-1][4]
+    prefix, prop, uri, _index, code = t.steps[-1]
+    uri = _local_uri(node, prefix, uri)
+    qname = f"{{{uri}}}{prop}"
+    olds = node.findall(qname)
+    if t.lang is not None or code.startswith("l"):
+        if node.get(qname) is not None:  # the attribute form holds only x-default
+            olds.insert(0, _make(node, prefix, uri, prop))
+            _fill(olds[0], "l", [node.attrib.pop(qname)], [])
+    if items is None and t.lang is None:
+        node.attrib.pop(qname, None)
+        for el in olds:
+            node.remove(el)
+    elif t.lang is not None:
+        alt = olds[0].find(f"{{{RDF}}}Alt") if olds else None
+        if olds and alt is None:
+            raise ReadOnlyTagError(f"{t.where} is not a lang-alt in this file", tag=t.where)
+        if alt is None:
+            if items is None:
+                return None
+            alt = etree.SubElement(_make(node, prefix, uri, prop), f"{{{RDF}}}Alt")
+        _set_li(alt, t.lang, None if items is None else "\n".join(items))
+        if alt.find(f"{{{RDF}}}li") is None:  # its last language went: the field goes
+            node.remove(alt.getparent())
+    elif node.get(qname) is not None and not code.startswith("l") and code[1:2] not in CONTAINERS:
+        node.set(qname, "\n".join(items))  # a field given as an attribute stays one
+    else:
+        new = _make(node, prefix, uri, prop)
+        _fill(new, code, items, _other_langs(olds) if code.startswith("l") else [])
+        if olds:  # in the place of the old value
+            new.tail = olds[0].tail
+            node.replace(olds[0], new)
+            for el in olds[1:]:
+                node.remove(el)
+    return frames if items is None else None
 
 
 def edit_packet(packet: bytes | None, changes: dict[str, str | list[str] | None]) -> bytes:
-    """Apply ``changes`` ({'dc:title': 'Hello', 'dc:subject': ['a', 'b'], 'x:y': None})."""
+    """Apply ``changes`` ({'dc:title': 'Hello', 'dc:subject': ['a', 'b'], 'x:y': None,
+    'Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiEmailWork': 'a@b.c'})."""
     return serialise(edit_tree(packet, changes))
 
 
 def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None]):
     root = parse_packet(packet) if packet else _new_packet()
     rdf = _rdf(root)
+    emptied: list[list[Frame]] = []
     for tag, value in changes.items():
-        prefix, prop, uri = split_path(tag)
-        lang = split_lang(tag)[1]
-        if lang is not None:
-            if value is not None:  # this path skips normalise_value
-                check_xml_text(tag, value if isinstance(value, list) else [value])
-            _set_language(rdf, prefix, prop, uri, lang, value)
+        t = resolve(tag)
+        if len(t.steps) > 1:
+            frames = _edit_field(rdf, t, value)
+            if frames:
+                emptied.append(frames)
             continue
-        if value is None:
+        prefix, prop, uri, _index, _code = t.steps[0]
+        uri = _packet_uri(rdf, prefix, uri)
+        if t.lang is not None:
+            if value is not None:
+                check_target(t, value)
+            _set_language(rdf, prefix, prop, uri, t.lang, value)
+        elif value is None:
             _remove_property(rdf, uri, prop)
         else:
-            _set_property(rdf, prefix, prop, uri, normalise_value(prefix, prop, value))
+            _set_property(rdf, prefix, prop, uri, check_target(t, value))
+    for frames in emptied:
+        _prune(frames)
     for desc in rdf.findall(f"{{{RDF}}}Description"):  # drop Descriptions we emptied
         if len(desc) == 0 and all(k.startswith(f"{{{RDF}}}") for k in desc.attrib):
             if len(rdf.findall(f"{{{RDF}}}Description")) > 1:

@@ -114,10 +114,9 @@ def existing_readonly(md: Metadata, path: str) -> bool:
 
 
 def _xmp_value(tag: str, text: str) -> str | list[str]:
-    from engine.xmp_edit import property_code, split_path
+    from engine.xmp_paths import resolve
 
-    prefix, prop, _uri = split_path(tag)
-    code = property_code(prefix, prop)
+    code = resolve(tag).code  # of a top-level property or of a structure field
     if len(code) > 1 and code[1] in "BQL":
         return [line for line in text.split("\n") if line != ""] or [""]
     return text
