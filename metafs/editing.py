@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import stat
 import time
 from collections import deque
@@ -133,6 +134,9 @@ def _tags(changes: dict[str, str | None], most: int = 4) -> str:
     names = sorted(changes)
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(names[:most]) + more
+
+
+_ITEM = re.compile(r"\[[1-9][0-9]*\]$")
 
 
 def _join(prefix: str, name: str) -> str:
@@ -303,6 +307,25 @@ class MetaEditor:
         await self.edit(photo, {sub: None})
         return sub
 
+    async def mkdir(self, parent: Node, name: str) -> str:
+        """A folder for an XMP structure (or an item of a list of them) the photo does not
+        have yet: `mkdir` then write its fields, or `cp -r` one from another photo."""
+        self._writable()
+        photo, sub = parent.rel, _join(parent.sub, name)
+        if await self.entry_kind(photo, sub) is not None:
+            raise fail(errno.EEXIST)
+        self._photo_writable(photo, await self._md(photo), sub)
+        try:  # item N of a list of structures is a folder too
+            spec = self.views.engine.tag_spec(_ITEM.sub("", sub))
+        except EngineError as e:
+            raise self._refuse(photo, sub, e) from None
+        if spec.kind != "struct":
+            self.status.error(f"{photo}.meta/{sub}", "only an XMP structure (or item N of a "
+                              "list of structures, as name[N]) can be a folder here")
+            raise fail(errno.EPERM)
+        self.views.made_dirs.setdefault(photo, set()).add(sub)
+        return sub
+
     async def rmdir(self, parent: Node, name: str) -> None:
         self._writable()
         photo, sub = parent.rel, _join(parent.sub, name)
@@ -311,6 +334,12 @@ class MetaEditor:
             raise fail(errno.ENOENT)
         if self.views.children(photo, md, sub):
             raise fail(errno.ENOTEMPTY)
+        made = self.views.made_dirs.get(photo)
+        if made is not None and sub in made:
+            made.discard(sub)
+            if not made:
+                del self.views.made_dirs[photo]
+            return
         # An empty family folder (xmp/, iptc/) stays: there is nothing to remove.
 
     async def rename(
@@ -556,6 +585,7 @@ class MetaEditor:
         if error is None:
             written, (sig, md, err), refused = result
             self.views.store(photo, md, sig, err)
+            self.views.settle_made_dirs(photo, md)
             if getattr(written, "unchanged", False):
                 self.status.unchanged += 1
             else:

@@ -423,6 +423,10 @@ class Operations(pyfuse3.Operations):
 
     @handler
     async def mkdir(self, parent_inode: int, name: bytes, mode: int, ctx: Any) -> Any:
+        meta = self._node(parent_inode)
+        if meta.kind is Kind.META:
+            sub = await self.editor.mkdir(meta, os.fsdecode(name))
+            return await self._new_entry(Kind.META, meta.rel, sub)
         parent = self._src_parent(parent_inode)
         rel = self._join(parent.rel, name)
         os.mkdir(self._src(rel), mode)

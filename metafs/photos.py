@@ -137,6 +137,9 @@ class PhotoViews:
         self._is_image: OrderedDict[tuple[str, Signature], bool] = OrderedDict()
         self.scratch: dict[str, dict[str, ScratchFile]] = {}
         self.creating: dict[tuple[str, str], int] = {}  # (photo, tag) created, not flushed
+        # Folders made with mkdir in a .meta view (an XMP structure to fill): they exist in
+        # the view only, until a field written inside makes them real.
+        self.made_dirs: dict[str, set[str]] = {}
         self.overlay: Callable[[str], Changes] = lambda rel: {}
         # Called when a photo is found changed by someone else (its metadata read again).
         self.on_change: Callable[[str], None] = lambda rel: None
@@ -226,18 +229,28 @@ class PhotoViews:
         for photo in self._photos.values():
             photo.checked = -1e9
 
+    def settle_made_dirs(self, rel: str, md: Metadata | None) -> None:
+        """Folders made with mkdir that the photo's metadata now has are real: forget them."""
+        made = self.made_dirs.get(rel)
+        if made and md is not None:
+            made -= _prefixes(md.tags)
+            if not made:
+                del self.made_dirs[rel]
+
     def forget(self, rel: str) -> None:
         """The photo was removed or renamed: drop its state (pending edits live elsewhere)."""
         for key in [k for k in self._photos if k == rel or k.startswith(rel + "/")]:
             del self._photos[key]
         for key in [k for k in self.scratch if k == rel or k.startswith(rel + "/")]:
             del self.scratch[key]
+        for key in [k for k in self.made_dirs if k == rel or k.startswith(rel + "/")]:
+            del self.made_dirs[key]
 
     # -- the tag tree -------------------------------------------------------------------
 
     def clean(self, rel: str) -> bool:
         """No pending edit, scratch file or tag being created: the view is md alone."""
-        if self.overlay(rel) or self.scratch.get(rel):
+        if self.overlay(rel) or self.scratch.get(rel) or self.made_dirs.get(rel):
             return False
         return not self.creating or all(p != rel for (p, _) in self.creating)
 
@@ -338,7 +351,8 @@ class PhotoViews:
                 return True
         extra = list(self.overlay(rel)) + [t for (p, t) in self.creating if p == rel]
         extra += list(self.scratch.get(rel, {}))
-        return prefix in _prefixes(extra)
+        made = self.made_dirs.get(rel, ())
+        return prefix in made or prefix in _prefixes(extra + [d + "/" for d in made])
 
     def children(self, rel: str, md: Metadata | None, prefix: str) -> list[tuple[str, bool]]:
         """(name, is_dir) of the entries of a folder of the .meta view, sorted by name."""
@@ -357,10 +371,13 @@ class PhotoViews:
         if not prefix:
             out.update(dict.fromkeys(DEFAULT_DIRS, True))
         names = self.tag_paths(rel, md) | set(self.scratch.get(rel, {}))
+        names |= {d + "/" for d in self.made_dirs.get(rel, ())}  # a folder, however empty
         for path in names:
             if not path.startswith(base):
                 continue
             rest = path[len(base) :]
+            if not rest:
+                continue  # the folder itself (made with mkdir)
             head, sep, _ = rest.partition("/")
             if sep:
                 out[head] = True

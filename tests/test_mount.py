@@ -202,6 +202,31 @@ def test_emptied_tag_files_delete_their_tags(mount: Mount) -> None:
     assert (mount.meta / "Artist").read_text() == "Jane Doe\n"
 
 
+def test_structures_made_with_mkdir_and_copied_with_cp(mount: Mount) -> None:
+    """A structure the photo lacks: mkdir its folder and write its fields, or copy the folder
+    from another photo (cp -r); both land as ExifTool reads structures."""
+    shutil.copy2(FIXTURES / "iptc.jpg", mount.src / "other.jpg")
+    other = "other.jpg.meta/xmp"
+    contact = "Iptc4xmpCore:CreatorContactInfo"
+    assert contact not in os.listdir(mount.mnt / other)
+    mount.sh(f"cp -r photo.jpg.meta/xmp/{contact} {other}/")
+    mount.sh(f"mkdir -p {other}/xmpMM:History[1] && "
+             f"echo created > {other}/xmpMM:History[1]/stEvt:action")
+    mount.sh(f"mkdir {other}/mwg-rs:Regions && rmdir {other}/mwg-rs:Regions")
+    res = mount.sh(f"mkdir {other}/dc:title", check=False)
+    assert res.returncode != 0 and "Operation not permitted" in res.stderr
+    mount.commit()
+    tags = json.loads(subprocess.run(
+        ["exiftool", "-j", "-G1", "-struct", str(mount.src / "other.jpg")],
+        capture_output=True, text=True, check=True).stdout)[0]
+    assert tags["XMP-iptcCore:CreatorContactInfo"] == {
+        "CiAdrCity": "Paris", "CiEmailWork": "jane@example.com"}
+    assert tags["XMP-xmpMM:History"] == [{"Action": "created"}]
+    assert "XMP-mwg-rs:Regions" not in tags
+    assert sorted(os.listdir(mount.mnt / other / contact)) == [
+        "Iptc4xmpCore:CiAdrCity", "Iptc4xmpCore:CiEmailWork"]
+
+
 def test_vim_sed_rsync_cp_tee_python(mount: Mount, tmp_path: Path) -> None:
     (tmp_path / "model.txt").write_text("Rsync Model One\n")
     (tmp_path / "soft.txt").write_text("Inplace Software\n")
