@@ -410,13 +410,18 @@ def restore(path: str | os.PathLike[str], *, backups: str | os.PathLike[str] | N
 def template_changes(
     source: str | os.PathLike[str], tags: list[str] | None = None
 ) -> dict[str, str]:
-    """The writable tags of ``source`` as a change set to apply to other files."""
+    """The writable tags of ``source`` as a change set to apply to other files.  ``tags``
+    names tags or XMP structures (all their fields).  Items of lists of structures are left
+    out: item N of the template is not item N of another file's list."""
     md = read_metadata(source)
+    wanted = tuple(t + "/" for t in tags or ())
     out: dict[str, str] = {}
     for p, t in md.tags.items():
-        if "#" in p or not t.writable or t.is_binary or (tags and p not in tags):
+        if "#" in p or not t.writable or t.is_binary:
             continue
-        if p.startswith("ifd1/") or "[" in p or p.count("/") > 1:
+        if tags and p not in tags and not p.startswith(wanted):
+            continue
+        if p.startswith("ifd1/") or "[" in p:
             continue
         try:
             check_value(p, "\n".join(t.value) if isinstance(t.value, list) else t.value)

@@ -150,6 +150,18 @@ def test_copy_tags_selected_tags_to_many(tmp_path: Path, capsys) -> None:
     assert (tmp_path / ".originals" / "d1.jpg").exists()
 
 
+def test_copy_tags_copies_a_structure(tmp_path: Path, capsys) -> None:
+    src, dst = copy(tmp_path, "photo.jpg", "src.jpg"), copy(tmp_path, "exif_le.jpg")
+    contact = "xmp/Iptc4xmpCore:CreatorContactInfo"
+    status, out, err = run(capsys, "copy-tags", str(src), str(dst), "--tags", contact)
+    assert (status, out, err) == (0, "", [])
+    md = engine.read_metadata(dst)
+    assert {p: md[p] for p in md.tags if p.startswith(contact)} == {
+        f"{contact}/Iptc4xmpCore:CiAdrCity": "Paris",
+        f"{contact}/Iptc4xmpCore:CiEmailWork": "jane@example.com"}
+    assert not any("[" in p for p in engine.template_changes(src))  # list items stay
+
+
 def test_copy_tags_failing_destination(tmp_path: Path, capsys) -> None:
     src = copy(tmp_path, "photo.jpg", "src.jpg")
     good, bad = copy(tmp_path, "exif_le.jpg"), copy(tmp_path, "truncated_exif.jpg")
