@@ -270,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("copy-tags", help="apply one file's metadata to others")
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", nargs="+", metavar="DST")
-    p.add_argument("--tags", nargs="+", metavar="TAG", help="only these tag paths (an XMP structure: all its fields)")
+    p.add_argument("--tags", nargs="+", metavar="TAG",
+                   help="only these tag paths (an XMP structure: all its fields)")
     write_opts(p)
     p.set_defaults(func=cmd_copy_tags)
 
