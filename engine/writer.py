@@ -27,18 +27,21 @@ from engine.write.changes import SYNC_GROUPS, Edits, expand_sync, split_changes
 
 
 class WriteResult(Record):
-    __slots__ = ("path", "backup", "written", "unchanged")
+    __slots__ = ("path", "backup", "written", "unchanged", "notes")
     path: str
     backup: str | None  # where the original is kept (None when no backup was asked for)
     written: dict[str, str | None]  # tag path -> new text
     unchanged: bool  # nothing needed writing; the file was not touched
+    notes: list[str]  # what the caller should tell the user although the write succeeded
 
     def __init__(self, path: str, backup: str | None,
-                 written: dict[str, str | None] | None = None, unchanged: bool = False) -> None:
+                 written: dict[str, str | None] | None = None, unchanged: bool = False,
+                 notes: list[str] | None = None) -> None:
         self.path = path
         self.backup = backup
         self.written = {} if written is None else written
         self.unchanged = unchanged
+        self.notes = [] if notes is None else notes
 
 
 class TagSpec(FrozenRecord):
@@ -121,12 +124,32 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
         edits = split_changes(wanted, known, frozenset(set(wanted) - asked))
         plan = planner(data, edits, path)
         decoded = parts - {"exif"}
+        notes = _link_notes(planned_from, path, backup, backups)
         backup_file = safety.safe_rewrite(
             path, plan,
             validate=lambda tmp: _validate(tmp, path, before, edits, data, blocks, decoded),
             backup=backup, backups=backups, planned_from=planned_from,
         )
-    return WriteResult(path, backup_file, dict(edits.paths))
+    return WriteResult(path, backup_file, dict(edits.paths), notes=notes)
+
+
+def _link_notes(st: os.stat_result | None, path: str, backup: bool,
+                backups: str | os.PathLike[str] | None) -> list[str]:
+    """The file has other names (hard links): a write replaces the file at ``path`` only,
+    as ExifTool's does, so those names keep the previous version.  Say so.  (Called before
+    the write: a backup already linked to the file is no other name of it.)"""
+    others = st.st_nlink - 1 if st is not None else 0
+    if others and backup and st is not None:
+        try:
+            kept = os.stat(safety.backup_path_for(path, backups))
+            others -= (kept.st_dev, kept.st_ino) == (st.st_dev, st.st_ino)
+        except OSError:
+            pass
+    if others <= 0:
+        return []
+    names = "another name" if others == 1 else f"{others} other names"
+    return [f"the file had {names} (hard links); only this one shows the change, the other "
+            "names keep the previous version"]
 
 
 def _parts_touched(paths: Iterable[str], sync_related: bool) -> frozenset[str]:

@@ -145,12 +145,17 @@ def _run_batch(
     bar = Progress(len(files))
     for f in files:
         try:
-            op(f)
+            result = op(f)
         except EngineError as e:
             failed += 1
             if bar.active:
                 sys.stderr.write("\n")
             _print_err(f"{verb} failed: {e}")
+        else:
+            for note in getattr(result, "notes", ()):
+                if bar.active:
+                    sys.stderr.write("\n")
+                _print_err(f"note: {f}: {note}")
         bar.step(f)
     bar.close()
     return 1 if failed else 0

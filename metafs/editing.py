@@ -590,6 +590,8 @@ class MetaEditor:
                 self.status.unchanged += 1
             else:
                 self.status.rewrites += 1
+            for note in getattr(written, "notes", ()):
+                self.status.error(photo, f"note: {note}")
             for tag, e in refused.items():
                 self.status.error(
                     f"{photo}.meta/{tag}",

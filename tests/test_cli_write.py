@@ -7,6 +7,7 @@ file on stderr (and nothing for the files that went through).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -160,6 +161,19 @@ def test_copy_tags_copies_a_structure(tmp_path: Path, capsys) -> None:
         f"{contact}/Iptc4xmpCore:CiAdrCity": "Paris",
         f"{contact}/Iptc4xmpCore:CiEmailWork": "jane@example.com"}
     assert not any("[" in p for p in engine.template_changes(src))  # list items stay
+
+
+def test_a_write_says_when_other_hard_links_keep_the_old_version(tmp_path: Path,
+                                                                 capsys) -> None:
+    a = copy(tmp_path, "photo.jpg", "a.jpg")
+    os.link(a, tmp_path / "album.jpg")
+    status, out, err = run(capsys, "write", str(a), "--set", "Artist=Linked")
+    assert (status, out) == (0, "")
+    assert err == [f"metafs: note: {a}: the file had another name (hard links); only this "
+                   "one shows the change, the other names keep the previous version"]
+    assert tag(tmp_path / "album.jpg", "Artist") == "Jane Doe"
+    # Written again: the backup holds the old file, which is no other name of the new one.
+    assert run(capsys, "write", str(a), "--set", "Artist=Again")[:3] == (0, "", [])
 
 
 def test_copy_tags_failing_destination(tmp_path: Path, capsys) -> None:
