@@ -636,12 +636,26 @@ class Operations(pyfuse3.Operations):
         if node.page == content:
             return True
         node.page = content
-        if node.told != len(content) and self.notify_kernel:
+        if not self.notify_kernel:
+            return False
+        if node.told != len(content):
             try:
                 pyfuse3.invalidate_inode(node.inode, attr_only=True)  # never blocks
             except OSError:
                 pass  # the kernel does not know the inode: nothing cached
-        return False
+        first, node.read_before = not node.read_before, True
+        if not first:
+            return False  # the kernel drops its cache at this open and reads anew
+        # The first reader: hand the kernel the content now.  No READ request follows, nor
+        # the GETATTR a read costs later (a READ marks the atime stale, and the next stat
+        # asks for it): a second walk of a tree costs one request per file, not two.  Only
+        # for the first: the store waits for the page locks a reader holds while its READ
+        # waits for this loop, and before this open there was no reader.
+        try:
+            pyfuse3.notify_store(node.inode, 0, content)
+        except OSError:
+            return False
+        return True
 
     @handler
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any) -> Any:

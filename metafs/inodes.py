@@ -38,6 +38,7 @@ class Node:
     # hold in its page cache (opens keep that cache only while the content is the same).
     told: int | None = None
     page: bytes | None = None
+    read_before: bool = False  # a reader was ever given this inode (one may still read it)
 
     @property
     def key(self) -> tuple[Kind, str, str]:

@@ -76,6 +76,41 @@ def test_a_warm_walk_is_served_by_the_kernel(live: Mount) -> None:
 
 
 @needs_shim
+def test_the_first_reader_fills_the_kernel_cache(live: Mount) -> None:
+    """The first open of a tag file hands the kernel its content: reading it costs no READ,
+    and a second walk of the tree no GETATTR (a READ would mark the atime stale)."""
+    mount = live
+    tags = [p for p in (mount.meta).rglob("*") if p.is_file()]
+    before = _requests(mount)
+    for p in tags:
+        p.read_bytes()
+    first = _requests(mount)
+    for p in tags:
+        p.read_bytes()
+        os.stat(p)
+    second = _requests(mount)
+    # (each _requests() reads the status file once: an open, two reads, a release)
+    assert first.get("read", 0) - before.get("read", 0) == 2
+    assert second.get("read", 0) - first.get("read", 0) == 2
+    assert second.get("getattr", 0) - first.get("getattr", 0) <= 1  # the status file's
+    assert second["open"] - first["open"] == len(tags) + 1
+
+
+@needs_shim
+def test_many_readers_of_the_same_fresh_tags_at_once(live: Mount) -> None:
+    """First opens race with reads of the same files (the store waits on page locks a
+    reader holds): the mount must answer them all, with the right content."""
+    mount = live
+    shutil.copy2(mount.src / "photo.jpg", mount.src / "twin.jpg")
+    tags = sorted(p.name for p in (mount.mnt / "twin.jpg.meta").iterdir() if p.is_file())
+    want = {t: (mount.meta / t).read_bytes() for t in tags}
+    script = " ".join(f"(for t in {' '.join(tags)}; do cat twin.jpg.meta/$t > /dev/null; done) &"
+                      for _ in range(8)) + " wait"
+    mount.sh(script)  # timeout 120 s: a deadlock fails here
+    assert {t: (mount.mnt / "twin.jpg.meta" / t).read_bytes() for t in tags} == want
+
+
+@needs_shim
 def test_listings_follow_changes_made_elsewhere(tmp_path: Path) -> None:
     mount = Mount(tmp_path, 60_000)  # nothing commits unless asked
     try:
