@@ -480,14 +480,20 @@ def test_move_backups_merges_folders_and_never_overwrites(tmp_path: Path) -> Non
     assert (tmp_path / "p" / "q" / "y.jpg").read_bytes() == b"old y"
 
 
-def test_journaled_edits_follow_a_renamed_folder(tmp_path: Path) -> None:
+def disk_full(tmp_path: Path) -> Env:
+    """An Env whose every commit fails as on a full disk: edits stay in the journal."""
     env = Env(tmp_path)
-    make_photo(env.src / "sub" / "x.jpg", {"Make": "Canon"})
 
     def write(path: str, changes: dict[str, str | None], **kw: object) -> Any:
-        raise OSError(errno.ENOSPC, "No space left")  # kept in the journal
+        raise OSError(errno.ENOSPC, "No space left")
 
     env.ops = _ops_with(env, write_metadata=write)
+    return env
+
+
+def test_journaled_edits_follow_a_renamed_folder(tmp_path: Path) -> None:
+    env = disk_full(tmp_path)
+    make_photo(env.src / "sub" / "x.jpg", {"Make": "Canon"})
 
     async def t(ops: Operations) -> None:
         await write_file(ops, "sub/x.jpg.meta/Make", b"Pentax\n")
@@ -834,12 +840,7 @@ def test_listing_by_inode_keeps_one_snapshot_per_folder(env: Env) -> None:
 
 
 def test_deleting_a_photo_drops_its_journaled_edits(tmp_path: Path) -> None:
-    env = Env(tmp_path)
-
-    def write(path: str, changes: dict[str, str | None], **kw: object) -> Any:
-        raise OSError(errno.ENOSPC, "No space left")  # kept in the journal
-
-    env.ops = _ops_with(env, write_metadata=write)
+    env = disk_full(tmp_path)
 
     async def t(ops: Operations) -> None:
         await write_file(ops, "photo.jpg.meta/Make", b"Pentax\n")
