@@ -3,6 +3,7 @@
 from engine.errors import (
     CorruptFileError,
     EngineError,
+    FileChangedError,
     NoBackupError,
     ReadOnlyTagError,
     TagError,
@@ -39,6 +40,7 @@ __all__ = [
     "UnsupportedFormatError",
     "ValidationError",
     "WriteError",
+    "FileChangedError",
     "read_metadata",
     "TagSpec",
     "WriteResult",

@@ -61,6 +61,11 @@ class WriteError(EngineError):
     """Writing failed; the original file is untouched."""
 
 
+class FileChangedError(WriteError):
+    """Another program changed the file while it was being rewritten; nothing was written
+    (write_metadata plans again from the new file a few times before it gives up)."""
+
+
 class ValidationError(WriteError):
     """The rewritten file did not read back as intended; it was discarded."""
 

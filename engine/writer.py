@@ -11,7 +11,7 @@ import os
 import struct
 from collections.abc import Iterable, Mapping
 
-from engine.errors import EngineError, ValidationError, WriteError
+from engine.errors import EngineError, FileChangedError, ValidationError, WriteError
 from engine.model import Blocks, Metadata
 from engine.reader import (
     PARTS,
@@ -65,6 +65,9 @@ def _same_value(md: Metadata, path: str, text: str | None) -> bool:
     return "\n".join(value) == text
 
 
+CHANGED_RETRIES = 4  # plans made afresh when another program changes the file meanwhile
+
+
 def write_metadata(
     path: str | os.PathLike[str],
     changes: Mapping[str, str | None],
@@ -76,7 +79,15 @@ def write_metadata(
     """Apply ``changes`` through the safe-write pipeline (backup, temp, validate, rename)."""
     path = os.fspath(path)
     try:
-        return _write(path, changes, backup, backups, sync_related)
+        for attempt in range(CHANGED_RETRIES):
+            try:
+                return _write(path, changes, backup, backups, sync_related)
+            except FileChangedError:
+                # Another program wrote the file meanwhile: the changes are whole values,
+                # so they apply as well to its new content (planned again from it).
+                if attempt == CHANGED_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
     except EngineError as e:
         if e.path is None or "\n" in str(e):  # every message names the file, on one line
             err = type(e).__new__(type(e))

@@ -410,7 +410,11 @@ class MetaEditor:
         md = await self._md(photo)
         content = self.views.value_content(photo, md, tag)
         if content is None:
-            raise fail(errno.ENOENT)
+            if not writing:
+                raise fail(errno.ENOENT)
+            # The kernel still knows the name of a tag deleted since (emptied, or by a
+            # commit) and opens it rather than create it: `echo x > Tag` makes it again.
+            return self._create(photo, md, tag, flags)
         if not writing:
             return TagHandle(photo, tag, content)
         self._can_change(photo, md, tag)
@@ -452,11 +456,15 @@ class MetaEditor:
             f = ScratchFile(mode=stat.S_IMODE(mode))
             self.views.scratch_of(photo)[sub] = f
             return sub, ScratchHandle(f, append=bool(flags & os.O_APPEND))
-        self._can_add(photo, await self._md(photo), sub)
-        key = (photo, sub)
+        return sub, self._create(photo, await self._md(photo), sub, flags)
+
+    def _create(self, photo: str, md: Any, tag: str, flags: int) -> TagHandle:
+        """A writer of a tag the photo does not have (yet)."""
+        self._can_add(photo, md, tag)
+        key = (photo, tag)
         self.views.creating[key] = self.views.creating.get(key, 0) + 1
         buf = WriteBuffer(bytearray(), append=bool(flags & os.O_APPEND))
-        return sub, TagHandle(photo, sub, b"", buf, created=True)
+        return TagHandle(photo, tag, b"", buf, created=True)
 
     def read(self, h: Any, off: int, size: int) -> bytes:
         if isinstance(h, ScratchHandle):

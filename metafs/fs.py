@@ -119,6 +119,28 @@ class Operations(pyfuse3.Operations):
     def _photo_changed(self, rel: str) -> None:
         """Changed by another program: its .meta folders may list other tags now."""
         self._stale(self.inodes.nodes_of_photo(rel))
+        self._forget_vanished(rel)
+
+    def _forget_vanished(self, photo: str) -> None:
+        """Tags the photo no longer has: the kernel must forget their names too.  Else it
+        keeps them for the entry timeout, and `echo x > Tag`, which should make the tag
+        again, fails there: the kernel opens the name it knows (and asks for attributes
+        the daemon no longer has) instead of creating it."""
+        if not self.notify_kernel:
+            return
+        cached = self.views.cached(photo)
+        md = cached.md if cached is not None else None
+        scratch = self.views.scratch.get(photo, {})
+        for node in self.inodes.nodes_of_photo(photo):
+            if node.kind is not Kind.TAG or node.sub in scratch:
+                continue
+            if self.views.value_content(photo, md, node.sub) is not None:
+                continue
+            folder, name = os.path.split(node.sub)
+            parent = self.inodes.find(Kind.META, photo, folder)
+            if parent is not None:
+                pyfuse3.invalidate_entry_async(parent.inode, os.fsencode(name),
+                                               ignore_enoent=True)
 
     def _source_changed(self, paths: set[str], folders: set[str]) -> None:
         """Entries of SOURCE changed (metafs.watch): drop what the kernel keeps of them.  A
@@ -282,6 +304,7 @@ class Operations(pyfuse3.Operations):
                 self._folder_changed(Kind.SRC, node.rel)
         elif node.kind is Kind.TAG:
             await self.editor.setattr(node, attr, fields, self._handles.get(fh) if fh else None)
+            self._forget_vanished(node.rel)
             if fields.update_size and attr.st_size == 0:
                 try:
                     return await self._attr(node)
@@ -715,7 +738,11 @@ class Operations(pyfuse3.Operations):
             return
         h = self._handle(fh)
         if isinstance(h, TagHandle):
-            await self.editor.flush(h)
+            try:
+                await self.editor.flush(h)
+            finally:
+                if h.buf is not None:
+                    self._forget_vanished(h.photo)  # an emptied tag is a deleted one
 
     @handler
     async def release(self, fh: int) -> None:
@@ -725,7 +752,11 @@ class Operations(pyfuse3.Operations):
             if h.written:
                 self._folder_changed(Kind.SRC, h.rel)
         elif isinstance(h, TagHandle):
-            await self.editor.release(h)
+            try:
+                await self.editor.release(h)
+            finally:
+                if h.buf is not None:
+                    self._forget_vanished(h.photo)  # `: > Tag` deletes it
 
     @handler
     async def fsync(self, fh: int, datasync: bool) -> None:
@@ -804,6 +835,7 @@ class Operations(pyfuse3.Operations):
 
     async def _committed(self, photo: str, changes: Any, seq: int, result: Any, error: Any) -> None:
         await self.editor.committed(photo, changes, seq, result, error)
+        self._forget_vanished(photo)
         if self.notify_kernel:
             # The photo's tags, and the .originals folders a new backup appears in.
             nodes: list[Node | None] = list(self.inodes.nodes_of_photo(photo))

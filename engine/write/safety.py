@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import _thread
 import errno
+import fcntl
 import os
 import time
 from collections.abc import Callable, Sequence
 
-from engine.errors import EngineError, NoBackupError, ValidationError, WriteError
+from engine.errors import (
+    EngineError,
+    FileChangedError,
+    NoBackupError,
+    ValidationError,
+    WriteError,
+)
 
 Piece = bytes | tuple[int, int]
 BACKUP_DIR = ".originals"
@@ -258,8 +265,20 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
+def _new_temp(tmp: str) -> int:
+    """Create the temporary file, locked while it is being written: a write of the same
+    photo by another process (the daemon and the CLI, say) sees it is not stale."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: always free
+    except OSError:
+        pass  # no locks here (some network filesystems): the name alone says whose it is
+    return fd
+
+
 def remove_stale_temps(path: str) -> None:
-    """Remove the ``.NAME.metafs-*.tmp`` files an interrupted write of ``path`` left."""
+    """Remove the ``.NAME.metafs-*.tmp`` files an interrupted write of ``path`` left (the
+    lock of a write still going on, in another process, keeps its file)."""
     d, name = os.path.split(os.path.abspath(path))
     prefix = f".{name}.metafs-"
     try:
@@ -267,8 +286,22 @@ def remove_stale_temps(path: str) -> None:
     except OSError:
         return
     for n in names:
-        if n.startswith(prefix) and n.endswith(TMP_SUFFIX):
-            _unlink_quietly(os.path.join(d, n))
+        if not (n.startswith(prefix) and n.endswith(TMP_SUFFIX)):
+            continue
+        stale = os.path.join(d, n)
+        try:
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # gone already, or not ours to open
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # being written right now
+        except OSError:
+            pass  # no locks here: as before, an interrupted write's file
+        finally:
+            os.close(fd)
+        _unlink_quietly(stale)
 
 
 def safe_rewrite(
@@ -291,12 +324,13 @@ def safe_rewrite(
     created_backup = False
     tmp = os.path.join(d, f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}")
     what = "making the backup"
+    held: int | None = None
     try:
         st = os.stat(path)
         if planned_from is not None and (planned_from.st_mtime_ns, planned_from.st_ino) != (
             st.st_mtime_ns, st.st_ino
         ):
-            raise WriteError("the file changed while the write was being prepared; retry",
+            raise FileChangedError("the file changed while the write was being prepared; retry",
                              path=path)
         if backup:
             backup_file, created_backup = make_backup(path, backups)
@@ -304,7 +338,8 @@ def safe_rewrite(
         what = "writing the temporary file"
         src = os.open(path, os.O_RDONLY)
         try:
-            dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            dst = _new_temp(tmp)
+            held = os.dup(dst)  # keeps the lock (and the file ours) until the rename
             try:
                 at = 0
                 for piece in plan:
@@ -343,10 +378,13 @@ def safe_rewrite(
         _step("validated")
         what = "renaming the new file into place"
         if os.stat(path).st_mtime_ns != st.st_mtime_ns:
-            raise WriteError("the file changed while it was being rewritten; retry", path=path)
+            raise FileChangedError("the file changed while it was being rewritten; retry",
+                                   path=path)
         new_st = os.stat(tmp)
         record_written(backup_file, st, new_st)
         os.rename(tmp, path)
+        os.close(held)
+        held = None
         record_written(backup_file, new_st)
         what = "syncing the directory after the rename"
         _step("renamed")
@@ -357,6 +395,8 @@ def safe_rewrite(
         renamed = not os.path.lexists(tmp) and what.startswith("syncing")
         if os.path.lexists(tmp):
             _unlink_quietly(tmp)
+        if held is not None:
+            os.close(held)
         if created_backup and backup_file and _same_file(backup_file, path):
             # Nothing changed: drop the backup made for this failed write, so it cannot be
             # mistaken for (or later diverge from) the true original.
@@ -395,10 +435,12 @@ def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> st
         return src  # never written since the backup was made
     d, name = os.path.split(path)
     tmp = os.path.join(d, f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}")
+    held: int | None = None
     try:
         fs = os.open(src, os.O_RDONLY)
         try:
-            dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            dst = _new_temp(tmp)
+            held = os.dup(dst)  # the lock, until the rename
             try:
                 _copy_range(fs, dst, 0, size, 0)
                 st = os.fstat(fs)
@@ -412,10 +454,14 @@ def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> st
         if os.path.exists(path):
             record_written(src, os.stat(path), restored)
         os.rename(tmp, path)
+        os.close(held)
+        held = None
         record_written(src, restored)  # the restored file is ours: its backup still applies
         fsync_dir(d)
     except OSError as e:
         _unlink_quietly(tmp)
+        if held is not None:
+            os.close(held)
         reason = _describe_oserror(e, "restoring")
         raise WriteError(f"{reason}; nothing was changed", path=path) from e
     return src
