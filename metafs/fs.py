@@ -18,28 +18,28 @@ import pyfuse3
 import trio
 
 from engine.errors import TagError
-from engine.write.safety import backup_path_for, is_temp_name
+from engine.write.safety import backup_path_for
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
 from metafs.editing import MetaEditor, StaticHandle, TagHandle
 from metafs.errors import fail, handler, requests
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.journal import Journal
+from metafs.kernel import KernelSync, _invalidate
 from metafs.passthrough import SrcHandle
 from metafs.photos import (
+    META_SUFFIX,
     EngineFacade,
     PhotoViews,
     dir_mode,
     meta_name_fits,
     real_engine,
-    signature,
 )
 from metafs.tagfiles import ScratchFile
 from metafs.watch import Watcher
 
 log = logging.getLogger(__name__)
 
-META_SUFFIX = ".meta"
 ORIGINALS = ".originals"
 CONTROL = ".metafs"
 JOURNAL_DIR = ".journal"  # inside SOURCE/.originals, hidden from every view
@@ -50,7 +50,7 @@ NO_RELEASE = 1 << 62
 MAX_LISTINGS = 64  # folder listings kept between the pieces of a readdir
 
 
-class Operations(pyfuse3.Operations):
+class Operations(KernelSync, pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False
 
@@ -107,80 +107,6 @@ class Operations(pyfuse3.Operations):
             nursery.start_soon(self._send_invalidations)
         if self.watcher is not None:
             nursery.start_soon(self.watcher.run)
-
-    async def _send_invalidations(self) -> None:
-        async for inodes in self._stale_recv:
-            await trio.to_thread.run_sync(_invalidate, inodes)
-
-    def _stale(self, nodes: list[Node | None]) -> None:
-        if self.notify_kernel:
-            self._stale_send.send_nowait([n.inode for n in nodes if n is not None])
-
-    def _photo_changed(self, rel: str) -> None:
-        """Changed by another program: its .meta folders may list other tags now."""
-        self._stale(self.inodes.nodes_of_photo(rel))
-        self._forget_vanished(rel)
-
-    def _forget_vanished(self, photo: str) -> None:
-        """Tags the photo no longer has: the kernel must forget their names too.  Else it
-        keeps them for the entry timeout, and `echo x > Tag`, which should make the tag
-        again, fails there: the kernel opens the name it knows (and asks for attributes
-        the daemon no longer has) instead of creating it."""
-        if not self.notify_kernel:
-            return
-        cached = self.views.cached(photo)
-        md = cached.md if cached is not None else None
-        scratch = self.views.scratch.get(photo, {})
-        for node in self.inodes.nodes_of_photo(photo):
-            if node.kind is not Kind.TAG or node.sub in scratch:
-                continue
-            if self.views.value_content(photo, md, node.sub) is not None:
-                continue
-            folder, name = os.path.split(node.sub)
-            parent = self.inodes.find(Kind.META, photo, folder)
-            if parent is not None:
-                pyfuse3.invalidate_entry_async(parent.inode, os.fsencode(name),
-                                               ignore_enoent=True)
-
-    def _source_changed(self, paths: set[str], folders: set[str]) -> None:
-        """Entries of SOURCE changed (metafs.watch): drop what the kernel keeps of them.  A
-        photo still the file this daemon last read (its own commit, say) needs nothing."""
-        stale: list[Node | None] = []
-        for rel in paths:
-            if is_temp_name(os.path.basename(rel)):
-                continue  # a rewrite's temporary file: the rename reports the photo
-            photo = self.views.cached(rel)
-            if photo is not None and photo.sig is not None:
-                try:
-                    now = signature(os.stat(self._src(rel)))
-                except OSError:
-                    now = None
-                if now == photo.sig:
-                    continue
-                photo.checked = -1e9  # the next access looks at the file again
-            stale += self.inodes.nodes_of_photo(rel)
-            folders.add(os.path.dirname(rel))  # NAME.meta may come, go or change mode
-        stale += [self.inodes.find(Kind.SRC, d) for d in folders]
-        self._stale(stale)
-
-    def _watch_trusted(self, trusted: bool) -> None:
-        """The watcher sees every change to SOURCE (or no longer does): the kernel may keep
-        generated entries long (or must fetch them again, now with the short timeout)."""
-        was = self.editor.timeout
-        self.editor.timeout = pt.WATCHED_TIMEOUT if trusted else pt.GENERATED_TIMEOUT
-        if self.editor.timeout < was:
-            self._stale(self.inodes.all_nodes())
-
-    def _source_overflow(self) -> None:
-        """The kernel dropped events: anything in SOURCE may have changed."""
-        log.warning("watching %s: events were lost; dropping every cached view", self.source)
-        self.views.recheck_all()
-        self._stale(self.inodes.all_nodes())
-
-    def _folder_changed(self, kind: Kind, rel: str) -> None:
-        """A file in this folder was written: it may have become a photo (or stopped
-        being one), which adds or removes its NAME.meta entry."""
-        self._stale([self.inodes.find(kind, os.path.dirname(rel))])
 
     # -- paths and nodes ----------------------------------------------------------------
 
@@ -542,13 +468,6 @@ class Operations(pyfuse3.Operations):
         self.inodes.drop_key(Kind.SRC, rel)
         self.inodes.drop_key(Kind.META, rel)
 
-    def _meta_gone(self, parent_inode: int, name: bytes, rel: str) -> None:
-        """The photo ``rel`` was removed or renamed: its NAME.meta entry, which the kernel
-        may hold for a second, goes too (else `ls NAME.meta` finds a folder it cannot open)."""
-        if self.notify_kernel and self.inodes.find(Kind.META, rel) is not None:
-            meta = name + META_SUFFIX.encode()
-            pyfuse3.invalidate_entry_async(parent_inode, meta, ignore_enoent=True)
-
     @handler
     async def rename(
         self, p_old: int, name_old: bytes, p_new: int, name_new: bytes, flags: int, ctx: Any
@@ -648,37 +567,6 @@ class Operations(pyfuse3.Operations):
         if self.stateless_readers:
             return pyfuse3.FileInfo(fh=NO_RELEASE | node.inode, keep_cache=keep)
         return pyfuse3.FileInfo(fh=self._fh(handle), keep_cache=keep)
-
-    def _cache_page(self, node: Node, handle: TagHandle) -> bool:
-        """A reader goes through the kernel's page cache (no read request when it holds the
-        content already).  The cache is kept only while the content is the one it was filled
-        with; otherwise the open drops it, and attributes giving another size are
-        invalidated first, so that reads are cut at the right length."""
-        content = handle.snapshot
-        handle.node = node
-        if node.page == content:
-            return True
-        node.page = content
-        if not self.notify_kernel:
-            return False
-        if node.told != len(content):
-            try:
-                pyfuse3.invalidate_inode(node.inode, attr_only=True)  # never blocks
-            except OSError:
-                pass  # the kernel does not know the inode: nothing cached
-        first, node.read_before = not node.read_before, True
-        if not first:
-            return False  # the kernel drops its cache at this open and reads anew
-        # The first reader: hand the kernel the content now.  No READ request follows, nor
-        # the GETATTR a read costs later (a READ marks the atime stale, and the next stat
-        # asks for it): a second walk of a tree costs one request per file, not two.  Only
-        # for the first: the store waits for the page locks a reader holds while its READ
-        # waits for this loop, and before this open there was no reader.
-        try:
-            pyfuse3.notify_store(node.inode, 0, content)
-        except OSError:
-            return False
-        return True
 
     @handler
     async def create(self, parent_inode: int, name: bytes, mode: int, flags: int, ctx: Any) -> Any:
@@ -875,14 +763,6 @@ def _give_to_caller(path: str, ctx: Any) -> None:
     if os.geteuid() != 0 or ctx is None or (ctx.uid, ctx.gid) == (0, 0):
         return
     os.lchown(path, ctx.uid, ctx.gid)
-
-
-def _invalidate(inodes: list[int]) -> None:
-    for inode in inodes:
-        try:
-            pyfuse3.invalidate_inode(inode, attr_only=False)
-        except OSError:  # the kernel forgot it already
-            continue
 
 
 __all__ = ["Operations", "ScratchFile"]

@@ -34,6 +34,7 @@ Changes = dict[str, str | None]
 # Folders every .meta shows even when empty, so new tags of these families can be created.
 DEFAULT_DIRS = ("iptc", "xmp")
 CACHE_SIZE = 4096
+META_SUFFIX = ".meta"  # NAME.meta/: the folder of a photo's tags
 # Lookups, getattr and listings trust the photo's last stat for this long (the kernel itself
 # caches attributes for a second); opening a tag file always looks at the photo again.
 STAT_WINDOW = 0.2
@@ -43,7 +44,7 @@ NAME_MAX = 255  # bytes in one file name on the filesystems a mount is copied to
 def meta_name_fits(name: str) -> bool:
     """Whether ``NAME.meta`` is a name other filesystems can hold (rsync, cp -r, tar x):
     a photo whose name is too long for it has no .meta folder (``metafs read`` still works)."""
-    return len(os.fsencode(name)) + len(".meta") <= NAME_MAX
+    return len(os.fsencode(name)) + len(META_SUFFIX) <= NAME_MAX
 
 
 def dir_mode(photo: os.stat_result, writable: bool) -> int:
