@@ -2,7 +2,8 @@
 
 SOURCE is passed through (``SRC`` nodes); ``NAME.meta/`` folders are generated from the
 photo's metadata (``META``/``TAG`` nodes, logic in ``metafs.editing``); ``.originals/`` is a
-read-only view of the backups; ``.metafs/status`` tells what the daemon is doing.
+read-only view of the backups; ``.metafs/status`` tells what the daemon is doing.  What the
+kernel caches of all this, and how it is kept true, is ``metafs.kernel``.
 """
 
 from __future__ import annotations
