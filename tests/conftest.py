@@ -48,6 +48,15 @@ def tmp_copy(tmp_path: Path) -> Callable[[str | Path], Path]:
     return copy
 
 
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A copy of fixtures/photo.jpg (EXIF, XMP and IPTC) in this test's tmp_path; test
+    modules that need another file define their own ``photo``."""
+    dst = tmp_path / "photo.jpg"
+    shutil.copyfile(FIXTURES / "photo.jpg", dst)
+    return dst
+
+
 # Corpus tests record their figures as a "summary" property; print them at the end of every
 # run (works under xdist: user properties travel with the reports to the controller).
 _SUMMARIES: list[str] = []

@@ -8,7 +8,6 @@ costs 1-12 ms to import, or pulls in one that does).  Deterministic: the test lo
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,13 +46,6 @@ def loaded_by(body: str) -> set[str]:
     r = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], cwd=REPO,
                        capture_output=True, text=True, check=True)
     return set(r.stdout.split())
-
-
-@pytest.fixture
-def photo(tmp_path: Path) -> Path:
-    dst = tmp_path / "photo.jpg"  # EXIF, XMP and IPTC: only the EXIF is to be looked at
-    shutil.copyfile(FIXTURES / "photo.jpg", dst)
-    return dst
 
 
 def test_cli_write_of_one_exif_tag_stays_light(photo: Path) -> None:

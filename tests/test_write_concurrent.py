@@ -5,7 +5,6 @@ well to it), and gives up, file untouched, when the file keeps changing."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from engine.write import safety
 from engine.writer import CHANGED_RETRIES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture
-def photo(tmp_path: Path) -> Path:
-    dst = tmp_path / "photo.jpg"
-    shutil.copyfile(FIXTURES / "photo.jpg", dst)
-    return dst
 
 
 def other_program(photo: Path, n: int) -> None:

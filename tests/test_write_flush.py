@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -18,13 +17,6 @@ import engine
 from engine.write import safety
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture
-def photo(tmp_path: Path) -> Path:
-    dst = tmp_path / "photo.jpg"
-    shutil.copyfile(FIXTURES / "photo.jpg", dst)
-    return dst
 
 
 def temps(d: Path) -> list[str]:

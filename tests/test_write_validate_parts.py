@@ -8,7 +8,6 @@ compared tag by tag and warning by warning, as before.  The tests damage the pla
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXIF_HEADER = b"Exif\0\0"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
 PS_HEADER = b"Photoshop 3.0\0"
-
-
-@pytest.fixture
-def photo(tmp_path: Path) -> Path:
-    dst = tmp_path / "photo.jpg"  # EXIF, XMP and IPTC
-    shutil.copyfile(FIXTURES / "photo.jpg", dst)
-    return dst
 
 
 def tamper(monkeypatch: pytest.MonkeyPatch, after: bytes, old: bytes, new: bytes) -> None:
