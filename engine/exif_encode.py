@@ -13,7 +13,7 @@ import re
 import struct
 from collections.abc import Callable
 
-from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
+from engine.errors import EngineError, ReadOnlyTagError, TagValueError, UnknownTagError
 from engine.record import FrozenRecord
 from engine.tags.exif import EXIF_TAGS, GPS_TAGS, MULTI_VALUE, VALUES
 from engine.tiff.patch import NewEntry
@@ -34,16 +34,17 @@ MAIN_IFDS = ("IFD0", "ExifIFD", "GPS", "InteropIFD")
 
 
 class ExifTagDef(FrozenRecord):
-    __slots__ = ("tag", "name", "fmt", "count", "group", "values")
+    __slots__ = ("tag", "name", "fmt", "count", "group", "values", "values_key")
     tag: int
     name: str
     fmt: str  # ExifTool format name
     count: int  # 0 when not fixed
     group: str  # the IFD ExifTool writes it to
     values: dict[str, str] | None
+    values_key: str | None  # its key in VALUES (what the reader's conversion takes)
 
     def __init__(self, tag: int, name: str, fmt: str, count: int, group: str,
-                 values: dict[str, str] | None) -> None:
+                 values: dict[str, str] | None, values_key: str | None = None) -> None:
         # ~300 made at import: set directly (FrozenRecord._init is twice as slow)
         _set = object.__setattr__
         _set(self, "tag", tag)
@@ -52,6 +53,7 @@ class ExifTagDef(FrozenRecord):
         _set(self, "count", count)
         _set(self, "group", group)
         _set(self, "values", values)
+        _set(self, "values_key", values_key)
 
     @property
     def type_id(self) -> int:
@@ -66,7 +68,8 @@ def _build_index() -> dict[str, ExifTagDef]:
                 if not writable or fmt not in TYPE_IDS or group not in MAIN_IFDS:
                     continue
                 index.setdefault(name, ExifTagDef(tag, name, fmt, count, group,
-                                                  VALUES.get(values) if values else None))
+                                                  VALUES.get(values) if values else None,
+                                                  values))
     return index
 
 
@@ -113,23 +116,94 @@ def _numbers(text: str) -> list[str]:
     return parts
 
 
-def _strip_unit(unit: str) -> Callable[[str], list[Fraction]]:
-    def parse(text: str) -> list[Fraction]:
+def _ratio(text: str) -> Fraction | str:
+    """One rational as typed: a number, a fraction (``1/3``, ``1/3.2``) or ExifTool's
+    ``inf``/``undef`` (stored 1/0 and 0/0, as the reader prints them)."""
+    t = text.strip()
+    if t in ("inf", "undef"):
+        return t
+    return _fraction(t)
+
+
+def rationalize(value: float, max_int: int) -> tuple[int, int]:
+    """A float as the rational ExifTool stores for it (Writer.pl Rationalize): the first
+    continued-fraction convergent within 1e-8 of the value whose terms fit ``max_int``."""
+    if value == 0:
+        return 0, 1
+    sign = -1 if value < 0 else 1
+    value = abs(value)
+    best: tuple[int, int] | None = None
+    terms: list[int] = []
+    frac = value
+    for _ in range(64):  # convergents grow at least like Fibonacci numbers: never reached
+        num, den = int(frac + 0.5), 1
+        for term in terms:  # the terms taken so far, most recent first
+            num, den = term * num + den, num
+        if num > max_int or den > max_int:
+            if best is not None:
+                break
+            return (sign, max_int) if value < 1 else (sign * max_int, 1)
+        best = num, den
+        if abs((num / den - value) / value) < 1e-8:
+            break
+        whole = int(frac)
+        terms.insert(0, whole)
+        frac -= whole
+        if not frac:
+            break
+        frac = 1 / frac
+    assert best is not None
+    return best[0] * sign, best[1]
+
+
+def _strip_unit(unit: str) -> Callable[[str], list[Fraction | str]]:
+    def parse(text: str) -> list[Fraction | str]:
         t = text.strip()
-        if t.lower().endswith(unit):
+        if t.lower().endswith(unit.lower()):
             t = t[: -len(unit)]
-        return [_fraction(t)]
+        return [_ratio(t)]
 
     return parse
+
+
+_LENS = (r"^\s*({n}|\?)(?:\s*-\s*({n}|\?))?\s*mm\s*f/?\s*({n}|\?)(?:\s*-\s*({n}|\?))?\s*$"
+         .replace("{n}", r"\d+(?:\.\d*)?|\.\d+"))
+
+
+def _lens_info(text: str) -> list[str]:
+    """LensInfo as printed (``24-70mm f/2.8``, ``50mm f/1.8``, ``?`` for unknown) or as four
+    numbers; a single focal length or f-number is stored twice, as ExifTool does."""
+    m = re.match(_LENS, text)
+    if not m:
+        return _numbers(text)
+    lo, hi, f_lo, f_hi = m.groups()
+    vals = [lo, hi or lo, f_lo, f_hi or f_lo]
+    return ["undef" if v == "?" else v for v in vals]
+
+
+def _cfa_pattern(text: str, bo: str) -> bytes:
+    """CFAPattern as printed (``[Red,Green][Green,Blue]``): rows, then colour numbers."""
+    rows = re.findall(r"\[([^\]]*)\]", text)
+    if not rows or re.sub(r"\[[^\]]*\]", "", text).strip():
+        raise ValueError(text)
+    cells = [[c.strip() for c in row.split(",")] for row in rows]
+    if any(len(r) != len(cells[0]) for r in cells):
+        raise ValueError(text)
+    from engine.values import CFA_COLORS
+
+    colours = [CFA_COLORS.index(c) for r in cells for c in r]  # ValueError when unknown
+    return struct.pack(bo + "HH", len(cells), len(cells[0])) + bytes(colours)
 
 
 def _apex_time(text: str) -> list[Fraction]:  # ShutterSpeedValue: printed as a time
     from fractions import Fraction
 
     t = _fraction(text)
-    if t <= 0:
+    if t < 0:
         raise ValueError(text)
-    return [Fraction(-math.log2(t)).limit_denominator(1000)]
+    # stored as ExifTool's Rationalize of the float; 0 (the reader's print of a value past
+    # +-100) is stored as -100, as ExifTool does
+    return [Fraction(-math.log2(t)) if t else Fraction(-100)]
 
 
 def _apex_aperture(text: str) -> list[Fraction]:  # ApertureValue: printed as an f-number
@@ -138,38 +212,37 @@ def _apex_aperture(text: str) -> list[Fraction]:  # ApertureValue: printed as an
     f = _fraction(text)
     if f <= 0:
         raise ValueError(text)
-    return [Fraction(2 * math.log2(f)).limit_denominator(1000)]
+    return [Fraction(2 * math.log2(f))]
 
 
 # Patterns compiled (and cached by re) when first used: compiling costs a CLI write's start.
 _DMS = (
-    rf"^\s*({_NUM})(?:\s*(?:deg|°)\s*(?:({_NUM})\s*'?\s*(?:({_NUM})\s*\"?)?)?)?\s*([NSEWnsew])?\s*$"
+    rf"^\s*([+-])?\s*({_NUM})(?:\s*(?:deg|°|,)?\s*({_NUM})\s*'?(?:\s*,?\s*({_NUM})\s*\"?)?)?"
+    r"\s*(?:deg|°)?\s*([NSEWnsew]|north|south|east|west)?\s*$"
 )
 
 
-def _coordinate(text: str) -> tuple[list[Fraction], str | None]:
-    from fractions import Fraction
-
-    m = re.match(_DMS, text)
+def _coordinate(text: str) -> tuple[list[float | int], str | None]:
+    """Degrees as printed (37 deg 46' 29.64" N), as ExifTool also takes them (37 46 29.64,
+    -37.7749, 37,46.494N): degrees, minutes and seconds the way ExifTool's ToDMS cuts them."""
+    m = re.match(_DMS, text, re.I)
     if not m:
         raise ValueError(text)
-    deg = Fraction(m.group(1))
-    mins = Fraction(m.group(2) or 0)
-    secs = Fraction(m.group(3) or 0)
-    sign = -1 if deg < 0 else 1
-    total = abs(deg) + mins / 60 + secs / 3600
-    ref = m.group(4).upper() if m.group(4) else None
-    if sign < 0:
+    sign, d_text, m_text, s_text, ref = m.groups()
+    total = float(d_text) + (float(m_text or 0) + float(s_text or 0) / 60) / 60
+    ref = ref[0].upper() if ref else None
+    if sign == "-" or total < 0:
         ref = {"N": "S", "E": "W", None: "-"}.get(ref, ref)
+    total = abs(total)
     d = int(total)
-    rest = (total - d) * 60
-    mi = int(rest)
-    s = Fraction((rest - mi) * 60).limit_denominator(100000)
-    if s >= 60:  # rounding reached a full minute (59.9999999"): carry, as ExifTool's ToDMS
-        s, mi = s - 60, mi + 1
+    mi = int((total - d) * 60)
+    secs = float(repr((total - d - mi / 60) * 3600))
+    if secs >= 60:  # round-off (72 59 60.00): carry, as ExifTool's ToDMS
+        secs -= 60
+        mi += 1
         if mi >= 60:
             mi, d = mi - 60, d + 1
-    return [Fraction(d), Fraction(mi), s], ref
+    return [d, mi, secs], ref
 
 
 def _time(text: str) -> list[Fraction]:
@@ -194,6 +267,8 @@ _DATE = (
 
 
 def _date(text: str) -> str:
+    if len(text) == 19 and re.fullmatch(r"[ :]+", text):
+        return text  # the EXIF form of an unknown date (blanks), kept as it is
     m = re.match(_DATE, text)
     if not m:
         raise ValueError(text)
@@ -205,9 +280,12 @@ def _date(text: str) -> str:
 
 def _version(text: str) -> bytes:  # ExifVersion '0230' (printed '0230' too)
     t = text.strip().replace(".", "")
-    if not re.fullmatch(r"\d{4}", t):
+    if re.fullmatch(r"\d{4}", t):
+        return t.encode()
+    raw = text.encode("latin-1", errors="replace")
+    if len(raw) != 4:  # four bytes of another form are kept as they are (ExifTool too)
         raise ValueError(text)
-    return t.encode()
+    return raw
 
 
 def _user_comment(text: str) -> bytes:
@@ -221,7 +299,7 @@ _COMPONENTS = {"-": 0, "Y": 1, "Cb": 2, "Cr": 3, "R": 4, "G": 5, "B": 6}
 
 def _components(text: str) -> bytes:
     items = [p.strip() for p in text.split(",")]
-    if len(items) == 4 and all(i in _COMPONENTS for i in items):
+    if len(items) <= 4 and all(i in _COMPONENTS for i in items):
         return bytes(_COMPONENTS[i] for i in items)
     return bytes(int(x) for x in _numbers(text))
 
@@ -231,8 +309,10 @@ def _components(text: str) -> bytes:
 _STEP_KIND: dict[object, str] = {
     "date": "date", "apex_shutter": "apex_time", "apex_aperture": "apex_f", "dms": "coord",
     "gps_time": "time", "exif_date": "gpsdate", "exif_text": "comment",
-    "enum_each": "components", ("unit", " m"): "m", ("sprintf", "%.1f mm"): "mm",
-    ("suffix", " mm"): "mm",
+    "enum_each": "components", ("unit", " m"): "m", ("suffix", " m"): "m",
+    ("sprintf", "%.1f mm"): "mm", ("suffix", " mm"): "mm", ("suffix", " C"): "C",
+    "spaces_to_dots": "dotted", "lens_info": "lens", "cfa_pattern": "cfa", "ucs2le": "ucs2",
+    "hex": "hex", "hex_upper": "hex",
 }
 _VERSION_TAGS = frozenset({"ExifVersion", "FlashpixVersion", "InteropVersion"})
 
@@ -260,26 +340,54 @@ def _pack(d: ExifTagDef, items: list, bo: str) -> NewEntry:
     if want and len(items) != want:
         raise ValueError(f"{len(items)} values where the tag holds {want}")
     if t in (5, 10):
+        limit = 0xFFFFFFFF if t == 5 else 0x7FFFFFFF
         out = []
         for f in items:
-            f = Fraction(f)
-            if t == 5 and f < 0:
-                raise ValueError("negative")
-            if f.denominator > 0xFFFFFFFF or abs(f.numerator) > 0x7FFFFFFF * (2 if t == 5 else 1):
-                f = f.limit_denominator(10000)
-            try:  # a whole part past 32 bits cannot be approximated: refuse, don't crash
-                out.append(struct.pack(bo + ("II" if t == 5 else "ii"), f.numerator,
-                                       f.denominator))
+            if f == "inf":
+                num, den = 1, 0
+            elif f == "undef":
+                num, den = 0, 0
+            else:
+                f = Fraction(f)
+                if t == 5 and f < 0:
+                    raise ValueError("negative")
+                if abs(f) > limit:  # ExifTool would store the limit: refuse rather than clamp
+                    raise ValueError("out of range")
+                if f.denominator == 1:
+                    num, den = f.numerator, 1
+                else:  # as ExifTool: through a float, the nearest short rational
+                    num, den = rationalize(float(f), limit)
+            try:
+                out.append(struct.pack(bo + ("II" if t == 5 else "ii"), num, den))
             except struct.error:
                 raise ValueError("out of range") from None
         return NewEntry(d.tag, t, len(items), b"".join(out))
+    if t == 7:  # numbers stored as bytes (FileSource, SceneType: ExifTool's chr($val))
+        try:
+            raw = bytes(int(x) for x in items)
+        except ValueError:
+            raise ValueError("out of range") from None
+        return NewEntry(d.tag, 7, len(raw), raw)
     code = _PACK[t]
-    vals = [float(x) if t in (11, 12) else int(x) for x in items]
+    vals = [float(x) if t in (11, 12) else _whole(x) for x in items]
     try:
         raw = struct.pack(bo + code * len(vals), *vals)
     except struct.error:
         raise ValueError("out of range") from None
     return NewEntry(d.tag, t, len(vals), raw)
+
+
+def _whole(x: object) -> int:
+    """An integer as ExifTool takes it: a decimal is rounded half away from zero."""
+    if isinstance(x, int):
+        return x
+    text = str(x).strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if re.fullmatch(r"0x[0-9a-fA-F]+", text):
+        return int(text, 16)
+    f = float(text)
+    return int(f + (-0.5 if f < 0 else 0.5))
 
 
 def _expected(d: ExifTagDef) -> str:
@@ -294,6 +402,8 @@ def _expected(d: ExifTagDef) -> str:
         "apex_time": "an exposure time like 1/125", "apex_f": "an f-number like 5.6",
         "mm": "a length like 50 or 50.0 mm", "m": "a number of metres like 123.4",
         "version": "four digits like 0232",
+        "lens": "4 values separated by spaces, or a lens like 24-70mm f/2.8-4",
+        "dotted": "4 whole numbers like 2.3.0.0", "cfa": "a pattern like [Red,Green][Green,Blue]",
     }
     if kind in forms:
         return forms[kind]
@@ -327,21 +437,25 @@ def _encode(d: ExifTagDef, text: str, bo: str) -> list[tuple[str, NewEntry]]:
     if d.values and kind is None:
         rev = {v.lower(): k for k, v in d.values.items()}
         key = rev.get(text.strip().lower())
-        if key is not None:
-            if t == 2:
-                return [(d.name, _ascii(d, key))]
-            return [(d.name, _pack(d, key.split(), bo))]
+        if key is None:  # the reader's "Unknown (N)" / "Unknown (0x1f)": the number N
+            m = re.fullmatch(r"\s*Unknown \((.*)\)\s*", text)
+            key = m.group(1) if m else text
+            if m and re.fullmatch(r"0x[0-9a-fA-F]+", key) and t != 2:
+                key = str(int(key, 16))
         if t == 2:
-            return [(d.name, _ascii(d, text))]
-        return [(d.name, _pack(d, _numbers(text), bo))]
+            return [(d.name, _ascii(d, key))]
+        if t == 7 and re.fullmatch(r"(\\x[0-9a-fA-F]{2})+", key):  # a byte-string key
+            raw = bytes(int(key[i + 2 : i + 4], 16) for i in range(0, len(key), 4))
+            return [(d.name, NewEntry(d.tag, 7, len(raw), raw))]
+        return [(d.name, _pack(d, _numbers(key), bo))]
     if kind == "coord":
         vals, ref = _coordinate(text)
         out = [(d.name, _pack(d, vals, bo))]
         ref_name, letters = COORD_REF[d.name]
+        if ref is None:  # no letter, no sign (as displayed): the reference stays as it is,
+            return out   # as with ExifTool
         if ref == "-":
             ref = letters[1]
-        elif ref is None:
-            ref = letters[0]
         if ref not in letters:
             raise ValueError(ref)
         out.append((ref_name, _ascii(lookup(ref_name), ref)))
@@ -356,11 +470,28 @@ def _encode(d: ExifTagDef, text: str, bo: str) -> list[tuple[str, NewEntry]]:
         return [(d.name, _pack(d, _apex_time(text), bo))]
     if kind == "apex_f":
         return [(d.name, _pack(d, _apex_aperture(text), bo))]
-    if kind in ("mm", "m"):
+    if kind in ("mm", "m", "C"):
         f = _strip_unit(" " + kind)(text)
         if t in (5, 10):
             return [(d.name, _pack(d, f, bo))]
+        if isinstance(f[0], str):
+            raise ValueError(text)
         return [(d.name, _pack(d, [round(f[0])], bo))]
+    if kind == "dotted":  # GPSVersionID, DNGVersion: printed 2.3.0.0
+        return [(d.name, _pack(d, _numbers(text.replace(".", " ")), bo))]
+    if kind == "lens":
+        return [(d.name, _pack(d, [_ratio(x) for x in _lens_info(text)], bo))]
+    if kind == "cfa":
+        raw = _cfa_pattern(text, bo)
+        return [(d.name, NewEntry(d.tag, 7, len(raw), raw))]
+    if kind == "ucs2":  # XPTitle...: UCS-2 little-endian text stored as bytes, NUL-ended
+        raw = text.encode("utf-16-le") + b"\0\0"
+        return [(d.name, NewEntry(d.tag, t, len(raw), raw))]
+    if kind == "hex":  # digests printed as hex
+        raw = bytes.fromhex(text.strip())
+        if t != 7:
+            return [(d.name, _pack(d, list(raw), bo))]
+        return [(d.name, NewEntry(d.tag, 7, len(raw), raw))]
     if kind == "version":
         return [(d.name, NewEntry(d.tag, 7, 4, _version(text)))]
     if kind == "comment":
@@ -375,7 +506,7 @@ def _encode(d: ExifTagDef, text: str, bo: str) -> list[tuple[str, NewEntry]]:
         raw = text.encode()
         return [(d.name, NewEntry(d.tag, 7, len(raw), raw))]
     if t in (5, 10):
-        return [(d.name, _pack(d, [_fraction(x) for x in _numbers(text)], bo))]
+        return [(d.name, _pack(d, [_ratio(x) for x in _numbers(text)], bo))]
     return [(d.name, _pack(d, _numbers(text), bo))]
 
 
@@ -386,3 +517,35 @@ def _ascii(d: ExifTagDef, text: str) -> NewEntry:
     if d.count:
         raw = raw.ljust(d.count, b"\0")
     return NewEntry(d.tag, 2, len(raw), raw)
+
+
+def printed(name: str, text: str, bo: str = "<") -> str:
+    """What the reader shows for the value ``text`` stores in tag ``name``."""
+    from engine.values import READ_FORMAT, TYPE_FORMAT, convert, read_value
+
+    d = lookup(name)
+    entry = encode(name, text, bo)[0][1]
+    fmt = TYPE_FORMAT[entry.type]
+    if fmt == "undef" and entry.count == 1:
+        fmt = "int8u"  # as the reader: one undefined byte reads as a number
+    value = read_value(READ_FORMAT.get(name, fmt), entry.raw, bo)
+    shown = convert(name, value, d.values_key, bo)
+    if not isinstance(shown, str):  # a Binary: what the reader shows for it
+        from engine.model import binary_text
+
+        return binary_text(shown.size)
+    return shown
+
+
+def reads_back(name: str, shown: str, text: str) -> bool:
+    """Whether a tag that reads as ``shown`` holds what writing ``text`` stores: the same
+    bytes, or (the printed form being lossy: 1/3 s prints 0.3) the same printed form."""
+    try:
+        if encode(name, shown, "<")[0] == encode(name, text, "<")[0]:
+            return True
+    except EngineError:
+        pass
+    try:
+        return printed(name, text) == shown
+    except EngineError:
+        return True  # nothing to compare with: the caller checked the tag is there

@@ -171,7 +171,9 @@ def decode_iptc(iim: bytes, *, path: str) -> tuple[list[TagValue], list[str]]:
         name, flags = info[0], info[3]
         tpath = f"iptc/{name}"
         value = _value(d.record, d.dataset, d.data, info, utf8)
-        writable = "-" not in flags
+        # only the ApplicationRecord is written (engine.iptc_edit): the envelope's character
+        # set is managed by the writer, and the other records are the sender's business
+        writable = "-" not in flags and d.record == 2
         if value is None:
             size = len(d.data)
             tag = TagValue(tpath, "IPTC", name, binary_text(size), False, size)

@@ -126,7 +126,7 @@ def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: s
                 if (d.record, d.dataset) > key:
                     first = i
                     break
-            if not any(d.record == 2 for d in datasets):
+            if key != (2, 0) and not any(d.record == 2 for d in datasets):
                 new.insert(0, Dataset(2, 0, (4).to_bytes(2, "big")))  # ApplicationRecordVersion
         datasets[first:first] = new
     tail = bytes(old[end:]) if old else b""

@@ -21,6 +21,33 @@ READ_ONLY_TYPES = {
     "BTF": "BigTIFF", "X3F": "Sigma X3F",
 }
 
+# Containers whose writers cannot hold every metadata group, and why (the writers in
+# engine/write/ refuse such edits; callers ask ``writable_groups`` before offering them).
+# IPTC is not standard in PNG: only an IPTC chunk the file has already is edited.
+_NO_IPTC = {
+    "PNG": "IPTC is not standard in PNG and this file has none to edit; use the XMP "
+           "equivalents",
+    "WEBP": "WebP has no place for IPTC; use the XMP equivalents",
+    "HEIF": "HEIF has no place for IPTC; use the XMP equivalents",
+}
+_IPTC_KEPT = frozenset({"PNG"})  # an IPTC block the file has is edited in place
+
+
+def writable_groups(fmt_name: str, has_iptc: bool = False) -> frozenset[str]:
+    """The metadata groups ("exif", "xmp", "iptc") a write to a file of container
+    ``fmt_name`` can hold; ``has_iptc``: the file has an IPTC block already."""
+    if fmt_name not in _NO_IPTC or (has_iptc and fmt_name in _IPTC_KEPT):
+        return frozenset({"exif", "xmp", "iptc"})
+    return frozenset({"exif", "xmp"})
+
+
+def why_not_writable(fmt_name: str, group: str) -> str:
+    """Why ``group`` is not in ``writable_groups(fmt_name)``."""
+    if group == "iptc" and fmt_name in _NO_IPTC:
+        return _NO_IPTC[fmt_name]
+    return f"{fmt_name} files cannot hold {group}"
+
+
 _loaded: list[type[FileFormat]] | None = None
 MAX_SCORE = 100  # FileFormat.score's "certainly this format"
 

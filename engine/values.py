@@ -180,6 +180,44 @@ def perl_num(x: float) -> str:
     return fmt_g(x, 15)
 
 
+_PERL_NUM = re.compile(r"\s*([+-]?(?:\d+\.?\d*(?:[Ee][+-]?\d+)?|\.\d+(?:[Ee][+-]?\d+)?))")
+_PERL_SPECIAL = re.compile(r"\s*([+-]?)(inf(?:inity)?|nan)", re.I)
+
+
+def perl_number(v: object) -> float:
+    """A value in Perl's numeric context: the leading number of a string ("Inf", "NaN"
+    included), 0 when there is none (ExifTool's conversions do arithmetic on any value)."""
+    if isinstance(v, int | float):
+        return float(v)
+    s = v.decode("latin-1") if isinstance(v, bytes) else v if isinstance(v, str) else ""
+    m = _PERL_NUM.match(s)
+    if m:
+        return float(m.group(1))
+    m = _PERL_SPECIAL.match(s)
+    if m:
+        x = math.inf if m.group(2).lower().startswith("inf") else math.nan
+        return -x if m.group(1) == "-" else x
+    return 0.0
+
+
+def perl_int(x: float) -> float:
+    """Perl's int(): truncates toward zero, leaves Inf and NaN as they are."""
+    return float(math.trunc(x)) if math.isfinite(x) else x
+
+
+def perl_sprintf(fmt: str, x: float) -> str:
+    """Perl's sprintf of one number: %d takes the integer part (Inf/NaN printed as such, values
+    past 64 bits wrapped as Perl's IV/UV casts do); Inf and NaN print as "Inf" and "NaN"."""
+    if not math.isfinite(x):
+        out = re.sub(r"(%[-+ 0#]*\d*)(?:\.\d+)?d", r"\1f", fmt) % x  # "%.2d": "Inf"
+        return out.replace("inf", "Inf").replace("nan", "NaN")
+    if re.search(r"%[-+ 0#]*\d*(?:\.\d+)?d", fmt):
+        n = max(math.trunc(x), -(1 << 63))
+        n = min(n, (1 << 64) - 1)
+        return fmt % (n - (1 << 64) if n >= 1 << 63 else n)
+    return fmt % x
+
+
 def read_value(fmt: str, raw: bytes, bo: str) -> str | bytes:
     """ExifTool's ReadValue: numbers as space-separated text, strings cut at NUL, undef bytes."""
     code, size = FORMATS.get(fmt, ("s", 1))
@@ -234,8 +272,8 @@ def exposure_time(v: Val, _arg: str, _vals: dict | None) -> Val:
     if x is None:
         return v
     if 0 < x < 0.25001:
-        return f"1/{int(0.5 + 1 / x)}"
-    s = f"{x:.1f}"
+        return perl_sprintf("1/%d", 0.5 + 1 / x)  # a denormal x: "1/Inf", as ExifTool
+    s = perl_sprintf("%.1f", x)
     return s[:-2] if s.endswith(".0") else s
 
 
@@ -252,31 +290,26 @@ def apex_shutter(v: Val, _arg: str, _vals: dict | None) -> Val:
 
 
 def apex_aperture(v: Val, _arg: str, _vals: dict | None) -> Val:
-    x = _num(v)
-    if x is None:
-        return v
+    x = perl_number(v)  # ExifTool's ValueConv does the arithmetic on any value ("undef": 0)
     try:
         return perl_num(2 ** (x / 2))
     except OverflowError:
-        return "inf"
+        return "Inf"
 
 
 def sprintf(v: Val, arg: str, _vals: dict | None) -> Val:
-    x = _num(v)
-    return arg % (x if x is not None else 0.0)
+    return perl_sprintf(arg, perl_number(v))
 
 
 def fraction(v: Val, _arg: str, _vals: dict | None) -> Val:
-    x = _num(v)
-    if x is None:
-        return v
-    x *= 1.00001  # as ExifTool, to absorb round-off
+    x = perl_number(v) * 1.00001  # as ExifTool (any value, "undef" is 0), to absorb round-off
     if not x:
         return "0"
-    for mult, fmt in ((1, "%+d"), (2, "%+d/2"), (3, "%+d/3")):
-        if int(x * mult) / (x * mult) > 0.999:
-            return fmt % int(x * mult)
-    return f"{x:+.3g}"
+    if math.isfinite(x):
+        for mult, fmt in ((1, "%+d"), (2, "%+d/2"), (3, "%+d/3")):
+            if abs(x * mult) != math.inf and int(x * mult) / (x * mult) > 0.999:
+                return perl_sprintf(fmt, x * mult)
+    return perl_sprintf("%+.3g", x)
 
 
 def unit(v: Val, arg: str, _vals: dict | None) -> Val:
@@ -491,16 +524,17 @@ def dms(v: Val, _arg: str, _vals: dict | None) -> Val:
     if deg is None:
         return ""
     deg = abs(deg)
-    d = int(deg)
-    m = int((deg - d) * 60)
-    sec = "%.2f" % ((deg - d - m / 60) * 3600)
-    if float(sec) >= 60:  # round-off: "72 59 60.00" -> "73 0 0.00"
+    d = perl_int(deg)
+    m = perl_int((deg - d) * 60) if math.isfinite(deg) else math.nan
+    sec = perl_sprintf("%.2f", (deg - d - m / 60) * 3600)
+    if perl_number(sec) >= 60:  # round-off: "72 59 60.00" -> "73 0 0.00"
         sec = "%.2f" % (float(sec) - 60)
         m += 1
         if m >= 60:
             m -= 60
             d += 1
-    return f"{d} deg {m}' {sec}\""
+    # %d as Perl prints it: a degree count past 64 bits (garbage) shows as "-1"
+    return f"{perl_sprintf('%d', d)} deg {perl_sprintf('%d', m)}' {sec}\""
 
 
 def to_degrees(s: str) -> float | None:
@@ -514,15 +548,15 @@ def to_degrees(s: str) -> float | None:
 
 
 def gps_time(v: Val, _arg: str, _vals: dict | None) -> Val:
-    parts = [float(p) if is_float(p) else 0.0 for p in _as_text(v).split()[:3]]
+    parts = [perl_number(p) for p in _as_text(v).split()[:3]]
     h, m, s = (parts + [0.0, 0.0, 0.0])[:3]
     f = (h * 60 + m) * 60 + s
-    hh = int(f / 3600)
+    hh = perl_int(f / 3600)
     f -= hh * 3600
-    mm = int(f / 60)
+    mm = perl_int(f / 60)
     f -= mm * 60
-    ss = f"{f:012.9f}"
-    if float(ss) >= 60:
+    ss = perl_sprintf("%012.9f", f)
+    if perl_number(ss) >= 60:
         ss = "00"
         mm += 1
         if mm >= 60:
@@ -530,7 +564,7 @@ def gps_time(v: Val, _arg: str, _vals: dict | None) -> Val:
             hh += 1
     else:
         ss = re.sub(r"\.?0+$", "", ss)
-    val = f"{hh:02d}:{mm:02d}:{ss}"
+    val = f"{perl_sprintf('%.2d', hh)}:{perl_sprintf('%.2d', mm)}:{ss}"
     # PrintTimeStamp: round fractional seconds to 6 places
     mt = re.search(r":(\d{2}\.\d+)$", val)
     if not mt:
@@ -580,7 +614,7 @@ def long_binary(v: Val, arg: str, _vals: dict | None) -> Val:
 
 def round3(v: Val, _arg: str, _vals: dict | None) -> Val:
     x = _num(v)
-    return v if x is None else perl_num(int(x * 1000 + 0.5) / 1000)
+    return v if x is None else perl_num(perl_int(x * 1000 + 0.5) / 1000)
 
 
 def divide(v: Val, arg: str, _vals: dict | None) -> Val:

@@ -11,12 +11,17 @@ import os
 import struct
 from collections.abc import Iterable, Mapping
 
-from engine.errors import EngineError, FileChangedError, ValidationError, WriteError
+from engine.errors import (
+    CorruptFileError,
+    EngineError,
+    FileChangedError,
+    ValidationError,
+    WriteError,
+)
 from engine.model import Blocks, Metadata
 from engine.reader import (
     PARTS,
     decode_blocks,
-    mapped,
     part_of,
     read_blocks_from,
     read_metadata,
@@ -75,13 +80,20 @@ def write_metadata(
     backup: bool = True,
     backups: str | os.PathLike[str] | None = None,
     sync_related: bool = True,
+    root: str | os.PathLike[str] | None = None,
 ) -> WriteResult:
-    """Apply ``changes`` through the safe-write pipeline (backup, temp, validate, rename)."""
+    """Apply ``changes`` through the safe-write pipeline (backup, temp, validate, rename).
+
+    ``root`` (the daemon's SOURCE) confines the write: no symlink is followed from ``root``
+    down to the photo, nor in the backup tree, and a path outside ``root`` is refused.
+    Writers of one photo (other processes too) take turns: each holds a lock on the photo
+    from planning to rename."""
     path = os.fspath(path)
+    root = None if root is None else os.fspath(root)
     try:
         for attempt in range(CHANGED_RETRIES):
             try:
-                return _write(path, changes, backup, backups, sync_related)
+                return _write(path, changes, backup, backups, sync_related, root)
             except FileChangedError:
                 # Another program wrote the file meanwhile: the changes are whole values,
                 # so they apply as well to its new content (planned again from it).
@@ -107,12 +119,25 @@ def write_metadata(
 
 
 def _write(path: str, changes: Mapping[str, str | None], backup: bool,
-           backups: str | os.PathLike[str] | None, sync_related: bool) -> WriteResult:
+           backups: str | os.PathLike[str] | None, sync_related: bool,
+           root: str | None = None) -> WriteResult:
+    from engine.write.paths import Target
+
+    with Target(path, root) as target:
+        target.lock()  # held until the new file is in place (or the write gave up)
+        return _write_locked(target, path, changes, backup, backups, sync_related)
+
+
+def _write_locked(target, path: str, changes: Mapping[str, str | None], backup: bool,
+                  backups: str | os.PathLike[str] | None, sync_related: bool) -> WriteResult:
+    planned_from: os.stat_result | None = os.fstat(target.fd)
+    if planned_from.st_size == 0:
+        raise CorruptFileError("empty file", path=path)
     try:
-        planned_from: os.stat_result | None = os.stat(path)
-    except OSError:
-        planned_from = None  # mapped() below reports it, naming the file
-    with mapped(path) as data:
+        data = mmap.mmap(target.fd, 0, access=mmap.ACCESS_READ)
+    except OSError as e:
+        raise EngineError(f"cannot read: {e.strerror or e}", path=path) from e
+    with data:
         before, blocks = read_blocks_from(data, path)
         parts = _parts_touched(changes, sync_related)
         decode_blocks(blocks, before, parts - {"exif"})  # the rest: not needed, nor checked
@@ -126,8 +151,11 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
         if not wanted:
             return WriteResult(path, None, {}, unchanged=True)
         asked = set(wanted)
+        copied: dict[str, list[str]] = {}
         if sync_related:
-            wanted = expand_sync(wanted, known)
+            # every value asked for counts, those already in place too: a copy never
+            # overrides one (copy-tags and `cp -r` ask for many values the photo has)
+            wanted = expand_sync(changes, known, copied)
             wanted = {p: t for p, t in wanted.items() if not _same_value(known, p, t)}
         from engine.write.planners import planner_for
 
@@ -135,11 +163,12 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
         edits = split_changes(wanted, known, frozenset(set(wanted) - asked))
         plan = planner(data, edits, path)
         decoded = parts - {"exif"}
-        notes = _link_notes(planned_from, path, backup, backups)
+        notes = [n for p, ns in copied.items() if p in wanted for n in ns]  # copies, cuts
+        notes += _link_notes(planned_from, path, backup, backups)
         backup_file = safety.safe_rewrite(
             path, plan,
             validate=lambda tmp: _validate(tmp, path, before, edits, data, blocks, decoded),
-            backup=backup, backups=backups, planned_from=planned_from,
+            backup=backup, backups=backups, planned_from=planned_from, target=target,
         )
     return WriteResult(path, backup_file, dict(edits.paths), notes=notes)
 
@@ -290,6 +319,8 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
         raise ValidationError(f"the rewritten file does not read back ({e}); nothing was "
                               "written", path=path) from e
     touched = set(edits.paths)
+    if edits.xmp:  # names the Extended XMP packet, rewritten when an edit is in it
+        touched.add("xmp/xmpNote:HasExtendedXMP")
     # GPS reference tags ride along with their coordinates.
     touched |= {p + "Ref" for p in edits.paths if p.startswith("GPS")}
     # An XMP path covers its other languages and, deleted, what lies under it (the fields
@@ -324,6 +355,17 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
             got = after.tags[path_of].value if path_of in after.tags else "nothing"
             raise ValidationError(f"tag {path_of} reads back as {got!r}, which is not what "
                                   f"{text!r} stores; nothing was written", path=path)
+    if edits.xmp:
+        from engine.xmp_paths import reads_back
+
+        for tag, value in edits.xmp.items():
+            new = after.tags.get(f"xmp/{tag}")
+            if value is not None and new is not None and new.binary_size is None and \
+                    not reads_back(tag, new.value, value):
+                got, asked = repr(new.value), repr(value)
+                got, asked = (t if len(t) < 80 else t[:70] + "..." for t in (got, asked))
+                raise ValidationError(f"tag xmp/{tag} reads back as {got}, which is not what "
+                                      f"{asked} stores; nothing was written", path=path)
     if len(after.warnings) > len(before.warnings):
         new = [w for w in after.warnings if w not in before.warnings]
         raise ValidationError(f"the rewritten file reads with a new warning ({new[:1]}); "
@@ -356,16 +398,13 @@ def _decode_again(before: Metadata, blocks: Blocks | None, original,
 
 def _reads_back(name: str, text: str, tag) -> bool:
     """An EXIF value reads back right when its printed form encodes to the same bytes as the
-    text we were given (the print and parse conversions are each other's inverse)."""
-    from engine.exif_encode import encode
+    text we were given or, the printed form being lossy (1/3 s prints 0.3), when what
+    ``text`` stores prints as what was read (engine.exif_encode.reads_back)."""
+    from engine.exif_encode import reads_back
 
     if tag is None or not isinstance(tag.value, str):
         return False
-    try:
-        # the tag's own entry only: a GPS reference tag rides along with its coordinate
-        return encode(name, tag.value, "<")[0] == encode(name, text, "<")[0]
-    except EngineError:
-        return True  # a printed form we cannot parse back: presence was checked above
+    return reads_back(name, tag.value, text)
 
 
 def _removed_items(tags: Mapping[str, object],
@@ -436,9 +475,18 @@ def write_exif_field(path: str | os.PathLike[str], field: str, value: str | None
     return write_metadata(path, {field: value})
 
 
-def restore(path: str | os.PathLike[str], *, backups: str | os.PathLike[str] | None = None) -> str:
-    """Put the backed-up original back in place; returns the backup path used."""
-    return safety.restore_file(os.fspath(path), backups)
+def restore(path: str | os.PathLike[str], *, backups: str | os.PathLike[str] | None = None,
+            root: str | os.PathLike[str] | None = None) -> str:
+    """Put the backed-up original back in place; returns the backup path used.  ``root``
+    confines it as for write_metadata; the photo's writers' lock is held meanwhile."""
+    return safety.restore_file(os.fspath(path), backups,
+                               None if root is None else os.fspath(root))
+
+
+def list_backups(path: str | os.PathLike[str], *,
+                 backups: str | os.PathLike[str] | None = None) -> list[tuple[str, os.stat_result]]:
+    """The backups kept of ``path`` (its original first, then ``.replaced-*`` ones)."""
+    return safety.list_backups(os.fspath(path), backups)
 
 
 def template_changes(
@@ -446,7 +494,12 @@ def template_changes(
 ) -> dict[str, str]:
     """The writable tags of ``source`` as a change set to apply to other files.  ``tags``
     names tags or XMP structures (all their fields).  Items of lists of structures are left
-    out: item N of the template is not item N of another file's list."""
+    out: item N of the template is not item N of another file's list.  Without ``tags``,
+    the tags ExifTool flags Protected (image structure such as ImageWidth or Compression,
+    camera calibration: engine.tags.exif.PROTECTED) are left out too, as
+    ``exiftool -tagsFromFile`` does; named in ``tags``, they are copied."""
+    from engine.tags.exif import PROTECTED
+
     md = read_metadata(source)
     wanted = tuple(t + "/" for t in tags or ())
     out: dict[str, str] = {}
@@ -455,8 +508,10 @@ def template_changes(
             continue
         if tags and p not in tags and not p.startswith(wanted):
             continue
-        if p.startswith("ifd1/") or "[" in p:
+        if not tags and t.name in PROTECTED and part_of(p) == "exif":
             continue
+        if "[" in p or ("/" in p and part_of(p) == "exif"):
+            continue  # ifd1/, subifd/...: the thumbnail's and the raw data's own tags
         try:
             check_value(p, "\n".join(t.value) if isinstance(t.value, list) else t.value)
         except EngineError:

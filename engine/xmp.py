@@ -13,6 +13,7 @@ with ExifTool's standard prefix for known namespace URIs and the packet's own pr
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -33,15 +34,14 @@ _URI2NS["http://ns.exiftool.ca/1.0/"] = "et"
 _IGNORED_NS = frozenset({"x", "rdf", "xmlns", "xml", "svg", "et", "office"})
 _MAX_DEPTH = 64  # property nesting we follow (libxml2 itself stops at 256 levels)
 _MAX_ITEMS = 1000  # list items per list, as ExifTool
+# Counts no real packet reaches (the corpus: 17 namespace declarations, 700 properties), so a
+# hostile packet costs bounded work: beyond them the packet is refused, or the rest skipped.
+_MAX_NAMESPACES = 1000  # xmlns declarations per packet
+_MAX_PROPERTIES = 100_000  # properties (elements and attributes) read per packet
+_ATTRS = etree.XPath("@*")  # linear; lxml's attrib.items() is quadratic in the attribute count
 _BOOL_MAP = {"False": "False", "True": "True"}
 _SPECIAL = {("rdf", "about"), ("x", "xmptk"), ("x", "xaptk")}  # attributes reported as tags
 _HOSTILE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
-
-
-def _parser(recover: bool = False) -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
-                           load_dtd=False, dtd_validation=False, recover=recover,
-                           remove_blank_text=False)
 
 
 @dataclass(slots=True)
@@ -51,6 +51,25 @@ class XmpPacket:
     root: etree._Element
     head: bytes = b""  # bytes before the root element (``<?xpacket begin...?>``)
     tail: bytes = b""  # bytes after it (padding, ``<?xpacket end="w"?>``)
+    # the xmlns declarations (prefix, URI) in document order: ExifTool names an unknown
+    # namespace after the first declaration of its URI
+    decls: list[tuple[str | None, str]] = field(default_factory=list)
+
+
+def parse_body(body: bytes, recover: bool, path: str | None = None
+               ) -> tuple[etree._Element | None, list[tuple[str | None, str]]]:
+    """The tree of ``body`` (the root element's bytes) and its namespace declarations, in
+    one linear pass; raises XMLSyntaxError, or CorruptFileError beyond the limits."""
+    decls: list[tuple[str | None, str]] = []
+    it = etree.iterparse(io.BytesIO(body), events=("start-ns",), resolve_entities=False,
+                         no_network=True, huge_tree=False, load_dtd=False,
+                         dtd_validation=False, recover=recover, remove_blank_text=False)
+    for _event, decl in it:
+        decls.append(decl)
+        if len(decls) > _MAX_NAMESPACES:
+            raise CorruptFileError(f"XMP packet declares over {_MAX_NAMESPACES} namespaces "
+                                   "(no real packet has so many); not read", path=path)
+    return it.root, decls
 
 
 def parse_packet(packet: bytes, *, path: str) -> tuple[XmpPacket, list[str]]:
@@ -65,14 +84,14 @@ def parse_packet(packet: bytes, *, path: str) -> tuple[XmpPacket, list[str]]:
     end = root_end(data, start)
     body = data[start:end]
     try:
-        root = etree.fromstring(body, _parser())
+        root, decls = parse_body(body, False, path)
     except etree.XMLSyntaxError as e:
         # as ExifTool, read what can be read: drop control characters, replace bad UTF-8
         clean = _CONTROL.sub(b"", body).decode("utf-8", "replace").replace("\ufffd", "?")
         root = None
         for recover in (False, True):
             try:
-                root = etree.fromstring(clean.encode(), _parser(recover))
+                root, decls = parse_body(clean.encode(), recover, path)
             except etree.XMLSyntaxError:
                 continue
             if root is not None:
@@ -80,7 +99,7 @@ def parse_packet(packet: bytes, *, path: str) -> tuple[XmpPacket, list[str]]:
         if root is None:
             raise CorruptFileError(f"XMP packet is not well-formed XML: {e}", path=path) from e
         warnings.append(f"{path}: XMP packet is not well-formed XML ({e}); read what parsed")
-    return XmpPacket(root, data[:start], data[end:]), warnings
+    return XmpPacket(root, data[:start], data[end:], decls), warnings
 
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -157,46 +176,71 @@ class _Walker:
     events: list[_Event] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unknown_ns: dict[str, str] = field(default_factory=dict)  # uri -> prefix used
-    specials: list[tuple[str, str, str, str]] = field(default_factory=list)
+    used: dict[str, str] = field(default_factory=dict)  # prefix used -> uri (ExifTool's curURI)
+    std: dict[str, str] = field(default_factory=dict)  # uri -> standard prefix or ''
+    next_tmp: int = 0  # no tmpN below it is free (prefixes are only ever added)
+    specials: set[tuple[str, str]] = field(default_factory=set)
     deep_warned: bool = False
+    full_warned: bool = False
 
-    def ns_of(self, uri: str | None, prefix: str | None) -> str:
-        if not uri:
-            return ""
-        std = _URI2NS.get(uri) or _URI2NS.get(uri[:-1] if uri.endswith("/") else uri + "/")
+    def std_ns(self, uri: str) -> str:
+        std = self.std.get(uri)
         if std is None:
-            std = _URI2NS.get(re.sub(r"/\d+\.\d+(/|$)", r"/1.0\1", uri))
-        if std is not None:
-            return std
+            std = _URI2NS.get(uri) or _URI2NS.get(uri[:-1] if uri.endswith("/") else uri + "/")
+            if std is None:
+                std = _URI2NS.get(re.sub(r"/\d+\.\d+(/|$)", r"/1.0\1", uri), "")
+            self.std[uri] = std
+        return std
+
+    def declare(self, prefix: str | None, uri: str) -> str:
+        """Name the namespace ``uri`` as ExifTool does at its first declaration: by its prefix,
+        or ``tmpN`` when that prefix is a known one or already names another namespace."""
         got = self.unknown_ns.get(uri)
         if got is not None:
             return got
         p = prefix or "ns"
-        if p in T.NS_URI or p in self.unknown_ns.values():
-            # ExifTool renames a prefix that clashes with a known one
-            i = 0
-            while f"tmp{i}" in self.unknown_ns.values():
-                i += 1
-            p = f"tmp{i}"
+        if p in T.NS_URI or p in self.used:
+            while f"tmp{self.next_tmp}" in self.used:
+                self.next_tmp += 1
+            p = f"tmp{self.next_tmp}"
         self.unknown_ns[uri] = p
+        self.used[p] = uri
         return p
 
-    def qname(self, el: etree._Element, name: str) -> tuple[str, str]:
+    def declare_all(self, decls: list[tuple[str | None, str]]) -> None:
+        for prefix, uri in decls:
+            if prefix and uri and not self.std_ns(uri):
+                self.declare(prefix, uri)
+
+    def ns_of(self, uri: str | None, prefix: str | None) -> str:
+        if not uri:
+            return ""
+        return self.std_ns(uri) or self.unknown_ns.get(uri) or self.declare(prefix, uri)
+
+    def qname(self, name: str, prefix: str | None = None) -> tuple[str, str]:
+        """(namespace, local name) of an element or attribute name; ``prefix`` is the one
+        it is written with, for a namespace no declaration named (the default namespace)."""
         if name.startswith("{"):
             uri, local = name[1:].split("}", 1)
-            prefix = None
-            for k, v in el.nsmap.items():
-                if v == uri and k:
-                    prefix = k
-                    break
             return self.ns_of(uri, prefix), local
         if ":" in name:  # undeclared prefix (read in recovery mode): used as it is
             prefix, local = name.split(":", 1)
             return prefix, local
         return "", name
 
+    def full(self) -> bool:
+        if len(self.events) < _MAX_PROPERTIES:
+            return False
+        if not self.full_warned:
+            self.warnings.append(f"{self.path}: XMP with over {_MAX_PROPERTIES} properties; "
+                                 "the rest ignored")
+            self.full_warned = True
+        return True
+
     def walk(self, el: etree._Element, props: list[Prop], index: int, depth: int) -> None:
-        ns, local = self.qname(el, el.tag)
+        if self.full():
+            return
+        ns, local = self.qname(el.tag, el.prefix)
         if ns == "xmp" and local == "xmpmeta":
             ns = "x"
         resource = ns == "rdf" and local == "Description" and any(
@@ -213,13 +257,16 @@ class _Walker:
                 props.pop()
             return
         shorthand = False
-        for aname, aval in el.attrib.items():
-            ans, alocal = self.qname(el, aname)
+        for attr in _ATTRS(el):
+            aname, aval = attr.attrname, str(attr)
+            ans, alocal = self.qname(aname)
             if not aname.startswith("{"):
                 ans = ns  # an unqualified attribute takes its element's namespace
             if ans in _IGNORED_NS:
                 self.special(ans, alocal, aval)
                 continue
+            if self.full():
+                break
             self.events.append(_Event((*props, Prop(ans, alocal)), aval, None))
             shorthand = True
         children = [c for c in el if isinstance(c.tag, str)]
@@ -262,8 +309,8 @@ class _Walker:
             key = ("x", "XMPToolkit", "xmp/x:xmptk", value)
         else:
             return
-        if not any(s[1] == key[1] and s[3] == value for s in self.specials):
-            self.specials.append(key)
+        if (key[1], value) not in self.specials:
+            self.specials.add((key[1], value))
             self.events.append(_Event((Prop(ns, local),), value, None))
 
 
@@ -374,6 +421,17 @@ def _lens_info(val: str) -> str:
     return out
 
 
+# ExifTool's /\s*(\d+):\s*(\d+):\s*(\d+):\s*(\S*)/, found at the same place in linear time: a
+# match never starts inside a run of spaces or of digits (the run's start would match too),
+# and possessive runs do not backtrack.
+_PM_PREFS = re.compile(r"(?<!\s)\s*+(?<!\d)(\d++):\s*+(\d++):\s*+(\d++):\s*+(\S*+)")
+
+
+def apex_print(conv: str, x: float) -> str:
+    """The print of an APEX property's value (an f-number, a time in seconds)."""
+    return f"{x:.1f}" if conv == "aperture" else _exposure(x)
+
+
 def _custom(conv: str, val: str) -> str:
     """Conversions ExifTool writes as Perl code (named in scripts/gen_xmp_tags.py)."""
     if conv in ("lat", "lon"):
@@ -386,8 +444,7 @@ def _custom(conv: str, val: str) -> str:
     if conv in ("lensinfo", "join_lensinfo"):
         return _lens_info(val)
     if conv == "pmprefs":
-        return re.sub(r"\s*(\d+):\s*(\d+):\s*(\d+):\s*(\S*)",
-                      r"Tagged:\1, ColorClass:\2, Rating:\3, FrameNum:\4", val, count=1)
+        return _PM_PREFS.sub(r"Tagged:\1, ColorClass:\2, Rating:\3, FrameNum:\4", val, count=1)
     if conv == "exiftime":
         val = val.replace(" ", ":")
         val = re.sub(r"^(\d{2})(\d{2})(\d{2})", r"\1:\2:\3", val)
@@ -400,9 +457,9 @@ def _custom(conv: str, val: str) -> str:
             return val
         return f"{x:.2f}" if x < 1 else f"{x:.1f}"
     if conv == "aperture":
-        return f"{math.sqrt(2) ** x:.1f}"
+        return apex_print(conv, math.sqrt(2) ** x)
     if conv == "shutter":
-        return _exposure(1 / 2**x if abs(x) < 100 else 0.0)
+        return apex_print(conv, 1 / 2**x if abs(x) < 100 else 0.0)
     if conv == "exptime":
         return _exposure(x) if _is_float(val) else val
     if conv == "mm1":
@@ -475,8 +532,9 @@ class _Found:
     binary: bool
 
 
-def _describe(ev: _Event) -> tuple[str, str, str, tuple | None, bool, bool] | None:
-    """(path, group, name, table entry, value is a list item, is lang-alt) for one event."""
+def _describe(ev: _Event) -> tuple[str, str, str, tuple | None, bool, bool, bool] | None:
+    """(path, group, name, table entry, value is a list item, is lang-alt, is a property
+    its namespace's table lacks) for one event."""
     props = ev.props
     contributing: list[Prop] = []
     indexes: list[int] = []
@@ -492,7 +550,7 @@ def _describe(ev: _Event) -> tuple[str, str, str, tuple | None, bool, bool] | No
             p = props[0]
             name = "About" if p.name == "about" else "XMPToolkit"
             key = "about" if p.name == "about" else "xmptk"
-            return f"xmp/{p.ns}:{key}", f"XMP-{p.ns}", name, ("", "s-", -1), False, False
+            return f"xmp/{p.ns}:{key}", f"XMP-{p.ns}", name, ("", "s-", -1), False, False, False
         return None
     tag, ns, levels = _tag_id(contributing)
     if not ns:
@@ -530,17 +588,19 @@ def _describe(ev: _Event) -> tuple[str, str, str, tuple | None, bool, bool] | No
         lang = _lang_case(ev.lang)
         name += f"-{lang}"
         path += f"-{lang}"
-    return path, f"XMP-{group}", name, entry, in_list and not lang_alt, lang_alt
+    # ExifTool writes only the properties of a namespace it knows (engine.xmp_paths)
+    alien = group in T.TAGS and contributing[0].name not in table
+    return path, f"XMP-{group}", name, entry, in_list and not lang_alt, lang_alt, alien
 
 
 def _events_to_tags(events: list[_Event], warnings: list[str], path: str) -> list[TagValue]:
     found: dict[str, _Found] = {}
-    order: list[tuple[_Found, tuple | None]] = []
+    order: dict[str, tuple[_Found, tuple | None]] = {}  # by path, in the order shown
     for ev in events:
         d = _describe(ev)
         if d is None:
             continue
-        tpath, group, name, entry, is_item, _lang_alt = d
+        tpath, group, name, entry, is_item, _lang_alt, alien = d
         f = found.get(tpath)
         if f is not None and is_item and f.is_list:
             if len(f.values) < _MAX_ITEMS:
@@ -549,7 +609,8 @@ def _events_to_tags(events: list[_Event], warnings: list[str], path: str) -> lis
         binary = entry is not None and "*" in entry[1]
         # Structure fields are written through engine.xmp_edit (which refuses the paths it
         # cannot address); the x: toolkit attribute of the packet root is not a property.
-        writable = (entry is None or "-" not in entry[1]) and not tpath.startswith("xmp/x:")
+        writable = (entry is None or "-" not in entry[1]) and not tpath.startswith("xmp/x:") \
+            and not alien
         f = _Found(tpath, group, name, [ev.value], is_item, writable, binary)
         old = found.get(tpath)
         if old is not None:
@@ -558,24 +619,29 @@ def _events_to_tags(events: list[_Event], warnings: list[str], path: str) -> lis
             warnings.append(f"{path}: XMP property {tpath[4:]} appears more than once")
             if entry is None or "~" in entry[1]:
                 continue
-            order = [o for o in order if o[0] is not old]
+            del order[tpath]  # shown in the place of the later one
         found[tpath] = f
-        order.append((f, entry))
+        order[tpath] = (f, entry)
     out = []
-    for f, entry in order:
-        values = f.values
-        is_list = f.is_list
-        conv = entry[3] if entry is not None and len(entry) > 3 else None
-        if conv and conv.startswith("join"):  # ExifTool's RawJoin: one string, then convert
-            values, is_list = [" ".join(values)], False
-        values = [_convert(v, entry) for v in values]
+    for f, entry in order.values():
+        shown = printed(f.values, entry, f.is_list)
+        values = shown if isinstance(shown, list) else [shown]
         if f.binary or (entry is None and any(len(v) > 65536 for v in values)):
             size = sum(len(v.encode()) for v in values)
             out.append(TagValue(f.path, f.group, f.name, binary_text(size), False, size))
         else:
-            out.append(TagValue(f.path, f.group, f.name, values if is_list else values[0],
-                                f.writable))
+            out.append(TagValue(f.path, f.group, f.name, shown, f.writable))
     return out
+
+
+def printed(items: list[str], entry: tuple | None, is_list: bool) -> str | list[str]:
+    """What the reader shows for the stored ``items`` of a property whose table entry is
+    ``entry`` (None: unknown), a list or one value (the writer checks what it wrote)."""
+    conv = entry[3] if entry is not None and len(entry) > 3 else None
+    if conv and conv.startswith("join"):  # ExifTool's RawJoin: one string, then convert
+        items, is_list = [" ".join(items)], False
+    values = [_convert(v, entry) for v in items]
+    return values if is_list else values[0]
 
 
 def decode_xmp(packet: bytes, extended: bytes | None, *, path: str
@@ -592,6 +658,7 @@ def decode_xmp(packet: bytes, extended: bytes | None, *, path: str
             warnings.append(f"{what}: {e}")
             continue
         warnings.extend(w)
+        walker.declare_all(parsed.decls)
         walker.walk(parsed.root, [], 0, 0)
     warnings.extend(walker.warnings)
     tags = _events_to_tags(walker.events, warnings, path)

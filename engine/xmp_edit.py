@@ -23,17 +23,50 @@ PAD = 2048
 _HEADER = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 
 
-_BEFORE_ROOT = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<\?xpacket[^>]*\?>\s*)?"
-    rb"(?:<\?adobe-xap-filters[^>]*\?>\s*)?(?:<!--.*?-->\s*)*", re.S)
-_AFTER_ROOT = re.compile(rb"[\s\0]*(?:<\?xpacket[^>]*\?>)?[\s\0]*", re.S)
+# What may surround the root element, checked by linear scans (regular expressions with
+# nested or adjacent quantifiers backtracked for minutes on crafted padding and comments).
+_ATTRS = etree.XPath("@*")  # linear; lxml's attrib.items() is quadratic in the count
+_SPACE = re.compile(rb"[ \t\n\r\f\v]*")
+_SPACE0 = re.compile(rb"[ \t\n\r\f\v\0]*")
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-        remove_blank_text=False,
-    )
+def _skip_pi(data: bytes, i: int, name: bytes, space: re.Pattern = _SPACE) -> int:
+    """After an optional ``<?name ...?>`` at ``i`` and the space after it; -1 if malformed."""
+    if not data.startswith(name, i):
+        return i
+    gt = data.find(b">", i + len(name))
+    if gt < 0 or data[gt - 1] != 0x3F:  # '?>'
+        return -1
+    return space.match(data, gt + 1).end()
+
+
+def _skip_comments(data: bytes, i: int, space: re.Pattern = _SPACE) -> int:
+    """After the comments (and the space after each) at ``i``; -1 if one is not closed."""
+    while data.startswith(b"<!--", i):
+        end = data.find(b"-->", i + 4)
+        if end < 0:
+            return -1
+        i = space.match(data, end + 3).end()
+    return i
+
+
+def _only_wrapper_before(head: bytes) -> bool:
+    """``head`` (the bytes before the root) holds only a BOM, the XML declaration, the xpacket
+    and adobe-xap-filters instructions, comments and white space."""
+    i = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    i = _SPACE.match(head, i).end()
+    for name in (b"<?xml", b"<?xpacket", b"<?adobe-xap-filters"):
+        i = _skip_pi(head, i, name)
+        if i < 0:
+            return False
+    return _skip_comments(head, i) == len(head)
+
+
+def _only_wrapper_after(tail: bytes) -> bool:
+    """``tail`` holds only padding (white space, NULs), comments and the xpacket end
+    instruction."""
+    i = _skip_comments(tail, _SPACE0.match(tail).end(), _SPACE0)
+    return i >= 0 and _skip_pi(tail, i, b"<?xpacket", _SPACE0) == len(tail)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,20 +85,20 @@ def _new_packet() -> etree._Element:
 def parse_packet(packet: bytes) -> etree._Element:
     if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
         raise CorruptFileError("XMP packet declares a DTD or entities; refusing to touch it")
-    from engine.xmp import root_end, root_start, to_utf8
+    from engine.xmp import parse_body, root_end, root_start, to_utf8
 
     data = to_utf8(bytes(packet))
     start = root_start(data)
     if start < 0:
         raise CorruptFileError("XMP packet has no xmpmeta or rdf:RDF element; refusing to edit")
     end = root_end(data, start)
-    if not (_BEFORE_ROOT.fullmatch(data[:start]) and _AFTER_ROOT.fullmatch(data[end:])):
+    if not (_only_wrapper_before(data[:start]) and _only_wrapper_after(data[end:])):
         # Something other than the xpacket wrapper lies outside the root element: the packet
         # is damaged in a way we would be guessing about.
         raise CorruptFileError("XMP packet has unexpected content outside its root element; "
                                "refusing to edit")
     try:
-        doc = etree.fromstring(data[start:end], _parser())
+        doc, _decls = parse_body(data[start:end], False)
     except etree.XMLSyntaxError as e:
         raise CorruptFileError(f"XMP packet is not well-formed XML ({e}); refusing to edit") from e
     if doc.tag == f"{{{RDF}}}RDF":
@@ -377,8 +410,43 @@ def edit_packet(packet: bytes | None, changes: dict[str, str | list[str] | None]
     return serialise(edit_tree(packet, changes))
 
 
-def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None]):
+def extended_touched(extended: bytes, changes: dict[str, str | list[str] | None]) -> bool:
+    """Whether ``changes`` set or delete a top-level property the Extended XMP packet holds
+    (left there, its old value would still be read, and its bytes kept)."""
+    rdf = _rdf(parse_packet(extended))
+    for tag in changes:
+        prefix, prop, uri, _index, _code = resolve(tag).steps[0]
+        qname = f"{{{_packet_uri(rdf, prefix, uri)}}}{prop}"
+        for desc in rdf.findall(f"{{{RDF}}}Description"):
+            if desc.get(qname) is not None or desc.find(qname) is not None:
+                return True
+    return False
+
+
+def _merge_extended(root: etree._Element, extended: bytes) -> None:
+    """Move the Extended XMP packet's properties into the main tree (split_extended makes a
+    new extended part if they still do not fit), dropping the note naming the old one."""
+    rdf = _rdf(root)
+    note = f"{{{XMP_NOTE}}}HasExtendedXMP"
+    for desc in rdf.findall(f"{{{RDF}}}Description"):
+        desc.attrib.pop(note, None)
+        for el in desc.findall(note):
+            desc.remove(el)
+    ext = parse_packet(extended)
+    etree.strip_elements(ext, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    for desc in _rdf(ext).findall(f"{{{RDF}}}Description"):
+        rdf.append(desc)
+
+
+def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None],
+              extended: bytes | None = None):
+    """The edited tree of ``packet`` (with the ``extended`` packet's properties merged in)."""
     root = parse_packet(packet) if packet else _new_packet()
+    if extended is not None:
+        _merge_extended(root, extended)
+    # Comments and processing instructions may hold copies of old values: gone, as ExifTool
+    # (which rebuilds the packet from its properties) drops them.
+    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     rdf = _rdf(root)
     emptied: list[list[Frame]] = []
     for tag, value in changes.items():
@@ -400,10 +468,14 @@ def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None]):
             _set_property(rdf, prefix, prop, uri, check_target(t, value))
     for frames in emptied:
         _prune(frames)
-    for desc in rdf.findall(f"{{{RDF}}}Description"):  # drop Descriptions we emptied
-        if len(desc) == 0 and all(k.startswith(f"{{{RDF}}}") for k in desc.attrib):
-            if len(rdf.findall(f"{{{RDF}}}Description")) > 1:
-                rdf.remove(desc)
+    descs = rdf.findall(f"{{{RDF}}}Description")
+    left = len(descs)
+    for desc in descs:  # drop Descriptions we emptied (one stays)
+        if left > 1 and len(desc) == 0 and all(
+                a.attrname.startswith(f"{{{RDF}}}") for a in _ATTRS(desc)):
+            desc.clear()  # lxml moves a removed node's attributes one by one, quadratically
+            rdf.remove(desc)
+            left -= 1
     return root
 
 

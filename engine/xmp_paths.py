@@ -6,6 +6,7 @@ kind), and what a value must look like to be written there.  Pure: no packet is 
 
 from __future__ import annotations
 
+import math
 import re
 
 from lxml import etree
@@ -121,18 +122,25 @@ def _path_code(tag: str) -> str:
 class XmpTarget(Record):
     """A tag path resolved for writing: the steps from the top-level property down to the
     field (prefix, property, namespace URI, item number or None, kind code), the language of
-    a lang-alt path, the field's kind code and value map."""
+    a lang-alt path, the field's kind code, value map and table entry (None if unknown)."""
 
-    __slots__ = ("tag", "steps", "lang", "code", "values")
+    __slots__ = ("tag", "steps", "lang", "code", "values", "entry")
     tag: str  # the path without its language
     steps: list[tuple[str, str, str, int | None, str]]
     lang: str | None
     code: str
     values: dict[str, str] | None
+    entry: tuple | None
 
     def __init__(self, tag: str, steps: list, lang: str | None, code: str,
-                 values: dict[str, str] | None) -> None:
-        self.tag, self.steps, self.lang, self.code, self.values = tag, steps, lang, code, values
+                 values: dict[str, str] | None, entry: tuple | None = None) -> None:
+        self.tag, self.steps, self.lang, self.code = tag, steps, lang, code
+        self.values, self.entry = values, entry
+
+    @property
+    def conv(self) -> str | None:
+        """The name of the conversion engine.xmp prints the value with (gen_xmp_tags)."""
+        return self.entry[3] if self.entry is not None and len(self.entry) > 3 else None
 
     @property
     def where(self) -> str:
@@ -150,9 +158,11 @@ def resolve(tag: str) -> XmpTarget:
     base, lang = split_lang(tag)
     if "/" not in base and "[" not in base:
         prefix, prop, uri = split_path(base)
+        _check_known(prefix, prop, f"xmp/{base}")
         code = property_code(prefix, prop)
+        entry = xmp_tables.TAGS.get(xmp_tables.XLAT.get(prefix, prefix), {}).get(prop)
         return XmpTarget(base, [(prefix, prop, uri, None, code)], lang, code,
-                         _value_map(prefix, prop))
+                         _value_map(prefix, prop), entry)
     where = f"xmp/{base}"
     segs = _segments(base)
     if segs is None or segs[-1][2] is not None:
@@ -166,14 +176,28 @@ def resolve(tag: str) -> XmpTarget:
             raise UnknownTagError(f"{prefix}: names are RDF syntax, not structure fields",
                                   tag=where)
         uri = _check_name(prefix, prop, where)
-        if depth:
+        if depth == 0:
+            _check_known(prefix, prop, where)
+        else:
             entry = _flat_entry([(p, q) for p, q, _ in segs[: depth + 1]])
         code = _field_code(entry) if depth else property_code(prefix, prop)
         steps.append((prefix, prop, uri, index, code))
         if depth < len(segs) - 1:
             _check_step(prefix, prop, index, code, "xmp/" + "/".join(
                 f"{p}:{q}" for p, q, _ in segs[: depth + 1]), where)
-    return XmpTarget(base, steps, lang, steps[-1][4], _map_of(entry))
+    return XmpTarget(base, steps, lang, steps[-1][4], _map_of(entry), entry)
+
+
+def _check_known(prefix: str, prop: str, where: str) -> None:
+    """A namespace whose schema ExifTool knows takes only its properties (as ExifTool: "Tag
+    'XMP-dc:Creatr' is not defined"); other namespaces are open."""
+    group = xmp_tables.XLAT.get(prefix, prefix)
+    table = xmp_tables.TAGS.get(group)
+    if table is None or prop in table:
+        return
+    same = next((k for k in table if k.lower() == prop.lower()), None)
+    hint = f" (its property is {prefix}:{same})" if same else ""
+    raise UnknownTagError(f"XMP-{group} has no property {prop}{hint}", tag=where)
 
 
 def _check_step(prefix: str, prop: str, index: int | None, code: str, here: str,
@@ -234,15 +258,123 @@ def check_xml_text(tag: str, items: list[str]) -> None:
 
 
 def normalise_value(prefix: str, prop: str, value: str | list[str]) -> list[str]:
+    entry = xmp_tables.TAGS.get(xmp_tables.XLAT.get(prefix, prefix), {}).get(prop)
+    conv = entry[3] if entry is not None and len(entry) > 3 else None
     return normalise(f"{prefix}:{prop}", property_code(prefix, prop), _value_map(prefix, prop),
-                     value)
+                     value, conv)
+
+
+# Printed forms with a unit, and the unit ExifTool's PrintConvInv strips (XMP.pm)
+_UNITS = {"metres": "m", "mm1": "mm", "mm": "mm"}
+_FRACTION = re.compile(r"\s*([-+]?)(\d+)\s*/\s*(\d+)\s*")
+
+
+def _number(tag: str, text: str) -> float:
+    """A number or a fraction (``2.8``, ``1/60``, ``1/3.2``) as typed."""
+    num, sep, den = text.partition("/")
+    try:
+        x = float(num) / float(den) if sep else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise TagValueError(f"{text!r} is not a number", tag=f"xmp/{tag}") from None
+    if x != x or x in (float("inf"), float("-inf")):
+        raise TagValueError(f"{text!r} is not a number", tag=f"xmp/{tag}")
+    return x
+
+
+def _rational(tag: str, text: str, conv: str | None) -> str:
+    """What ExifTool stores in an XMP rational for ``text``: APEX for the aperture and
+    shutter speed values (printed as an f-number and a time), a fraction as typed, any other
+    number as ExifTool's Rationalize of it (through engine.exif_encode, as EXIF)."""
+    t = text.strip()
+    unit = _UNITS.get(conv or "")
+    if unit and t.endswith(unit):
+        t = t[: -len(unit)].rstrip()
+    if conv in ("aperture", "shutter"):
+        x = _number(tag, t)
+        if x <= 0:
+            what = "f-number" if conv == "aperture" else "exposure time"
+            raise TagValueError(f"{text!r} is not a positive {what}", tag=f"xmp/{tag}")
+        x = 2 * math.log2(x) if conv == "aperture" else -math.log2(x)
+    elif t in ("inf", "undef"):
+        return "1/0" if t == "inf" else "0/0"
+    else:
+        m = _FRACTION.fullmatch(t)
+        if m:  # kept as typed (without a '+', which readers do not take)
+            return f"{'-' if m[1] == '-' and int(m[2]) else ''}{int(m[2])}/{int(m[3])}"
+        x = _number(tag, t)
+    num, den = rationalize(x)
+    return f"{num}/{den}"
+
+
+def rationalize(value: float, max_int: int = 0x7FFFFFFF) -> tuple[int, int]:
+    """ExifTool's Rationalize (Writer.pl): the first continued-fraction convergent within a
+    relative 1e-8 of ``value`` whose terms fit ``max_int``."""
+    if value == 0:
+        return 0, 1
+    sign, value = (-1 if value < 0 else 1), abs(value)
+    best: tuple[int, int] | None = None
+    terms: list[int] = []  # the whole parts taken so far, most recent first
+    frac = value
+    for _ in range(64):  # convergents grow at least like Fibonacci numbers
+        num, den = int(frac + 0.5), 1
+        for term in terms:
+            num, den = term * num + den, num
+        if num > max_int or den > max_int:
+            if best is not None:
+                break
+            return (sign, max_int) if value < 1 else (sign * max_int, 1)
+        best = num, den
+        if abs((num / den - value) / value) < 1e-8:
+            break
+        whole = int(frac)
+        terms.insert(0, whole)
+        frac -= whole
+        if not frac:
+            break
+        frac = 1 / frac
+    assert best is not None
+    return best[0] * sign, best[1]
+
+
+_LENS = re.compile(r"\s*([\d.]+)(?:\s*-\s*([\d.]+))?\s*mm\s*f/?([\d.]+|\?)"
+                   r"(?:\s*-\s*([\d.]+|\?))?\s*")
+
+
+def _lens_items(items: list[str], conv: str) -> list[str]:
+    """LensInfo as printed (``18-70mm f/3.5-4.5``) or as four numbers: four rationals, as
+    ExifTool's ConvertLensInfo and ValueConvInv store them (a list, or one string for
+    aux:LensInfo); anything else is left as it is (to be refused as ExifTool does)."""
+    text = " ".join(items)
+    m = _LENS.fullmatch(text)
+    if m:
+        lo, hi, f_lo, f_hi = m.groups()
+        vals = [lo, hi or lo, f_lo, f_hi or f_lo]
+        vals = ["undef" if v == "?" else v for v in vals]
+    else:
+        vals = text.split()
+    if len(vals) != 4:
+        return items
+    out = []
+    for v in vals:
+        if v in ("inf", "undef"):
+            out.append("1/0" if v == "inf" else "0/0")
+            continue
+        try:
+            num, den = rationalize(float(v))
+        except ValueError:
+            return items
+        out.append(f"{num}/{den}")
+    return out if conv == "join_lensinfo" else [" ".join(out)]
 
 
 def normalise(tag: str, code: str, values: dict[str, str] | None,
-              value: str | list[str]) -> list[str]:
-    """The items to store for ``value``, checked against the kind ``code`` of ``tag``."""
+              value: str | list[str], conv: str | None = None) -> list[str]:
+    """The items to store for ``value``, checked against the kind ``code`` of ``tag``
+    (``conv``: the conversion its table entry prints it with)."""
     items = value if isinstance(value, list) else [value]
     check_xml_text(tag, items)
+    if conv in ("lensinfo", "join_lensinfo"):
+        items = _lens_items(items, conv)
     if values:  # the printed name of an enum value stands for its stored form
         rev = {v.lower(): k for k, v in values.items()}
         items = [rev.get(v.strip().lower(), v) for v in items]
@@ -261,6 +393,8 @@ def normalise(tag: str, code: str, values: dict[str, str] | None,
                 float(v)
             except ValueError:
                 raise TagValueError(f"{v!r} is not a number", tag=f"xmp/{tag}") from None
+    elif code.startswith("q"):
+        items = [_rational(tag, v, conv) for v in items]
     return items
 
 
@@ -276,5 +410,36 @@ def check_target(t: XmpTarget, value: str | list[str]) -> list[str]:
         items = value if isinstance(value, list) else [value]
         check_xml_text(f"{t.tag}-{t.lang}", items)
         return items
-    return normalise(t.tag, t.code, t.values, value)
+    return normalise(t.tag, t.code, t.values, value, t.conv)
+
+
+def _stored(t: XmpTarget, value: str | list[str]) -> list[str]:
+    """The items written for a tag file's text (lines are items of a list property)."""
+    if isinstance(value, str) and len(t.code) > 1 and t.code[1] in "BQL":
+        value = [line for line in value.split("\n") if line != ""] or [""]
+    return check_target(t, value)
+
+
+def reads_back(tag: str, shown: str | list[str], text: str | list[str]) -> bool:
+    """Whether a property that reads as ``shown`` holds what writing ``text`` stores: the
+    same items stored for both, or (a print being lossy: 1/3 s prints 0.3) ``shown`` is what
+    the reader prints for the items ``text`` stores."""
+    from engine.errors import EngineError
+    from engine.xmp import apex_print, printed
+
+    t = resolve(tag)
+    want = _stored(t, text)
+    try:
+        if _stored(t, shown) == want:
+            return True
+    except EngineError:
+        pass
+    if t.conv in ("aperture", "shutter") and t.lang is None:
+        # printed from the value asked for, not from what was stored: a wrong APEX unit
+        # in the store shows here
+        asked = text if isinstance(text, str) else " ".join(text)
+        return shown == apex_print(t.conv, _number(t.tag, asked.strip()))
+    entry = None if t.lang is not None else t.entry  # one language: text as it is
+    got = printed(want, entry, len(t.code) > 1 and t.code[1] in "BQL")
+    return got == shown or (isinstance(shown, list) and [got] == shown)
 

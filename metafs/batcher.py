@@ -188,12 +188,15 @@ class Batcher:
         if error is not None:
             self.failures += 1
             st.errors[gen] = error
+        # The photo holds these edits now (or never will): on_done stores what it reads
+        # before its first await, and must see no overlay of them, or it would take a tag
+        # that was refused for one the photo has (the kernel then keeps its name).
+        st.inflight = {}
         if self._on_done is not None:
             try:
                 await _maybe_await(self._on_done(photo, changes, seq, result, error))
             except Exception:  # noqa: BLE001 - a bug in the callback must not stop commits
                 log.exception("after commit of %s", photo)
-        st.inflight = {}
         st.finished = gen
         st.progress.set()
         st.progress = trio.Event()

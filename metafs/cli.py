@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import engine
 from engine.errors import EngineError
+from engine.write.changes import COPY_NOTES  # loaded with engine.writer anyway
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -153,6 +154,9 @@ def _run_batch(
             _print_err(f"{verb} failed: {e}")
         else:
             for note in getattr(result, "notes", ()):
+                if note.startswith(COPY_NOTES):  # what was done: EXIF/XMP/IPTC copies
+                    print(f"{f}: {note}")
+                    continue
                 if bar.active:
                     sys.stderr.write("\n")
                 _print_err(f"note: {f}: {note}")
@@ -176,8 +180,42 @@ def cmd_write(args: argparse.Namespace) -> int:
     )
 
 
+def _when(st: os.stat_result) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.st_mtime))
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
-    return _run_batch(args.files, lambda f: engine.restore(f, backups=args.backups), "restore")
+    from engine.writer import list_backups
+
+    if args.list:
+        status = 0
+        for f in args.files:
+            try:
+                found = list_backups(f, backups=args.backups)
+            except EngineError as e:
+                _print_err(str(e))
+                status = 1
+                continue
+            if not found:
+                _print_err(f"{f}: no backup kept")
+                status = 1
+            for i, (path, st) in enumerate(found):
+                kind = "original" if i == 0 else "original of an earlier photo of this name"
+                print(f"{f}: {path}  ({kind}, version of {_when(st)}, {st.st_size} bytes)")
+        return status
+
+    def restore(f: str) -> str:
+        used = engine.restore(f, backups=args.backups)
+        try:
+            when = f", the version of {_when(os.stat(used, follow_symlinks=False))}"
+        except OSError:
+            when = ""
+        print(f"{f}: restored from {used}{when}")
+        return used
+
+    return _run_batch(args.files, restore, "restore")
 
 
 def cmd_copy_tags(args: argparse.Namespace) -> int:
@@ -192,7 +230,8 @@ def cmd_copy_tags(args: argparse.Namespace) -> int:
     return _run_batch(
         args.dest,
         lambda f: engine.write_metadata(
-            f, changes, backup=not args.no_backup, backups=args.backups
+            f, changes, backup=not args.no_backup, backups=args.backups,
+            sync_related=not args.no_sync,
         ),
         "copy-tags",
     )
@@ -203,7 +242,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
 
     return main_mount(
         args.source, args.mountpoint, foreground=args.foreground,
-        debounce_ms=args.debounce, read_only=args.read_only,
+        debounce_ms=args.debounce, read_only=args.read_only, sync=not args.no_sync,
     )
 
 
@@ -270,13 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="put the backed-up original back")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--backups", metavar="DIR")
+    p.add_argument("--list", action="store_true",
+                   help="list the backups kept of each file, restore nothing")
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("copy-tags", help="apply one file's metadata to others")
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", nargs="+", metavar="DST")
     p.add_argument("--tags", nargs="+", metavar="TAG",
-                   help="only these tag paths (an XMP structure: all its fields)")
+                   help="only these tag paths (an XMP structure: all its fields); without it, "
+                   "image-structure tags (ImageWidth, Compression...) are not copied")
+    p.add_argument("--no-sync", action="store_true", help="do not update EXIF/XMP/IPTC copies")
     write_opts(p)
     p.set_defaults(func=cmd_copy_tags)
 
@@ -286,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--foreground", "-f", action="store_true")
     p.add_argument("--debounce", type=int, default=300, metavar="MS")
     p.add_argument("--read-only", action="store_true")
+    p.add_argument("--no-sync", action="store_true",
+                   help="edits change only the tag written, not its EXIF/XMP/IPTC copies")
     p.set_defaults(func=cmd_mount)
 
     p = sub.add_parser("umount", help="commit pending edits and unmount")

@@ -4,12 +4,17 @@
   one complete line, else at flush); ``>>`` appends a list item because the new content is
   the old items plus one line (refused on a tag that holds one value);
 - edits of a photo the engine cannot write (CR3, RAF..., unreadable metadata) are refused at
-  open/create/unlink with a status line, not at commit where no one would hear;
+  open/create/unlink with a status line, not at commit where no one would hear; so are tags
+  of a group the photo's format cannot hold (IPTC in a WebP: EROFS), whose folder is not listed;
 - ``rm`` deletes the tag; creating a file whose name is a tag path adds the tag;
 - editors' scratch files (see ``tagfiles.is_scratch_name``) live in memory; renaming one over a
   tag name is an edit of that tag, renaming a tag to a scratch name keeps its content there and
   deletes the tag (vim and emacs then write the new file under the old name: an edit).
-Every accepted edit is journaled (fsynced) before the call returns, then handed to the batcher.
+Every accepted edit is journaled (fsynced) before the call returns, then handed to the batcher:
+a value written as one complete line (``echo x > Tag``) at write(), so that a journal that
+cannot take it (a full disk) fails the write() the shell reports; anything else at close.  A
+commit judges each edit on its own (``land``): a refused one is named in the status file and
+the others are written.
 """
 
 from __future__ import annotations
@@ -21,15 +26,22 @@ import re
 import stat
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyfuse3
 
-from engine.errors import EngineError, TagError
+from engine.errors import (
+    EngineError,
+    FileChangedError,
+    TagError,
+    TagValueError,
+    WriteError,
+)
 from metafs import passthrough as pt
 from metafs.batcher import Batcher, CommitFailed
-from metafs.errors import fail, fuse_error
+from metafs.errors import errno_for, fail, fuse_error
 from metafs.inodes import Kind, Node
 from metafs.journal import Journal
 from metafs.photos import PhotoViews, dir_mode, file_mode
@@ -70,14 +82,41 @@ class StaticHandle:
 
 @dataclass
 class Status:
-    errors: deque[str] = field(default_factory=lambda: deque(maxlen=50))
+    """What ``.metafs/status`` says.  Every entry is one line: names and values are escaped
+    (a newline in a tag value or a photo name cannot forge a line).  Other users than the
+    one who mounted (and root) see the lines about photos they could read anyway, and the
+    counts; see ``render(viewer=)``."""
+
+    # (photo the entry is about, or None; the line)
+    errors: deque[tuple[str | None, str]] = field(default_factory=lambda: deque(maxlen=50))
+    # What the engine did beyond the edit asked: copies made (Artist to XMP-dc:creator and
+    # IPTC By-line...), values cut to IPTC's length limits.
+    notices: deque[tuple[str | None, str]] = field(default_factory=lambda: deque(maxlen=50))
     rewrites: int = 0
     unchanged: int = 0
+    notes: list[str] = field(default_factory=list)  # about the mount itself (set at mount)
+    sync: bool = True  # False with --no-sync
+    _once: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
-    def error(self, where: str, reason: object) -> None:
+    def error(self, where: str, reason: object, *, photo: str | None = None) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self.errors.append(f"{stamp} {where}: {reason}")
-        log.warning("%s: %s", where, reason)
+        self.errors.append((photo or _photo_of(where), f"{stamp} {where}: {reason}"))
+        log.warning("%s: %s", escape(where), escape(str(reason)))
+
+    def note_once(self, photo: str, text: str) -> None:
+        """A note about the tree (not about a commit): told once per mount."""
+        if (photo, text) in self._once:
+            return
+        if len(self._once) >= 10_000:
+            self._once.clear()
+        self._once.add((photo, text))
+        self.note(photo, text)
+
+    def note(self, photo: str, text: str) -> None:
+        """A copy or truncation the engine reports for a commit that succeeded."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.notices.append((photo, f"{stamp} {photo}: {text}"))
+        log.info("%s: %s", escape(photo), escape(text))
 
     def render(
         self,
@@ -90,24 +129,77 @@ class Status:
         commits: int,
         failures: int,
         extra: tuple[str, ...] = (),
+        viewer: Callable[[str], bool] | None = None,
     ) -> bytes:
+        """``viewer(photo)``: whether the reader may see lines about that photo (None: the
+        mounting user or root, who see everything)."""
+
+        def shown(photo: str | None) -> bool:
+            return viewer is None or (photo is not None and viewer(photo))
+
+        mine = {photo: tags for photo, tags in pending.items() if shown(photo)}
+        errors = [line for photo, line in self.errors if shown(photo)]
+        notices = [line for photo, line in self.notices if shown(photo)]
         lines = [
             f"pid: {os.getpid()}",
             f"source: {source}",
             f"mountpoint: {mountpoint}",
             f"read-only: {'yes' if read_only else 'no'}",
+            "sync: " + ("EXIF, XMP and IPTC copies kept in step" if self.sync
+                        else "off (--no-sync)"),
+        ]
+        lines += [f"note: {n}" for n in self.notes]
+        lines += [
             f"debounce-ms: {round(debounce * 1000)}",
             f"pending: {sum(len(v) for v in pending.values())} edits in {len(pending)} photos",
         ]
-        lines += [f"  {photo}: {', '.join(tags)}" for photo, tags in sorted(pending.items())]
+        lines += [f"  {photo}: {', '.join(tags)}" for photo, tags in sorted(mine.items())]
         lines.append(
             f"commits: {commits} (rewrites {self.rewrites}, unchanged {self.unchanged}, "
             f"failed {failures})"
         )
         lines += extra
-        lines.append(f"errors: {len(self.errors)}")
-        lines += [f"  {e}" for e in self.errors]
-        return ("\n".join(lines) + "\n").encode()
+        if viewer is not None:
+            lines.append("shown: the lines about photos you can read")
+        lines.append(f"notices: {len(notices)}")
+        lines += [f"  {n}" for n in notices]
+        lines.append(f"errors: {len(errors)}")
+        lines += [f"  {e}" for e in errors]
+        return ("\n".join(escape(line) for line in lines) + "\n").encode()
+
+
+def _photo_of(where: str) -> str | None:
+    """The photo a status entry is about, from how entries name it: ``PHOTO.meta/TAG``,
+    ``PHOTO: ...`` or ``PHOTO``.  A guess that fails only hides the entry from other users
+    (render checks the guess names a photo they can read)."""
+    if ".meta/" in where:
+        return where.rpartition(".meta/")[0]
+    return where.split(": ", 1)[0] or None
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """One status line: a backslash, control characters (a newline would start a line of
+    its own), and bytes that are not UTF-8 (from os.fsdecode) as backslash escapes."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif "\udc80" <= ch <= "\udcff":  # a byte of a name that is not UTF-8
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)
 
 
 def _reason(e: BaseException) -> str:
@@ -128,6 +220,82 @@ def _lasting(e: BaseException) -> bool:
             break
         cause = cause.__cause__
     return not isinstance(cause, OSError)
+
+
+def _disk(e: BaseException) -> OSError | None:
+    """The OSError behind a failure (the disk: full, read-only, I/O), if any."""
+    for _ in range(8):
+        if e is None or isinstance(e, OSError):
+            return e
+        e = e.__cause__  # type: ignore[assignment]
+    return None
+
+
+def _splittable(e: BaseException) -> bool:
+    """A failure that may come from one edit among several (a value the checks let through,
+    a copy it makes that the other block cannot hold, a tag that does not read back), not
+    from the photo itself (damaged, a format metafs does not write) nor from the disk."""
+    return (isinstance(e, (TagError, WriteError)) and not isinstance(e, FileChangedError)
+            and _disk(e) is None)
+
+
+def land(
+    write: Callable[[dict[str, str | None]], Any],
+    changes: dict[str, str | None],
+    partners: Callable[[str], tuple[str, ...]] = lambda tag: (),
+) -> tuple[Any, dict[str, BaseException]]:
+    """Worker thread: write ``changes`` with ``write``, judging each edit on its own.
+
+    Returns (the last write's result, None when nothing was written; {tag: why it was
+    refused}).  A tag the engine names (or whose synchronised copy it names) is left out and
+    the rest written again; a failure that names no tag is split in halves until the edit
+    that causes it stands alone.  Failures of the photo or of the disk raise: they are the
+    whole batch's, as is the failure of a batch of one edit."""
+    if len(changes) <= 1:
+        return write(dict(changes)), {}
+    refused: dict[str, BaseException] = {}
+
+    def one_go(todo: dict[str, str | None]) -> Any:
+        while True:
+            try:
+                return write(todo)
+            except EngineError as e:
+                bad = _culprit(e, todo, partners) if _splittable(e) else None
+                if bad is None or len(todo) == 1:
+                    raise
+                refused[bad] = e
+                del todo[bad]
+
+    def split(todo: dict[str, str | None]) -> Any:
+        try:
+            return one_go(todo)  # drops the edits named by the engine from todo
+        except EngineError as e:
+            if not _splittable(e):
+                raise
+            if len(todo) == 1:
+                refused.update(dict.fromkeys(todo, e))
+                return None
+        names = sorted(todo)
+        result = None
+        for part in (names[: len(names) // 2], names[len(names) // 2 :]):
+            got = split({k: todo[k] for k in part})
+            result = got if got is not None else result
+        return result
+
+    return split(dict(changes)), refused
+
+
+def _culprit(
+    e: EngineError, todo: dict[str, str | None], partners: Callable[[str], tuple[str, ...]]
+) -> str | None:
+    """The edit of ``todo`` the engine's error is about: the tag it names, or the edit
+    whose synchronised copy it names (ImageDescription for xmp/dc:description)."""
+    if not isinstance(e, TagError) or not e.tag:
+        return None
+    if e.tag in todo:
+        return e.tag
+    found = [t for t in todo if e.tag in partners(t)]
+    return found[0] if len(found) == 1 else None
 
 
 def _tags(changes: dict[str, str | None], most: int = 4) -> str:
@@ -158,6 +326,9 @@ class MetaEditor:
         self.read_only = read_only
         self.status = Status()
         self._writing: dict[tuple[str, str], WriteBuffer] = {}
+        # (photo, tag) -> errno of its last edit, refused at commit while the photo's other
+        # edits landed: an fsync of that tag file reports it
+        self._refused: dict[tuple[str, str], int] = {}
         # How long the kernel may keep generated entries (Operations raises it while the
         # SOURCE watcher sees every change)
         self.timeout = pt.GENERATED_TIMEOUT
@@ -184,7 +355,33 @@ class MetaEditor:
         except EngineError as e:
             raise self._refuse(photo, tag, e) from None
         except NotImplementedError:
-            pass  # an engine without checks: the write itself will judge
+            return  # an engine without checks: the write itself will judge
+        self._check_copies(photo, tag, text)
+
+    def _check_copies(self, photo: str, tag: str, text: str) -> None:
+        """The copies the engine keeps in step with ``tag`` (ImageDescription's in
+        xmp/dc:description) must take the value too, or the commit would refuse it.  IPTC
+        copies are cut to fit, not refused."""
+        cached = self.views.cached(photo)
+        md = cached.md if cached is not None else None
+        if md is None:
+            return
+        spec = self._spec(tag)
+        for other in self.views.sync_partners(tag):
+            if other.startswith("iptc/") or other not in md.tags:
+                continue
+            value = text
+            theirs = self._spec(other)
+            if spec is not None and spec.is_list and not (theirs is not None and theirs.is_list):
+                value = "; ".join(text.split("\n"))  # a list's copy in one value, as joined
+            try:
+                self.views.engine.check_value(other, value)
+            except TagValueError as e:
+                reason = f"its copy {other} cannot take this value: {e.reason}"
+                self.status.error(f"{photo}.meta/{tag}", reason)
+                raise fail(errno.EINVAL) from None
+            except (EngineError, NotImplementedError):
+                continue  # not a value problem: the commit judges
 
     def _photo_writable(self, photo: str, md: Any, tag: str) -> None:
         """Refuse at once (not at commit, where the error reaches no one) edits of a photo
@@ -196,9 +393,17 @@ class MetaEditor:
             self.status.error(f"{photo}.meta/{tag}", f"{reason}; the photo is unchanged")
             raise fail(code)
 
+    def _group_held(self, photo: str, md: Any, tag: str) -> None:
+        """IPTC in a WebP, PNG or HEIF: the format has no place for the tag's group."""
+        why = self.views.group_refusal(md, tag)
+        if why is not None:
+            self.status.error(f"{photo}.meta/{tag}", f"{why}; the photo is unchanged")
+            raise fail(errno.EROFS)
+
     def _can_add(self, photo: str, md: Any, tag: str) -> None:
         """A new tag name must be one the engine knows and can write."""
         self._photo_writable(photo, md, tag)
+        self._group_held(photo, md, tag)
         try:
             spec = self.views.engine.tag_spec(tag)
         except EngineError as e:
@@ -209,14 +414,33 @@ class MetaEditor:
 
     def _can_change(self, photo: str, md: Any, tag: str) -> None:
         self._photo_writable(photo, md, tag)
+        self._group_held(photo, md, tag)
         if not self.views.writable(md, tag):
             self.status.error(f"{photo}.meta/{tag}", self.views.why_read_only(md, tag))
             raise fail(errno.EACCES)
 
     async def edit(self, photo: str, changes: dict[str, str | None]) -> None:
         """Make the edit durable (journal) and hand it to the batcher."""
-        seq = await self.journal.append(photo, changes) if self.journal is not None else 0
-        self.batcher.submit(photo, changes, seq)
+        self.batcher.submit(photo, changes, await self._journal(photo, changes))
+
+    async def _journal(self, photo: str, changes: dict[str, str | None]) -> int:
+        """Record the edit durably; when that cannot be done, the call fails with the
+        disk's errno (ENOSPC...) and the status file says so: nothing is acknowledged that
+        a crash could lose."""
+        if self.journal is None:
+            return 0
+        try:
+            return await self.journal.append(photo, changes)
+        except OSError as e:
+            code = e.errno or errno.EIO
+            if code in (errno.ENOSPC, errno.EDQUOT):
+                why = "no space left on SOURCE; free space and write again"
+            else:
+                why = (f"the edit could not be recorded in the journal ({os.strerror(code)}); "
+                       "write again")
+            self.status.error(f"{photo}.meta/{_tags(changes)}", f"not written: {why}",
+                              photo=photo)
+            raise fail(code) from None
 
     # -- names --------------------------------------------------------------------------
 
@@ -312,9 +536,11 @@ class MetaEditor:
         have yet: `mkdir` then write its fields, or `cp -r` one from another photo."""
         self._writable()
         photo, sub = parent.rel, _join(parent.sub, name)
+        md = await self._md(photo)
+        self._group_held(photo, md, sub)  # iptc/ of a WebP: not there to be made
         if await self.entry_kind(photo, sub) is not None:
             raise fail(errno.EEXIST)
-        self._photo_writable(photo, await self._md(photo), sub)
+        self._photo_writable(photo, md, sub)
         try:  # item N of a list of structures is a folder too
             spec = self.views.engine.tag_spec(_ITEM.sub("", sub))
         except EngineError as e:
@@ -356,7 +582,7 @@ class MetaEditor:
         if dst_kind == "dir":
             raise fail(errno.EISDIR)
         scratches = self.views.scratch_of(photo)
-        to_scratch = is_scratch_name(name_new) or dst in scratches
+        to_scratch = dst in scratches or self._scratch(photo, dst, name_new)
         if src in scratches:
             f = scratches[src]
             if to_scratch:
@@ -452,11 +678,26 @@ class MetaEditor:
             if flags & os.O_EXCL:
                 raise fail(errno.EEXIST)
             return sub, await self.open(Node(0, Kind.TAG, photo, sub), flags)
-        if is_scratch_name(name):
+        if self._scratch(photo, sub, name):
             f = ScratchFile(mode=stat.S_IMODE(mode))
             self.views.scratch_of(photo)[sub] = f
             return sub, ScratchHandle(f, append=bool(flags & os.O_APPEND))
         return sub, self._create(photo, await self._md(photo), sub, flags)
+
+    def _scratch(self, photo: str, sub: str, name: str) -> bool:
+        """Whether a new file ``name`` is an editor's or tool's scratch file: a name no tag
+        can have (``tagfiles.is_scratch_name``: Artist.XXXX, tmp8x7k2, perl's XXAbC123...)
+        that the engine does not know either.  A lowercase name that is a tag's but for
+        its case (``model``) is a misspelt tag: refused, as ``Modle`` is at create."""
+        if not is_scratch_name(name) or self._spec(sub) is not None:
+            return False
+        if name[:1].islower() and ":" not in name:
+            folder = sub[: -len(name)]
+            for guess in (name[0].upper() + name[1:], name.upper()):
+                if self._spec(folder + guess) is not None:
+                    self.status.error(f"{photo}.meta/{sub}", f"no such tag; did you mean {guess}?")
+                    raise fail(errno.EINVAL)
+        return True
 
     def _create(self, photo: str, md: Any, tag: str, flags: int) -> TagHandle:
         """A writer of a tag the photo does not have (yet)."""
@@ -493,6 +734,7 @@ class MetaEditor:
             except TagError as e:
                 h.buf.refused = True
                 raise self._refuse(h.photo, h.tag, e) from None
+        handed_on = False
         if line is not None:
             spec = self._spec(h.tag)
             if spec is None or not spec.is_list:
@@ -503,7 +745,19 @@ class MetaEditor:
                 except pyfuse3.FUSEError:
                     h.buf.refused = True
                     raise
+                if line and self.journal is not None:
+                    # And make it durable now, for the same reason: a full disk fails this
+                    # write() (ENOSPC), which the shell reports.  (Handed on at once too: the
+                    # journal's order is the batcher's.)
+                    try:
+                        await self.edit(h.photo, {h.tag: line})
+                    except pyfuse3.FUSEError:
+                        h.buf.refused = True  # nor is the file emptied (`>`) at release
+                        raise
+                    handed_on = True
         h.buf.commit_write(new)
+        if handed_on:
+            h.buf.dirty, h.buf.handed_on = False, True
         self._writing[(h.photo, h.tag)] = h.buf
         return len(data)
 
@@ -520,7 +774,7 @@ class MetaEditor:
         if text:
             self._check(h.photo, h.tag, text)  # a later write may still fix the value
             await self.edit(h.photo, {h.tag: text})
-        elif not h.created:  # emptied: deleted, as `exiftool -TAG=` does
+        elif not h.created or buf.handed_on:  # emptied: deleted, as `exiftool -TAG=` does
             await self.edit(h.photo, {h.tag: None})
         if self._writing.get((h.photo, h.tag)) is buf:
             del self._writing[(h.photo, h.tag)]
@@ -549,7 +803,7 @@ class MetaEditor:
 
     async def fsync(self, h: TagHandle) -> None:
         await self.flush(h)
-        await self.commit_photo(h.photo)
+        await self.commit_photo(h.photo, h.tag)
 
     async def setattr(self, node: Node, attr: Any, fields: Any, h: Any) -> None:
         scratch = self.views.scratch.get(node.rel, {}).get(node.sub)
@@ -576,11 +830,16 @@ class MetaEditor:
 
     # -- commits ------------------------------------------------------------------------
 
-    async def commit_photo(self, photo: str) -> None:
+    async def commit_photo(self, photo: str, tag: str | None = None) -> None:
+        """Commit the photo's pending edits now (fsync); fails when they failed, or when
+        ``tag``'s own edit was refused while the others landed."""
         try:
             await self.batcher.commit_now(photo)
         except CommitFailed as e:
             raise fuse_error(e.cause, unknown_tag=errno.EINVAL) from None
+        code = self._refused.pop((photo, tag), None) if tag is not None else None
+        if code is not None:
+            raise fail(code)
 
     async def committed(
         self,
@@ -594,20 +853,27 @@ class MetaEditor:
             written, (sig, md, err), refused = result
             self.views.store(photo, md, sig, err)
             self.views.settle_made_dirs(photo, md)
-            if getattr(written, "unchanged", False):
+            if written is None:
+                pass  # every edit was refused: the photo is unchanged
+            elif getattr(written, "unchanged", False):
                 self.status.unchanged += 1
             else:
                 self.status.rewrites += 1
+            for tag in changes:
+                self._refused.pop((photo, tag), None)
             for note in getattr(written, "notes", ()):
-                self.status.error(photo, f"note: {note}")
+                self.status.note(photo, note)
+            rest = "the photo is unchanged" if written is None else (
+                "the photo's other edits were written")
             for tag, e in refused.items():
-                self.status.error(
-                    f"{photo}.meta/{tag}",
-                    f"not written: {_reason(e)}; the photo's other edits were written",
-                )
+                self.status.error(f"{photo}.meta/{tag}", f"not written: {_reason(e)}; {rest}")
+                self._refused[(photo, tag)] = errno_for(e, unknown_tag=errno.EINVAL)
+                while len(self._refused) > 1000:
+                    del self._refused[next(iter(self._refused))]
         else:
             self.views.store(photo, None, None, None)  # read it again on next access
-            if isinstance(error, TagError):
+            if isinstance(error, TagError) or _splittable(error):
+                # the value was the problem (a batch of one edit), not the photo
                 hint = "these edits are dropped; write a value the tag takes and try again"
             elif _lasting(error):
                 hint = "these edits are dropped (metafs cannot write this photo)"

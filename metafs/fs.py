@@ -18,12 +18,11 @@ from typing import Any
 import pyfuse3
 import trio
 
-from engine.errors import TagError
-from engine.write.safety import backup_path_for
+from engine.write.safety import backup_path_for, is_temp_name
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
-from metafs.editing import MetaEditor, StaticHandle, TagHandle
-from metafs.errors import fail, handler, requests
+from metafs.editing import MetaEditor, StaticHandle, TagHandle, land
+from metafs.errors import fail, fuse_error, handler, requests
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.journal import Journal
 from metafs.kernel import KernelSync, _invalidate
@@ -143,10 +142,8 @@ class Operations(KernelSync, pyfuse3.Operations):
             if not parent.rel and name == CONTROL:
                 return self.inodes.node(Kind.CTL, "")
             rel = os.path.join(parent.rel, name) if parent.rel else name
-            if name.endswith(META_SUFFIX) and len(name) > len(META_SUFFIX):
-                photo = rel[: -len(META_SUFFIX)]
-                if meta_name_fits(os.path.basename(photo)) and self._is_photo(photo):
-                    return self.inodes.node(Kind.META, photo, "")
+            if self._is_view(rel):
+                return self.inodes.node(Kind.META, rel[: -len(META_SUFFIX)], "")
             os.lstat(self._src(rel))
             return self.inodes.node(Kind.SRC, rel)
         if parent.kind is Kind.META:
@@ -172,7 +169,31 @@ class Operations(KernelSync, pyfuse3.Operations):
             st = os.lstat(self._src(rel))
         except OSError:
             return False
-        return stat.S_ISREG(st.st_mode) and self.views.is_image(rel, st)
+        return stat.S_ISREG(st.st_mode) and self._has_view(rel, st)
+
+    def _has_view(self, rel: str, st: os.stat_result) -> bool:
+        """A regular file gets a NAME.meta view when it is an image, but never a write's
+        temporary file (``.x.jpg.metafs-XXXX.tmp``, left by a crash or being renamed)."""
+        name = os.path.basename(rel)
+        return meta_name_fits(name) and not is_temp_name(name) and self.views.is_image(rel, st)
+
+    def _is_view(self, rel: str) -> bool:
+        """Whether SOURCE path ``rel`` names a photo's generated NAME.meta folder.  A real
+        SOURCE entry of that name wins: it is passed through, the photo shows no view."""
+        if not rel.endswith(META_SUFFIX) or len(os.path.basename(rel)) <= len(META_SUFFIX):
+            return False
+        photo = rel[: -len(META_SUFFIX)]
+        if not self._is_photo(photo):
+            return False
+        if os.path.lexists(self._src(rel)):
+            self._shadowed(photo)
+            return False
+        return True
+
+    def _shadowed(self, photo: str) -> None:
+        self.editor.status.note_once(
+            photo, f"no .meta folder: SOURCE has its own {photo}{META_SUFFIX}, shown as it is"
+        )
 
     async def _attr(self, node: Node) -> pyfuse3.EntryAttributes:
         if node.kind is Kind.TAG:
@@ -302,13 +323,18 @@ class Operations(KernelSync, pyfuse3.Operations):
     def _scan_src(self, rel: str) -> list[tuple[str, Kind, str, os.stat_result]]:
         """Blocking: a SOURCE folder plus a NAME.meta entry for each photo."""
         out = []
-        for name, st in pt.scan(self._src(rel)):
+        entries = pt.scan(self._src(rel))
+        names = {name for name, _st in entries}
+        for name, st in entries:
             if not rel and name in (ORIGINALS, CONTROL):
                 continue
             path = os.path.join(rel, name) if rel else name
             out.append((name, Kind.SRC, path, st))
-            if stat.S_ISREG(st.st_mode) and meta_name_fits(name) and self.views.is_image(path, st):
-                out.append((name + META_SUFFIX, Kind.META, path, st))
+            if stat.S_ISREG(st.st_mode) and self._has_view(path, st):
+                if name + META_SUFFIX in names:
+                    self._shadowed(path)  # the real NAME.meta is listed instead
+                else:
+                    out.append((name + META_SUFFIX, Kind.META, path, st))
         return out
 
     async def _entries(self, fh: int, start_id: int) -> list[tuple[str, Node, Any]]:
@@ -474,6 +500,16 @@ class Operations(KernelSync, pyfuse3.Operations):
         self, p_old: int, name_old: bytes, p_new: int, name_new: bytes, flags: int, ctx: Any
     ) -> None:
         old_parent, new_parent = self._node(p_old), self._node(p_new)
+        if old_parent.kind is Kind.SRC:
+            view = self._join(old_parent.rel, name_old)
+            if self._is_view(view):
+                # EPERM, not EXDEV: mv would then copy every tag into the target and remove
+                # them all from this photo.  Not EIO: nothing went wrong.
+                self.editor.status.error(
+                    view, "a .meta folder cannot be renamed: it is the view of its photo "
+                    "(rename the photo; its tags go with it)", photo=view[: -len(META_SUFFIX)]
+                )
+                raise fail(errno.EPERM)
         if old_parent.kind is Kind.META or new_parent.kind is Kind.META:
             if old_parent.kind is not Kind.META or new_parent.kind is not Kind.META:
                 raise fail(errno.EXDEV)
@@ -517,7 +553,7 @@ class Operations(KernelSync, pyfuse3.Operations):
         if not os.path.lexists(src):
             return  # never edited here: no original kept
         try:
-            left = pt.move_backups(src, dst)
+            left = pt.move_backups(src, dst, root=os.fspath(self.backups))
         except OSError as e:
             self.editor.status.error(f"{old} -> {new}", f"the original was not moved: {e}")
             return
@@ -557,7 +593,7 @@ class Operations(KernelSync, pyfuse3.Operations):
         if node.kind is Kind.CTL:
             if writing:
                 raise fail(errno.EACCES)
-            data = self.status_text()
+            data = self.status_text(ctx)
             return pyfuse3.FileInfo(fh=self._fh(StaticHandle(data)), direct_io=True)
         if node.kind is Kind.META:
             raise fail(errno.EISDIR)
@@ -650,7 +686,11 @@ class Operations(KernelSync, pyfuse3.Operations):
     @handler
     async def fsync(self, fh: int, datasync: bool) -> None:
         if fh & NO_RELEASE:
-            return  # a reader: nothing of its own to make durable
+            # A reader: POSIX fsync flushes the file whatever the descriptor, so the
+            # photo's pending edits are committed, as for a writer.
+            node = self._node(fh & ~NO_RELEASE)
+            await self.editor.commit_photo(node.rel, node.sub)
+            return
         h = self._handle(fh)
         if isinstance(h, SrcHandle):
             await trio.to_thread.run_sync(os.fdatasync if datasync else os.fsync, h.fd)
@@ -702,24 +742,21 @@ class Operations(KernelSync, pyfuse3.Operations):
 
     async def commit_all(self) -> None:
         failures = await self.batcher.commit_all()
-        if failures:
-            raise fail(errno.EIO)
+        if failures:  # the disk's errno when it is the cause (ENOSPC...), else EIO
+            raise fuse_error(failures[0].cause, unknown_tag=errno.EIO)
 
     def _commit_sync(self, photo: str, changes: dict[str, str | None]) -> Any:
         """Worker thread: one engine write of the photo, then its metadata read afresh.
-        A tag the engine refuses is left out and the rest written: edits of other tags,
-        made by other programs in the same debounce window, must not be lost with it."""
+        An edit the engine refuses is left out and the rest written (``editing.land``):
+        one bad value, or the edits of other programs in the same debounce window, must
+        not sink the others."""
         path = self.views.path(photo)
-        todo, refused = dict(changes), {}
-        while True:
-            try:
-                result = self.views.engine.write_metadata(path, todo, backups=self.backups)
-                break
-            except TagError as e:
-                if e.tag not in todo or len(todo) == 1:
-                    raise
-                refused[e.tag] = e
-                del todo[e.tag]
+
+        def write(todo: dict[str, str | None]) -> Any:
+            return self.views.engine.write_metadata(path, todo, backups=self.backups,
+                                                    root=self.source)
+
+        result, refused = land(write, changes, self.views.sync_partners)
         return result, self.views.read_fresh(photo), refused
 
     async def _committed(self, photo: str, changes: Any, seq: int, result: Any, error: Any) -> None:
@@ -738,9 +775,16 @@ class Operations(KernelSync, pyfuse3.Operations):
 
     # -- status -------------------------------------------------------------------------
 
-    def status_text(self) -> bytes:
+    def status_text(self, ctx: Any = None) -> bytes:
+        """Everything for the mounting user and root; for another user (``ctx``, the
+        request's) the lines about photos they could read on the disk itself."""
         counts = ", ".join(f"{op} {n}" for op, n in sorted(requests.items()))
+        viewer = None
+        if ctx is not None and ctx.uid not in (0, os.geteuid()):
+            uid, groups = ctx.uid, pt.caller_groups(ctx)
+            viewer = lambda photo: pt.may_read(self.source, photo, uid, groups)  # noqa: E731
         return self.editor.status.render(
+            viewer=viewer,
             source=self.source,
             mountpoint=self.mountpoint,
             read_only=self.read_only,

@@ -88,10 +88,35 @@ class KernelSync:
                 if now == photo.sig:
                     continue
                 photo.checked = -1e9  # the next access looks at the file again
-            stale += self.inodes.nodes_of_photo(rel)
+            nodes = self.inodes.nodes_of_photo(rel)
+            self._sizes_stale(nodes)
+            stale += nodes
             folders.add(os.path.dirname(rel))  # NAME.meta may come, go or change mode
+            if rel.endswith(META_SUFFIX):
+                # A real X.meta came or went: the name now means the file, or the view of
+                # the photo X again (the kernel may hold either for the entry timeout).
+                self._forget_name(rel)
         stale += [self.inodes.find(Kind.SRC, d) for d in folders]
         self._stale(stale)
+
+    def _sizes_stale(self, nodes: list[Node]) -> None:
+        """A photo changed: its tag files' sizes may have.  Their attributes go now (that
+        never blocks), before anything else is awaited, so that a stat does not give the
+        old size once the watcher woke; pages follow through ``_stale``'s task."""
+        if not self.notify_kernel:
+            return
+        for node in nodes:
+            if node.kind is Kind.TAG:
+                try:
+                    pyfuse3.invalidate_inode(node.inode, attr_only=True)
+                except OSError:
+                    pass  # the kernel does not know the inode: nothing cached
+
+    def _forget_name(self, rel: str) -> None:
+        parent = self.inodes.find(Kind.SRC, os.path.dirname(rel))
+        if self.notify_kernel and parent is not None:
+            pyfuse3.invalidate_entry_async(parent.inode, os.fsencode(os.path.basename(rel)),
+                                           ignore_enoent=True)
 
     def _watch_trusted(self, trusted: bool) -> None:
         """The watcher sees every change to SOURCE (or no longer does): the kernel may keep

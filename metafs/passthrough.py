@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
+from typing import Any
 
 import pyfuse3
-
-from engine.write.safety import fsync_dir
 
 TIMEOUT = 1.0  # seconds the kernel may cache entries and attributes of SOURCE paths
 # ... and of generated entries (.meta folders, tag files): every change the daemon makes or
@@ -95,34 +95,95 @@ def scan(path: str) -> list[tuple[str, os.stat_result]]:
     return out
 
 
-def move_backups(old: str, new: str) -> list[str]:
+def move_backups(old: str, new: str, root: str | None = None) -> list[str]:
     """Blocking: the backup ``old`` (a photo's original, or a folder of them) follows its photo
     or folder to ``new``.  Nothing is overwritten: where ``new`` exists, a folder is merged
-    entry by entry and a file is left where it is.  Returns the backups left behind."""
-    if not os.path.lexists(old):
+    entry by entry and a file is left where it is.  Returns the backups left behind.
+
+    Backup folders belong to the owners of the folders they mirror, who could swap one for a
+    symlink: every folder below ``root`` (the ``.originals`` tree) is opened without following
+    one, and the moves are made relative to those descriptors (OSError ELOOP/ENOTDIR else)."""
+    root = root or os.path.commonpath([old, new])
+    o = os.path.relpath(old, root).split(os.sep)
+    n = os.path.relpath(new, root).split(os.sep)
+    if ".." in o or ".." in n:
+        raise OSError(errno.EXDEV, f"{old} -> {new}: not inside {root}")
+    rfd = os.open(root, _DIR_NOFOLLOW)
+    try:
+        return _move(rfd, o, n, root)
+    finally:
+        os.close(rfd)
+
+
+_DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _folders(rfd: int, names: list[str], create: bool) -> int | None:
+    """A descriptor of the folder ``names`` below ``rfd`` (None: missing, not created)."""
+    fd = os.dup(rfd)
+    try:
+        for name in names:
+            try:
+                nxt = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    os.close(fd)
+                    return None
+                os.mkdir(name, 0o700, dir_fd=fd)  # private until a write gives it its mode
+                nxt = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _lstat_at(fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _move(rfd: int, o: list[str], n: list[str], root: str) -> list[str]:
+    ofd = _folders(rfd, o[:-1], create=False)
+    if ofd is None:
         return []
-    if not os.path.lexists(new):
-        os.makedirs(os.path.dirname(new), exist_ok=True)
-        os.rename(old, new)
-        fsync_dir(os.path.dirname(new))
-        if os.path.dirname(old) != os.path.dirname(new):
-            fsync_dir(os.path.dirname(old))
-        return []
-    if not (_real_dir(old) and _real_dir(new)):
-        return [old]
-    left: list[str] = []
-    for name in sorted(os.listdir(old)):
-        left += move_backups(os.path.join(old, name), os.path.join(new, name))
-    if not left:
+    try:
+        ost = _lstat_at(ofd, o[-1])
+        if ost is None:
+            return []
+        nfd = _folders(rfd, n[:-1], create=True)
+        assert nfd is not None
         try:
-            os.rmdir(old)
-        except OSError:
-            pass  # something arrived meanwhile: it stays
-    return left
-
-
-def _real_dir(path: str) -> bool:
-    return stat.S_ISDIR(os.lstat(path).st_mode)
+            nst = _lstat_at(nfd, n[-1])
+            if nst is None:
+                os.rename(o[-1], n[-1], src_dir_fd=ofd, dst_dir_fd=nfd)
+                os.fsync(nfd)
+                if o[:-1] != n[:-1]:
+                    os.fsync(ofd)
+                return []
+            if not (stat.S_ISDIR(ost.st_mode) and stat.S_ISDIR(nst.st_mode)):
+                return [os.path.join(root, *o)]
+            inner = os.open(o[-1], _DIR_NOFOLLOW, dir_fd=ofd)
+            try:
+                names = sorted(os.listdir(inner))
+            finally:
+                os.close(inner)
+        finally:
+            os.close(nfd)
+        left: list[str] = []
+        for name in names:
+            left += _move(rfd, [*o, name], [*n, name], root)
+        if not left:
+            try:
+                os.rmdir(o[-1], dir_fd=ofd)
+            except OSError:
+                pass  # something arrived meanwhile: it stays
+        return left
+    finally:
+        os.close(ofd)
 
 
 def set_attributes(
@@ -155,6 +216,50 @@ def set_attributes(
             os.utime(fd, ns=(atime, mtime))
         else:
             os.utime(path, ns=(atime, mtime), follow_symlinks=False)
+
+
+def caller_groups(ctx: Any) -> frozenset[int]:
+    """The groups of the process behind a request (its gid and supplementary groups)."""
+    groups = {ctx.gid}
+    try:
+        with open(f"/proc/{ctx.pid}/status") as f:
+            for line in f:
+                if line.startswith("Groups:"):
+                    groups.update(int(g) for g in line.split()[1:])
+                    break
+    except (OSError, ValueError):
+        pass  # gone already: its gid only
+    return frozenset(groups)
+
+
+def may_read(source: str, rel: str, uid: int, groups: frozenset[int]) -> bool:
+    """Whether ``uid`` could read SOURCE/``rel`` on the disk itself: search permission on
+    every folder from SOURCE down, read permission on the file (permission bits; an ACL
+    that grants more is not consulted, so this errs on the side of showing less)."""
+    if uid == 0:
+        return True
+    path = source
+    parts = [p for p in rel.split("/") if p]
+    if not parts or ".." in parts:
+        return False
+    try:
+        for part in parts:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or not _allowed(st, uid, groups, 0o1):
+                return False  # a symlinked folder: its target's bits are not checked here
+            path = os.path.join(path, part)
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and _allowed(st, uid, groups, 0o4)
+
+
+def _allowed(st: os.stat_result, uid: int, groups: frozenset[int], bit: int) -> bool:
+    if st.st_uid == uid:
+        return bool(st.st_mode & (bit << 6))
+    if st.st_gid in groups:
+        return bool(st.st_mode & (bit << 3))
+    return bool(st.st_mode & bit)
 
 
 def statfs(path: str) -> pyfuse3.StatvfsData:

@@ -146,6 +146,8 @@ class PhotoViews:
         self.on_change: Callable[[str], None] = lambda rel: None
         # tag path -> (TagSpec, None) or (None, why the writer does not take it)
         self._specs: OrderedDict[str, tuple[Any, str | None]] = OrderedDict()
+        # id(metadata) -> (metadata, the groups its format can hold)
+        self._group_memo: dict[int, tuple[Metadata, frozenset[str]]] = {}
 
     def path(self, rel: str) -> str:
         return os.path.join(self.source, rel)
@@ -309,13 +311,46 @@ class PhotoViews:
 
     def writable(self, md: Metadata | None, tag: str) -> bool:
         """A tag the reader shows as writable and the writer takes (the reader shows some
-        tags, such as XMP structure fields, that the writer cannot address yet)."""
+        tags, such as XMP structure fields, that the writer cannot address yet), in a group
+        the photo's format can hold."""
         if md is not None and md.file_type in READ_ONLY_TYPES:
+            return False
+        if self.group_refusal(md, tag) is not None:
             return False
         if md is not None and tag in md.tags and not md.tags[tag].writable:
             return False
         spec = self.spec(tag)
         return spec is not None and bool(spec.writable)
+
+    def group_refusal(self, md: Metadata | None, tag: str) -> str | None:
+        """Why the photo's format cannot hold ``tag``'s group (IPTC in a WebP), else None."""
+        if md is None:
+            return None
+        group = group_of(tag)
+        if group in self._groups(md):
+            return None
+        from engine.registry import why_not_writable
+
+        return why_not_writable(md.format, group)
+
+    def _groups(self, md: Metadata) -> frozenset[str]:
+        hit = self._group_memo.get(id(md))
+        if hit is not None and hit[0] is md:
+            return hit[1]
+        from engine.registry import writable_groups
+
+        groups = writable_groups(md.format, any(t.startswith("iptc/") for t in md.tags))
+        if len(self._group_memo) >= 64:
+            self._group_memo.clear()
+        self._group_memo[id(md)] = (md, groups)
+        return groups
+
+    def sync_partners(self, tag: str) -> tuple[str, ...]:
+        """The tags a write of ``tag`` also sets when the photo has them (Artist:
+        xmp/dc:creator and iptc/By-line), as the engine keeps them in step."""
+        from engine.write.changes import SYNC_GROUPS
+
+        return tuple(t for group in SYNC_GROUPS if tag in group for t in group if t != tag)
 
     def write_refusal(self, rel: str, md: Metadata | None) -> tuple[int, str] | None:
         """(errno, reason) when no tag of this photo can be written, else None."""
@@ -369,8 +404,9 @@ class PhotoViews:
     def _children(self, rel: str, md: Metadata | None, prefix: str) -> list[tuple[str, bool]]:
         base = prefix + "/" if prefix else ""
         out: dict[str, bool] = {}
-        if not prefix:
-            out.update(dict.fromkeys(DEFAULT_DIRS, True))
+        if not prefix:  # a group's folder, as far as the photo's format can hold it
+            held = self._groups(md) if md is not None else DEFAULT_DIRS
+            out.update(dict.fromkeys((d for d in DEFAULT_DIRS if d in held), True))
         names = self.tag_paths(rel, md) | set(self.scratch.get(rel, {}))
         names |= {d + "/" for d in self.made_dirs.get(rel, ())}  # a folder, however empty
         for path in names:
@@ -385,6 +421,12 @@ class PhotoViews:
             else:
                 out.setdefault(head, False)
         return sorted(out.items())
+
+
+def group_of(tag: str) -> str:
+    """The metadata group of a tag path: "xmp", "iptc" or "exif"."""
+    head = tag.partition("/")[0]
+    return head if head in ("xmp", "iptc") else "exif"
 
 
 def _prefixes(paths: Mapping[str, Any] | list[str]) -> set[str]:

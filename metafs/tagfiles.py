@@ -16,24 +16,31 @@ from engine.model import TagValue, Value
 
 # Names editors and tools use for their own files next to the one they save: vim's swap
 # files and ``4913`` probe, backups ``Make~``, emacs ``#Make#`` and ``.#Make``, sed's
-# ``sedXXXXXX``, rsync's ``.Make.XXXXXX``, Python's ``tmpXXXXXXXX``, ``*.tmp``...  They live
-# in memory and never reach the photo; any other unknown name is a misspelt tag and refused.
+# ``sedXXXXXX``, rsync's ``.Make.XXXXXX``, perl -i's ``XXAbC123``, Python's ``tmpXXXXXXXX``,
+# mktemp's ``Artist.XXXX`` and ``tmp.XXXXXXXXXX``, ``*.tmp``...  They live in memory and never
+# reach the photo.  The rule: a name is a scratch name when no tag can have it, that is when
+# it is hidden (``.x``), has a suffix after a dot (``Artist.XXXX``; tag names have no dot),
+# ends in ``~``, is ``#x#``, is all digits, starts with a lowercase letter and has no ``:``
+# (EXIF and IPTC names start with a capital letter, XMP names are ``prefix:Name``), or is
+# perl's ``XX`` + 6 letters and digits.  Any other unknown name is a misspelt tag and refused
+# (``Modle``); so is a lowercase name that is a tag's but for its first letter (``model``).
 _SCRATCH = re.compile(
     r"""^(?:
         \..*                              # hidden: .Make.swp, .Make.AbC123, .#Make
       | .*~                               # backups
       | \#.*\#                            # emacs auto-save
       | \d+                               # vim's 4913 probe and friends
-      | sed[A-Za-z0-9]{6}                 # sed -i
-      | tmp[A-Za-z0-9_]{6,}               # tempfile.mkstemp / NamedTemporaryFile
-      | .*\.(?:sw[a-p]|tmp|temp|bak|orig|new|part|old)
-      | .*\.tmp[.\w-]*
+      | XX[A-Za-z0-9]{6}                  # perl -i
+      | [a-z][^:]*                        # sedAbC123, tmp8x7k2, tmpab12cd_x
+      | [^.]+\.[^:]*                      # Artist.XXXX, Make.tmp, x.swp, tmp.AbC12
     )$""",
     re.VERBOSE,
 )
 
 
 def is_scratch_name(name: str) -> bool:
+    """Whether ``name`` cannot be a tag's (the engine may still know it: callers that can
+    ask it do, see ``MetaEditor._scratch``)."""
     return bool(_SCRATCH.match(name))
 
 
@@ -58,6 +65,9 @@ def decode(data: bytes | bytearray) -> str:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as e:
         raise TagValueError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    nul = text.find("\0")
+    if nul >= 0:  # no tag holds one: EXIF text ends there, XML cannot carry it
+        raise TagValueError(f"not text: a NUL byte at byte {len(text[:nul].encode())}")
     if text.endswith("\r\n"):
         return text[:-2]
     if text.endswith("\n"):
@@ -108,6 +118,7 @@ class WriteBuffer:
     dirty: bool = False  # changed since the last time it was handed to the batcher
     refused: bool = False  # a write was refused: never submit this buffer
     emptied: bool = False  # opened with O_TRUNC, and nothing written or truncated since
+    handed_on: bool = False  # a write() journaled a value and handed it to the batcher
     mtime_ns: int = field(default_factory=now_ns)
 
     def preview(self, off: int, buf: bytes) -> bytearray:

@@ -42,7 +42,11 @@ IN_CLOEXEC = os.O_CLOEXEC
 MASK = (IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
         | IN_DELETE_SELF | IN_ONLYDIR)
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
-COALESCE = 0.02  # s: a burst (a copy of many files) is handled as one batch
+# Events are handled as soon as they come (a program that rewrote a photo may stat its tag
+# files next); during a burst (a copy of many files: BURST events or more at a time) the
+# watcher waits COALESCE seconds between batches, so that the burst comes in few of them.
+BURST = 32
+COALESCE = 0.02
 
 Event = tuple[int, int, str]  # wd, mask, name ("" for the watched folder itself)
 
@@ -166,7 +170,6 @@ class Watcher:
         fd = self._ino.fd
         while True:
             await trio.lowlevel.wait_readable(fd)
-            await trio.sleep(COALESCE)
             events: list[Event] = []
             while True:
                 try:
@@ -175,6 +178,8 @@ class Watcher:
                     break
                 events += parse_events(buf)
             await self._handle(events)
+            if len(events) >= BURST:
+                await trio.sleep(COALESCE)
 
     async def _handle(self, events: list[Event]) -> None:
         paths: set[str] = set()

@@ -96,6 +96,26 @@ def variable_count_names(exif_pm: Path) -> set[str]:
     return names
 
 
+def protected_names(exif_pm: Path) -> set[str]:
+    """Names of the tags with a ``Protected`` flag in Exif.pm (1 "unsafe": image structure,
+    DNG colour data...; 2 "protected": offsets ExifTool manages).  ``exiftool -tagsFromFile``
+    copies them only when named.  A flag belongs to the ``Name`` of its own hash: a line
+    opening a tag (``0x0100 => {``) or a variant (``{``) starts a new one."""
+    names: set[str] = set()
+    name = None
+    for line in exif_pm.read_text(encoding="latin-1").splitlines():
+        if re.match(r"\s*(0x[0-9a-fA-F]+\s*=>\s*)?[\[{]\s*(#.*)?$", line) or re.match(
+                r"\s*0x[0-9a-fA-F]+\s*=>\s*\{", line) or re.match(r"^\S", line):
+            name = None
+        m = re.search(r"Name => '([^']+)'", line)
+        if m:
+            name = m.group(1)
+        m = re.search(r"Protected => (\d)", line)
+        if m and name and int(m.group(1)):
+            names.add(name)
+    return names
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--exiftool", default="exiftool")
@@ -133,6 +153,10 @@ def main() -> int:
                  "# other numeric tags without a fixed count take exactly one value.\n")
     multi = sorted(variable_count_names(Path(args.perl_dir) / "Exif.pm"))
     parts.append(f"MULTI_VALUE = {pprint.pformat(frozenset(multi), width=100, compact=True)}\n")
+    parts.append("\n# Tags ExifTool flags Protected (Exif.pm): image structure and camera data "
+                 "that\n# ``exiftool -tagsFromFile`` does not copy unless they are named.\n")
+    protected = sorted(protected_names(Path(args.perl_dir) / "Exif.pm"))
+    parts.append(f"PROTECTED = {pprint.pformat(frozenset(protected), width=100, compact=True)}\n")
     Path(args.out).write_text("".join(parts), encoding="utf-8")
     return 0
 

@@ -521,7 +521,7 @@ def test_journal_rename_moves_edits_and_drops_the_replaced_photo(tmp_path: Path)
         j.rename_sync("d.jpg", "e.jpg")
         assert j.load() == {"e.jpg": {"Make": "D"}}
         j.done_sync("e.jpg", 1 << 30)
-        assert j.path.stat().st_size == 0  # nothing outstanding: truncated
+        assert j.path.read_bytes().strip(b"\0") == b""  # nothing outstanding: zeroed
 
 
 def test_forget_drops_nodes(env: Env) -> None:
@@ -641,7 +641,7 @@ def test_journal_done_truncates_and_torn_line_is_skipped(tmp_path: Path) -> None
             f.write(b'{"seq": 99, "photo": "c.jp')  # a crash in the middle of a record
         assert j.load() == {"b.jpg": {"Make": None}}
         j.done_sync("b.jpg", 99)
-        assert j.path.stat().st_size == 0
+        assert j.path.read_bytes().strip(b"\0") == b""  # zeroed; the reserve is kept
     with Journal(tmp_path / "j"):
         with pytest.raises(OSError, match="another metafs daemon"):
             Journal(tmp_path / "j").open()
@@ -853,7 +853,7 @@ def test_deleting_a_photo_drops_its_journaled_edits(tmp_path: Path) -> None:
     make_photo(env.photo, {"Make": "Canon"})
     with Journal(env.src / ".originals" / ".journal") as j:
         assert j.load() == {}
-        assert j.path.stat().st_size == 0  # nothing outstanding
+        assert j.path.read_bytes().strip(b"\0") == b""  # nothing outstanding
 
 
 def test_journal_drop_keeps_the_other_photos_edits(tmp_path: Path) -> None:
@@ -915,3 +915,25 @@ def test_an_empty_new_tag_file_adds_nothing(env: Env) -> None:
 
     env.run(t)
     assert env.engine.writes == []
+
+
+def test_move_backups_follows_no_symlink_in_the_backup_tree(tmp_path: Path) -> None:
+    """A backup folder swapped for a symlink (its owner can) does not take the move
+    outside the .originals tree: the rename is refused, nothing outside moves."""
+    root = tmp_path / ".originals"
+    (root / "u").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.jpg").write_bytes(b"not a backup")
+    (root / "u").rmdir()
+    (root / "u").symlink_to(outside)
+    with pytest.raises(OSError) as e:
+        pt.move_backups(str(root / "u" / "a.jpg"), str(root / "u" / "b.jpg"), root=str(root))
+    assert e.value.errno in (errno.ELOOP, errno.ENOTDIR)
+    assert sorted(os.listdir(outside)) == ["a.jpg"]
+    (root / "v").mkdir()
+    (root / "v" / "c.jpg").write_bytes(b"c")
+    with pytest.raises(OSError):
+        pt.move_backups(str(root / "v" / "c.jpg"), str(root / "u" / "c.jpg"), root=str(root))
+    assert sorted(os.listdir(outside)) == ["a.jpg"]
+    assert (root / "v" / "c.jpg").read_bytes() == b"c"

@@ -311,7 +311,7 @@ def test_refuses_damaged_file(tmp_path: Path) -> None:
 def test_routing_and_cr3_refusal(tmp_path: Path) -> None:
     heic = sample(tmp_path, "exif_xmp.heic")
     assert engine.read_metadata(heic).format == "HEIF"
-    assert planner_for("HEIF", str(heic)) is plan_heif
+    assert planner_for("HEIF", str(heic)).__wrapped__ is plan_heif  # after the damage check
     cr3 = tmp_path / "x.cr3"
     cr3.write_bytes(build_heif(b"crx "))
     with pytest.raises(UnsupportedFormatError, match="Canon CR3"):

@@ -242,7 +242,8 @@ FORMS = b"""<x:xmpmeta xmlns:x='adobe:ns:meta/'>
   xmlns:xmpMM='http://ns.adobe.com/xap/1.0/mm/'
   xmlns:stEvt='http://ns.adobe.com/xap/1.0/sType/ResourceEvent#'
   xmlns:stRef='http://ns.adobe.com/xap/1.0/sType/ResourceRef#'
-  xmlns:dc='http://purl.org/dc/elements/1.1/'>
+  xmlns:dc='http://purl.org/dc/elements/1.1/'
+  xmlns:pdfx='http://ns.adobe.com/pdfx/1.3/'>
   <Iptc4xmpCore:CreatorContactInfo Iptc4xmpCore:CiAdrCity='Paris' Iptc4xmpCore:CiEmailWork='j@e.x'/>
   <xmpMM:DerivedFrom>
    <rdf:Description stRef:documentID='doc1'><stRef:instanceID>inst1</stRef:instanceID>
@@ -253,7 +254,7 @@ FORMS = b"""<x:xmpmeta xmlns:x='adobe:ns:meta/'>
     <rdf:li><rdf:Description stEvt:action='saved'><stEvt:softwareAgent>B</stEvt:softwareAgent>
     </rdf:Description></rdf:li>
   </rdf:Seq></xmpMM:History>
-  <dc:Thing>plain text</dc:Thing>
+  <pdfx:Thing>plain text</pdfx:Thing>
  </rdf:Description>
 </rdf:RDF>
 </x:xmpmeta>"""
@@ -299,8 +300,8 @@ def test_attribute_and_description_forms(forms: Path) -> None:
 def test_simple_value_is_not_made_a_struct(forms: Path) -> None:
     data = forms.read_bytes()
     with pytest.raises(ReadOnlyTagError) as e:
-        engine.write_metadata(forms, {"xmp/dc:Thing/dc:part": "x"})
-    assert str(e.value) == (f"{forms}: tag xmp/dc:Thing/dc:part: xmp/dc:Thing holds a simple "
+        engine.write_metadata(forms, {"xmp/pdfx:Thing/pdfx:part": "x"})
+    assert str(e.value) == (f"{forms}: tag xmp/pdfx:Thing/pdfx:part: xmp/pdfx:Thing holds a simple "
                             "value in this file, not a structure")
     assert forms.read_bytes() == data
 
@@ -378,9 +379,9 @@ def test_check_value_and_write_refuse(tmp_path: Path, path: str, error: type, re
 def test_unknown_list_is_not_created(tmp_path: Path) -> None:
     photo = copy(tmp_path, "photo.jpg")
     with pytest.raises(TagValueError) as e:
-        engine.write_metadata(photo, {"xmp/dc:Things[1]/dc:part": "x"})
-    assert str(e.value) == (f"{photo}: tag xmp/dc:Things[1]/dc:part: cannot create the list "
-                            "xmp/dc:Things: its kind (Bag or Seq) is unknown")
+        engine.write_metadata(photo, {"xmp/pdfx:Things[1]/pdfx:part": "x"})
+    assert str(e.value) == (f"{photo}: tag xmp/pdfx:Things[1]/pdfx:part: cannot create the "
+                            "list xmp/pdfx:Things: its kind (Bag or Seq) is unknown")
 
 
 def test_reader_shows_struct_fields_writable() -> None:

@@ -5,7 +5,10 @@ offsets we do not understand.  If none of them moves, none of their offsets can 
 edited value goes back into its old slot when it fits, else to the end of the block; an IFD that
 grows (a tag added) is written at the end and its parent's pointer updated; everything else
 keeps its bytes and its offset.  Space freed at the very end of the block (our own earlier
-appends) is reused, so editing the same tag again does not grow the file.
+appends) is reused, so editing the same tag again does not grow the file.  The bytes an edit
+leaves behind (a deleted value, the old slot of a value that moved, the entry table of an IFD
+rewritten at the end) are zeroed wherever nothing else still points at them (engine.tiff.scrub):
+a deleted GPS position or name must not stay readable in the file.
 
 All offsets here are relative to the TIFF header.  Pure functions, no I/O.
 """
@@ -177,6 +180,7 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
     ranges = _value_ranges(structure)
     overwrites: list[tuple[int, bytes]] = []
     freed: list[tuple[int, int]] = []
+    dead: set[int] = set()  # entry offsets of the entries whose old value nothing keeps
 
     def shared(a: int, b: int, own: tuple[int, int]) -> bool:
         # ``own`` is in ``ranges`` once for the entry asking; any other overlap, including an
@@ -209,6 +213,8 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
                 cur.setdefault(e.tag, slot)
         for tag in ed.drop:
             e = old_by_tag.get(tag)
+            if e is not None:
+                dead.add(e.entry_offset)
             if e is not None and e.value_offset is not None:
                 own = (e.value_offset, e.value_offset + e.size)
                 if own[1] <= len(data) and not shared(*own, own):
@@ -227,6 +233,8 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
                     overwrites.append((off, ne.raw + bytes(e.size - len(ne.raw))))
                 elif whole and not shared(*own, own):
                     freed.append(own)
+            if e is not None and off is None:
+                dead.add(e.entry_offset)
             cur[tag] = _Slot(tag, ne.type, ne.count, ne.raw, off if len(ne.raw) > 4 else None)
             if off is not None:
                 cur[tag].home = (off, off + e.size)
@@ -317,10 +325,36 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
             overwrites.append((p, blob + bytes(old_size - len(blob))))
         else:
             tail[p - alloc.keep : p - alloc.keep + len(blob)] = blob
+    left = [t for n, t in tables.items() if n not in in_place]  # old tables of moved IFDs
+    overwrites += _scrub(data, structure, dead, left, overwrites, alloc.end)
     overwrites = [(o, b) for o, b in overwrites if o < alloc.end]  # reclaimed: dropped
     if any(o + len(b) > alloc.end for o, b in overwrites):
         raise WriteError("overlapping values at the end of the block; refusing to rewrite it")
     return TiffPatch(alloc.keep, overwrites, bytes(tail))
+
+
+def _scrub(data, structure, dead: set[int], tables: list[tuple[int, int]],
+           overwrites: list[tuple[int, bytes]], end: int) -> list[tuple[int, bytes]]:
+    """Zeroes for the bytes this edit leaves behind (deleted and moved values, the entry tables
+    of IFDs rewritten at the end) that nothing else still points at (engine.tiff.scrub)."""
+    gone = list(tables)
+    for ifd in structure.ifds:
+        for e in ifd.entries:
+            if e.entry_offset in dead and e.value_offset is not None:
+                gone.append((e.value_offset, e.value_offset + e.size))
+    if not gone:
+        return []
+    from engine.tiff.scrub import protected, zero_overwrites
+
+    bo = structure.byte_order
+    live = protected(data, structure) + [(o, o + len(b)) for o, b in overwrites]
+    for ifd in structure.ifds:
+        if (ifd.offset, ifd.offset + 2 + 12 * len(ifd.entries) + 4) not in tables:
+            stored = struct.unpack_from(bo + "H", data, ifd.offset)[0]
+            live.append((ifd.offset, ifd.offset + 2 + 12 * stored + 4))
+        live += [(e.value_offset, e.value_offset + e.size) for e in ifd.entries
+                 if e.value_offset is not None and e.entry_offset not in dead]
+    return zero_overwrites(gone, live, end)
 
 
 def _render_ifd(slots: list[_Slot], next_offset: int, bo: str) -> bytes:

@@ -2,9 +2,11 @@
 
 The Exif and XMP metadata of a HEIF file are *items* of the ``meta`` box, their bytes placed
 by ``iloc``.  An edited item gets its new bytes in a new ``mdat`` box at the end of the file and
-its ``iloc`` entry points there (one extent, construction method 0); the old bytes stay where
-they were, unreferenced.  A trailing ``mdat`` that holds nothing but Exif/XMP items (one this
-writer appended before) is rebuilt instead, so repeated edits do not grow the file.
+its ``iloc`` entry points there (one extent, construction method 0); the old bytes are zeroed
+where they were (in ``mdat`` or ``idat``, wherever no other item uses them), so a deleted value
+is gone from the file and every other item keeps its offset.  A trailing ``mdat`` that holds
+nothing but Exif/XMP items (one this writer appended before) is rebuilt instead, so repeated
+edits do not grow the file.
 
 The ``meta`` box changes size with ``iloc`` (and ``iinf``/``iref`` when an item is added), and
 every box after it moves: each ``iloc`` entry that gives absolute file offsets (construction
@@ -13,8 +15,9 @@ longer fits.  Image data is never read: every other box is a range of the origin
 
 Files whose other boxes might hold absolute offsets (``moov`` sequences, unknown top-level
 boxes) are refused, as are CR3 files, protected or encoded metadata items and items located
-through the data reference box.  The Exif item keeps its 4-byte TIFF-header offset prefix;
-the TIFF block itself is always rebuilt by ``exif_block.patch_block``.
+through the data reference box.  The Exif item keeps its 4-byte TIFF-header offset prefix
+(repaired when it does not point at the TIFF header the reader found); the TIFF block itself
+is always rebuilt by ``exif_block.patch_block``.
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ def _layout(data, kind: str, path: str) -> tuple[list[H.Box], int, _Meta]:
     infos = H.parse_iinf(iinf.body(data), warns)
     if warns:
         raise _refuse(path, f"the item info box is damaged ({warns[0]})")
+    stray = _non_infe(iinf.body(data))
+    if stray is not None:
+        # its size takes in the boxes after it: a new item entry would land among them
+        raise _refuse(path, f"the item info box (offset {iinf.offset}) is damaged (it holds "
+                      f"a {_name(stray)} box, not only item entries)")
     raw = iloc_box.body(data)
     try:
         iloc = H.parse_iloc(raw)
@@ -98,6 +106,19 @@ def _layout(data, kind: str, path: str) -> tuple[list[H.Box], int, _Meta]:
     m = _Meta(meta, infos, iloc, meta.find(b"idat"))
     m.kinds = {i.item_id: H.metadata_kind(i) for i in infos}
     return tops, metas[0], m
+
+
+def _non_infe(iinf: bytes) -> bytes | None:
+    """The type of the first box in an ``iinf`` payload that is not an ``infe``, if any."""
+    pos = 6 if iinf[:1] == b"\0" else 8
+    while pos + 8 <= len(iinf):
+        size, btype = struct.unpack_from(">I4s", iinf, pos)
+        if btype != b"infe":
+            return btype
+        if size < 8:
+            break
+        pos += size
+    return None
 
 
 def _name(t: bytes) -> str:
@@ -135,7 +156,10 @@ def _exif_payload(old: bytes | None, edits: Edits, path: str) -> bytes:
     skip = H.exif_tiff_start(old)
     if old[skip : skip + 4] not in _TIFF_MAGIC:
         raise _refuse(path, "the Exif item holds no TIFF header where its offset says")
-    return old[:skip] + patch_block(old[skip:], edits.exif, path)
+    # The offset prefix is repaired when the reader had to look for the header (a wrong
+    # offset hides the whole EXIF from ExifTool, and so would hide what we write)
+    prefix = struct.pack(">I", skip - 4) + old[4:skip]
+    return prefix + patch_block(old[skip:], edits.exif, path)
 
 
 def _xmp_payload(old: bytes | None, edits: Edits) -> bytes:
@@ -178,6 +202,8 @@ class _Rewrite:
     def __init__(self, data, tops: list[H.Box], meta_at: int, m: _Meta, path: str) -> None:
         self.data, self.tops, self.meta_at, self.m, self.path = data, tops, meta_at, m, path
         self.size = len(data)
+        self.zero: list[tuple[int, int]] = []  # old bytes of replaced items (file spans)
+        self.idat_body: bytes | None = None  # idat with those bytes zeroed, when it held some
 
     def _end(self, b: H.Box) -> int:
         return b.offset + b.header_len + b.body_len
@@ -231,7 +257,34 @@ class _Rewrite:
         for (_which, payload), iid in zip(added, new_ids, strict=True):
             moved[iid] = [payload]
         boxes_of = self._check_extents(moved, kept)
+        self._left_behind(set(new_data))
         return self._settle(kept, moved, boxes_of, iinf, iref)
+
+    def _left_behind(self, replaced: set[int]) -> None:
+        """The old bytes of the replaced items, to be zeroed where no other item uses them:
+        in the file (``self.zero``, absolute spans) and in ``idat`` (``self.idat_body``)."""
+        from engine.tiff.scrub import subtract
+
+        spans: dict[int, list[tuple[int, int]]] = {0: [], 1: []}  # by construction method
+        others: dict[int, list[tuple[int, int]]] = {0: [], 1: []}
+        idat = self.m.idat
+        for loc in self.m.iloc.items:
+            if loc.construction_method not in (0, 1) or not loc.extents:
+                continue
+            size = self.size if loc.construction_method == 0 else (
+                idat.body_len if idat is not None else 0)
+            exts = [(loc.base_offset + off, loc.base_offset + off + (ln or size))
+                    for _i, off, ln in loc.extents]
+            (spans if loc.item_id in replaced else others)[loc.construction_method].extend(exts)
+        # box headers are structure, never an item's bytes, whatever a damaged iloc says
+        others[0] += [(b.offset, b.data_offset) for b in self.tops]
+        self.zero = subtract(spans[0], others[0])
+        self.idat_body = None
+        if idat is not None and spans[1]:
+            body = bytearray(idat.body(self.data))
+            for a, b in subtract(spans[1], others[1]):
+                body[a:b] = bytes(len(body[a:b]))
+            self.idat_body = bytes(body)
 
     def _check_extents(self, moved: dict[int, list[Piece]], kept: list[H.Box]) -> dict:
         """The kept box each extent of every unmoved method-0 item lies in (by item id)."""
@@ -331,6 +384,8 @@ class _Rewrite:
     def _render_meta(self, iloc: H.Iloc, iinf: bytes, iref: bytes) -> bytes:
         meta = self.m.box
         new_body = {b"iloc": H.render_iloc(iloc), b"iinf": iinf, b"iref": iref}
+        if self.idat_body is not None:  # the replaced items' old bytes zeroed
+            new_body[b"idat"] = self.idat_body
         kids: list[H.Box] = []
         for c in meta.children or ():
             body = new_body.get(c.type)
@@ -359,7 +414,30 @@ class _Rewrite:
         pieces.append(mdat_head)
         for loc in old.items:
             pieces += moved.get(loc.item_id, [])
-        return coalesce(pieces)
+        return coalesce(_blank(pieces, self.zero))
+
+
+def _blank(pieces: list[Piece], zero: list[tuple[int, int]]) -> list[Piece]:
+    """``pieces`` with the bytes of the original in ``zero`` (sorted, disjoint spans)
+    replaced by zeros: the old bytes of a replaced item stay unreadable where they were."""
+    if not zero:
+        return pieces
+    out: list[Piece] = []
+    for p in pieces:
+        if not isinstance(p, tuple):
+            out.append(p)
+            continue
+        pos, stop = p[0], p[0] + p[1]
+        for a, b in zero:
+            if b <= pos or a >= stop:
+                continue
+            if a > pos:
+                out.append((pos, a - pos))
+            out.append(bytes(min(b, stop) - max(a, pos)))
+            pos = min(b, stop)
+        if pos < stop:
+            out.append((pos, stop - pos))
+    return out
 
 
 def _piece_len(p: Piece) -> int:
@@ -409,8 +487,24 @@ def _add_cdsc(iref: bytes, iid: int, primary: int, path: str) -> bytes:
     if iref[0] == 0:
         if primary > 0xFFFF:
             raise _refuse(path, "the primary item id does not fit the item reference box")
-        return iref + struct.pack(">I4sHHH", 14, b"cdsc", iid, 1, primary)
-    return iref + struct.pack(">I4sIHI", 18, b"cdsc", iid, 1, primary)
+        box = struct.pack(">I4sHHH", 14, b"cdsc", iid, 1, primary)
+    else:
+        box = struct.pack(">I4sIHI", 18, b"cdsc", iid, 1, primary)
+    # after the last whole reference box: bytes a short box left over stay last, where
+    # readers skip them, instead of hiding the new box
+    end = _references_end(iref)
+    return iref[:end] + box + iref[end:]
+
+
+def _references_end(iref: bytes) -> int:
+    """Where the run of well-formed reference boxes of an ``iref`` payload ends."""
+    pos = 4
+    while pos + 8 <= len(iref):
+        size = struct.unpack_from(">I", iref, pos)[0]
+        if size < 8 or pos + size > len(iref):
+            break
+        pos += size
+    return pos
 
 
 def image_items(data) -> dict[int, tuple[bytes, bytes | None]]:

@@ -19,14 +19,22 @@ from engine.write.safety import Piece
 
 def _xmp_segments(segs, edits: Edits, path: str) -> None:
     """Edit the main XMP packet; split into Extended XMP when it outgrows one segment."""
-    from engine.xmp_edit import edit_tree, split_extended
+    from engine.xmp_edit import edit_tree, extended_touched, split_extended
 
     idx = J.find_kind(segs, "xmp")
     old = segs[idx[0]].payload[len(J.XMP_HEADER):] if idx else None
     limit = J.MAX_PAYLOAD - len(J.XMP_HEADER)
-    root = edit_tree(old, edits.xmp)
+    ext_idx = J.find_kind(segs, "xmp_ext")
+    guid = J.extended_xmp_guid(old) if old is not None and ext_idx else None
+    old_ext = J.assemble_extended_xmp(segs, guid, []) if guid else None
+    if old_ext is not None and not extended_touched(old_ext, edits.xmp):
+        old_ext = None  # the Extended XMP stays as it is
+    root = edit_tree(old, edits.xmp, old_ext)
     main, ext = split_extended(root, limit)
-    if ext is not None and J.find_kind(segs, "xmp_ext"):
+    if old_ext is not None:  # merged into the main tree: its segments go (its bytes too)
+        segs[:] = [s for i, s in enumerate(segs) if i not in set(ext_idx)]
+        idx = J.find_kind(segs, "xmp")
+    elif ext is not None and ext_idx:
         raise WriteError("the XMP would need a new Extended XMP part but the file already has "
                          "one; refusing to merge them", path=path)
     after = J.find_kind(segs, "exif")
@@ -35,7 +43,7 @@ def _xmp_segments(segs, edits: Edits, path: str) -> None:
     if ext is not None:
         at = J.find_kind(segs, "xmp")[0] + 1
         _guid, ext_segs = J.extended_xmp_segments(ext)
-        segs[at:at] = ext_segs
+        _insert(segs, at, ext_segs)
 
 
 def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:
@@ -82,7 +90,9 @@ def _fix_mpf(old_segs, segs, path: str) -> None:
     if not idx:
         return
     mpf = segs[idx[0]]
-    old_i = next((i for i, s in enumerate(old_segs) if s is mpf), None)
+    # (by position in the file: _insert may have put a copy of it in ``segs``)
+    old_i = next((i for i, s in enumerate(old_segs) if s is mpf or s.offset == mpf.offset >= 0),
+                 None)
     if old_i is None:
         return
     old_after = sum(len(s.render()) for s in old_segs[old_i + 1 :])
@@ -97,6 +107,16 @@ def _fix_mpf(old_segs, segs, path: str) -> None:
     if entry is None or entry.value_offset is None or len(entry.raw) % 16:
         raise WriteError("the MPF (multi-picture) index cannot be updated; refusing to move "
                          "the images after EOI", path=path)
+    table = (ifd.offset, ifd.offset + 2 + 12 * len(ifd.entries) + 4)
+    start, end = entry.value_offset, entry.value_offset + len(entry.raw)
+    if structure.warnings or start < 8 or (start < table[1] and end > table[0]):
+        # ExifTool: "Invalid offset for MPF0 tag 0xb002"; updating the entries there would
+        # write over the MPF header or its directory
+        why = (structure.warnings[0].split("EXIF: ", 1)[-1] if structure.warnings else
+               f"its image list at offset {start} overlaps the MPF header or directory")
+        raise WriteError(f"the MPF (multi-picture) index in APP2 at offset {mpf.offset} is "
+                         f"damaged ({why}); refusing to move the images after EOI",
+                         path=path, offset=mpf.offset)
     bo = structure.byte_order
     for k in range(len(entry.raw) // 16):
         at = entry.value_offset + 16 * k + 8
@@ -107,10 +127,21 @@ def _fix_mpf(old_segs, segs, path: str) -> None:
     segs[idx[0]].prefix = mpf.prefix
 
 
+def _insert(segs, at: int, new: list) -> None:
+    """Insert ``new`` segments before ``segs[at]``.  Unknown bytes found before that segment
+    stay where they were, right after the segment before them (so they are not described
+    as following our new segment: ExifTool names the segment garbage follows)."""
+    if new and at < len(segs) and segs[at].prefix:
+        old = segs[at]
+        new[0].prefix = old.prefix
+        segs[at] = J.Segment(old.marker, old.offset, old.payload)  # a copy: the layout's own
+    segs[at:at] = new                                               # segments stay as read
+
+
 def _put(segs, index: int | None, marker: int, payload: bytes, insert_at: int) -> None:
     seg = J.make_segment(marker, payload)
     if index is None:
-        segs.insert(insert_at, seg)
+        _insert(segs, insert_at, [seg])
     else:
         seg.prefix = segs[index].prefix
         segs[index] = seg
@@ -150,7 +181,7 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
     where = J.insert_index(segs)
     for i in J.find_kind(segs, "xmp") + J.find_kind(segs, "exif"):
         where = max(where, i + 1)
-    segs[where:where] = new_segs
+    _insert(segs, where, new_segs)
 
 
 # The reader reports HEIC/HEIF/AVIF (and CR3) as container "HEIF"; CR3 is refused by

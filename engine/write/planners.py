@@ -51,11 +51,25 @@ def planner_for(fmt_name: str, path: str, kind: str | None = None):
         planner = PLANNERS[fmt_name]
         if isinstance(planner, tuple):
             module, function = planner
-            return import_attr(module, function)
-        return planner
+            planner = import_attr(module, function)
+        return _checked(fmt_name, planner)
     if fmt_name in TIFF_LIKE:
         from engine.write.tiff_writer import plan_tiff
 
-        return plan_tiff
+        return _checked(fmt_name, plan_tiff)
     raise UnsupportedFormatError(f"writing {fmt_name} files is not supported yet; the file was "
                                  "left as it is", path=path)
+
+
+def _checked(fmt_name: str, planner):
+    """``planner`` run after the pre-write damage check (engine.write.damage): a file damaged
+    where the write would touch it is refused before any plan is made."""
+
+    def plan(data, edits, path: str):
+        from engine.write.damage import check_damage
+
+        check_damage(fmt_name, data, edits, path)
+        return planner(data, edits, path)
+
+    plan.__wrapped__ = planner  # type: ignore[attr-defined]
+    return plan

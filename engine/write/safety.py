@@ -18,6 +18,7 @@ import _thread
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 
@@ -28,6 +29,7 @@ from engine.errors import (
     ValidationError,
     WriteError,
 )
+from engine.write import paths
 
 Piece = bytes | tuple[int, int]
 BACKUP_DIR = ".originals"
@@ -87,10 +89,13 @@ def _describe_oserror(e: OSError, what: str) -> str:
 
 
 # On each backup, the identity (device, inode, size, mtime) of the file metafs last wrote at
-# that path.  If
-# the file there is no longer that one (a new photo was copied in under the same name), the
-# backup belongs to an earlier photo: it is moved aside and the new photo gets its own.
+# that path: a fast "still the same photo" check.  When the file there is another one (a
+# program such as ExifTool rewrote it, or a new photo was copied in under the same name),
+# the image data decide (engine.write.identity): the same image data is the same photo,
+# edited elsewhere, whose first original is kept; other image data is another photo, and
+# the backup of the earlier one is moved aside (``NAME.replaced-<time>``).
 WRITTEN_XATTR = "user.metafs.written"
+IMAGE_XATTR = "user.metafs.image"  # digest of the backup's image data, kept once computed
 
 
 def _identity(st: os.stat_result) -> bytes:
@@ -99,68 +104,227 @@ def _identity(st: os.stat_result) -> bytes:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
 
 
+def _open_at(dir_fd: int, name: str) -> int | None:
+    try:
+        return os.open(name, paths.FILE_NOFOLLOW, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+def _record_at(dir_fd: int, name: str, *files: os.stat_result) -> None:
+    fd = _open_at(dir_fd, name)
+    if fd is None:
+        return
+    try:
+        os.setxattr(fd, WRITTEN_XATTR, b"|".join(_identity(st) for st in files))
+    except OSError:
+        pass  # no user xattrs here: the image data decide alone
+    finally:
+        os.close(fd)
+
+
 def record_written(backup: str | None, *files: os.stat_result) -> None:
     """Record which files may stand at the path: during a rewrite both the old and the new one
     (a crash between the rename and the next record must not look like a replaced photo)."""
     if backup is None:
         return
-    value = b"|".join(_identity(st) for st in files)
+    d, name = os.path.split(backup)
     try:
-        os.setxattr(backup, WRITTEN_XATTR, value, follow_symlinks=False)
+        dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        pass  # no user xattrs here: the check below is then skipped
+        return
+    try:
+        _record_at(dfd, name, *files)
+    finally:
+        os.close(dfd)
+
+
+def _digest(fd: int) -> bytes | None:
+    import mmap
+
+    from engine.write.identity import image_digest
+
+    try:
+        if os.fstat(fd).st_size == 0:
+            return None
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+            return image_digest(data)
+    except (OSError, ValueError):
+        return None
+
+
+def _stale_at(dir_fd: int, name: str, photo_fd: int) -> bool:
+    """True when the photo open at ``photo_fd`` is not the one backed up as ``name``."""
+    fd = _open_at(dir_fd, name)
+    if fd is None:
+        return False
+    try:
+        try:
+            written: bytes | None = os.getxattr(fd, WRITTEN_XATTR)
+        except OSError:
+            written = None
+        if written is not None and _identity(os.fstat(photo_fd)) in written.split(b"|"):
+            return False  # the file metafs wrote: the fast, common case
+        mine = _digest(photo_fd)
+        if mine is not None:
+            try:
+                theirs: bytes | None = os.getxattr(fd, IMAGE_XATTR)
+            except OSError:
+                theirs = _digest(fd)
+                if theirs is not None:
+                    try:
+                        os.setxattr(fd, IMAGE_XATTR, theirs)
+                    except OSError:
+                        pass  # computed again next time
+            if theirs is not None:
+                return mine != theirs
+        return written is not None  # not an image we know: metafs's record decides
+    finally:
+        os.close(fd)
 
 
 def backup_is_stale(backup: str, path: str) -> bool:
-    """True when the file at ``path`` is none of the ones metafs last wrote there."""
+    """True when the file at ``path`` is not the photo ``backup`` is the original of."""
+    d, name = os.path.split(backup)
     try:
-        written = os.getxattr(backup, WRITTEN_XATTR, follow_symlinks=False)
-        return _identity(os.stat(path)) not in written.split(b"|")
+        dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return False  # never written by metafs, or no xattrs: the backup is this file's
+        return False
+    try:
+        pfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        os.close(dfd)
+        return False
+    try:
+        return _stale_at(dfd, name, pfd)
+    finally:
+        os.close(pfd)
+        os.close(dfd)
 
 
-def _set_aside(dest: str) -> str:
+def _lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _set_aside_at(dir_fd: int, name: str) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    aside = f"{dest}.replaced-{stamp}"
+    aside = f"{name}.replaced-{stamp}"
     n = 1
-    while os.path.lexists(aside):
+    while _lstat_at(dir_fd, aside) is not None:
         n += 1
-        aside = f"{dest}.replaced-{stamp}-{n}"
-    os.rename(dest, aside)
+        aside = f"{name}.replaced-{stamp}-{n}"
+    os.rename(name, aside, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     return aside
 
 
-def make_backup(path: str, backups: str | os.PathLike[str] | None) -> tuple[str, bool]:
-    """Keep the first original: hard link where possible, else a durable copy.
-
-    Returns (backup path, created now).  An existing backup is never overwritten; one that
-    belongs to an earlier photo of the same name is renamed ``NAME.replaced-<time>``.
-    """
-    dest = backup_path_for(path, backups)
-    if os.path.lexists(dest):
-        if not backup_is_stale(dest, path):
-            return dest, False
-        _set_aside(dest)
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
+def _backup_folder(target: paths.Target, backups: str | os.PathLike[str] | None,
+                   create: bool) -> tuple[int, str]:
+    """The descriptor of the folder the backup of ``target`` lives in, and the backup's
+    path (to show).  Created with the mode and owner of the folders it mirrors; no symlink
+    is followed inside the backup tree (nor, for a root-confined write, above it)."""
+    photo_dir = os.path.dirname(target.path)
+    broot = (os.path.join(photo_dir, BACKUP_DIR) if backups is None
+             else os.path.abspath(backups))
+    anchor, first = os.path.split(broot)
+    rel = os.path.relpath(photo_dir, anchor)
+    dirs = [] if rel == "." else rel.split(os.sep)
+    outside = bool(dirs) and dirs[0] == ".."
+    if outside:
+        dirs = []  # kept by its name alone (see backup_path_for)
+    shown = os.path.join(broot, *dirs, target.name)
+    if anchor == photo_dir:
+        anchor_fd = os.dup(target.dir_fd)
+    elif target.root is not None and (anchor + os.sep).startswith(
+            os.path.abspath(target.root) + os.sep):
+        up = os.path.relpath(anchor, target.root)
+        anchor_fd = paths.walk(target.root_fd, [] if up == "." else up.split(os.sep), shown)
+    else:
+        anchor_fd = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.link(path, dest)
-    except FileExistsError:
-        return dest, False
-    except OSError:
-        tmp = f"{dest}.metafs-{_random_tag()}{TMP_SUFFIX}"
-        import shutil
+        # outside the tree the backup root is shared with other trees: left as it is
+        like = None if outside else paths.folder_stats(anchor_fd, dirs)
+        return paths.open_folder(anchor_fd, [first, *dirs], shown, like, create), shown
+    finally:
+        os.close(anchor_fd)
 
-        try:
-            shutil.copy2(path, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.rename(tmp, dest)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
-    fsync_dir(os.path.dirname(dest))
-    return dest, True
+
+def _link_or_copy(target: paths.Target, dir_fd: int, name: str) -> bool:
+    """Put the file open at ``target.fd`` (the one that was checked) under ``name``: a hard
+    link where possible, else a durable copy with its mode, owner and times.  False when a
+    backup appeared meanwhile."""
+    st = os.fstat(target.fd)
+    try:
+        os.link(f"/proc/self/fd/{target.fd}", name, dst_dir_fd=dir_fd)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:
+        pass  # another filesystem, no /proc, protected_hardlinks: a copy
+    tmp = f"{name}.metafs-{_random_tag()}{TMP_SUFFIX}"
+    dst = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                  0o600, dir_fd=dir_fd)
+    try:
+        _copy_range(target.fd, dst, 0, st.st_size, 0)
+        if os.geteuid() == 0:
+            os.fchown(dst, st.st_uid, st.st_gid)
+        os.fchmod(dst, st.st_mode & 0o7777)
+        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.fsync(dst)
+        os.close(dst)
+        dst = -1
+        if _lstat_at(dir_fd, name) is not None:
+            os.unlink(tmp, dir_fd=dir_fd)
+            return False
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        if dst >= 0:
+            os.close(dst)
+        _unlink_at(dir_fd, tmp)
+        raise
+    return True
+
+
+def _unlink_at(dir_fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+def _make_backup(target: paths.Target,
+                 backups: str | os.PathLike[str] | None) -> tuple[str, bool, int]:
+    """Keep the first original: (backup path, created now, descriptor of its folder).
+
+    An existing backup is never overwritten; one that belongs to an earlier photo of the
+    same name is renamed ``NAME.replaced-<time>``; a symlink (or anything but a file) in
+    its place is refused."""
+    dir_fd, shown = _backup_folder(target, backups, create=True)
+    try:
+        st = _lstat_at(dir_fd, target.name)
+        if st is not None:
+            if not stat.S_ISREG(st.st_mode):
+                raise WriteError(f"the backup {shown} is a symbolic link or not a file; "
+                                 "refusing to use it (remove it to write)", path=target.path)
+            if not _stale_at(dir_fd, target.name, target.fd):
+                return shown, False, dir_fd
+            _set_aside_at(dir_fd, target.name)
+        created = _link_or_copy(target, dir_fd, target.name)
+        os.fsync(dir_fd)
+        return shown, created, dir_fd
+    except BaseException:
+        os.close(dir_fd)
+        raise
+
+
+def make_backup(path: str, backups: str | os.PathLike[str] | None) -> tuple[str, bool]:
+    """Keep the first original of ``path``; returns (backup path, created now)."""
+    with paths.Target(path, None) as target:
+        shown, created, dir_fd = _make_backup(target, backups)
+        os.close(dir_fd)
+        return shown, created
 
 
 # How image data is copied (figures: 4.8 MB JPEG on ext4, Linux 6.18, tests/bench notes in
@@ -265,10 +429,11 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def _new_temp(tmp: str) -> int:
+def _new_temp(name: str, dir_fd: int) -> int:
     """Create the temporary file, locked while it is being written: a write of the same
     photo by another process (the daemon and the CLI, say) sees it is not stale."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600, dir_fd=dir_fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: always free
     except OSError:
@@ -276,23 +441,18 @@ def _new_temp(tmp: str) -> int:
     return fd
 
 
-def remove_stale_temps(path: str) -> None:
-    """Remove the ``.NAME.metafs-*.tmp`` files an interrupted write of ``path`` left (the
-    lock of a write still going on, in another process, keeps its file)."""
-    d, name = os.path.split(os.path.abspath(path))
+def _remove_stale_at(dir_fd: int, name: str) -> None:
     prefix = f".{name}.metafs-"
     try:
-        names = os.listdir(d)
+        names = os.listdir(dir_fd)
     except OSError:
         return
     for n in names:
         if not (n.startswith(prefix) and n.endswith(TMP_SUFFIX)):
             continue
-        stale = os.path.join(d, n)
-        try:
-            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            continue  # gone already, or not ours to open
+        fd = _open_at(dir_fd, n)
+        if fd is None:
+            continue  # gone already, not ours to open, or a symlink
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -301,7 +461,26 @@ def remove_stale_temps(path: str) -> None:
             pass  # no locks here: as before, an interrupted write's file
         finally:
             os.close(fd)
-        _unlink_quietly(stale)
+        _unlink_at(dir_fd, n)
+
+
+def remove_stale_temps(path: str) -> None:
+    """Remove the ``.NAME.metafs-*.tmp`` files an interrupted write of ``path`` left (the
+    lock of a write still going on, in another process, keeps its file)."""
+    d, name = os.path.split(os.path.abspath(path))
+    try:
+        dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _remove_stale_at(dfd, name)
+    finally:
+        os.close(dfd)
+
+
+def _fd_path(fd: int, fallback: str) -> str:
+    """A path that opens exactly the file open at ``fd`` (for the validation's reader)."""
+    return f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else fallback
 
 
 def safe_rewrite(
@@ -312,95 +491,113 @@ def safe_rewrite(
     backup: bool = True,
     backups: str | os.PathLike[str] | None = None,
     planned_from: os.stat_result | None = None,
+    root: str | None = None,
+    target: paths.Target | None = None,
 ) -> str | None:
     """Replace ``path`` by the file ``plan`` describes; returns the backup path (or None).
 
     ``planned_from`` is the file's stat when the plan was made: if the file changed since
-    (another program wrote it), the rewrite is abandoned rather than undo that change."""
-    path = os.path.realpath(path)  # write through a symlink, never replace the link itself
-    d, name = os.path.split(path)
-    remove_stale_temps(path)
+    (another program wrote it), the rewrite is abandoned rather than undo that change.
+    ``target`` is the photo opened (and locked) by the caller, from which the plan was made;
+    without it the file is opened here, confined to ``root`` when given (no symlink
+    followed from ``root`` down; without ``root``, a symlink the caller named is written
+    through, never replaced)."""
+    if target is not None:
+        return _rewrite(target, plan, validate, backup, backups, planned_from)
+    with paths.Target(path, root) as target:
+        target.lock()
+        return _rewrite(target, plan, validate, backup, backups, planned_from)
+
+
+def _rewrite(target: paths.Target, plan: Sequence[Piece], validate: Callable[[str], None],
+             backup: bool, backups: str | os.PathLike[str] | None,
+             planned_from: os.stat_result | None) -> str | None:
+    path, d_fd, name = target.path, target.dir_fd, target.name
+    _remove_stale_at(d_fd, name)
     backup_file: str | None = None
-    created_backup = False
-    tmp = os.path.join(d, f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}")
+    bdir: int | None = None
+    created_backup = renamed = False
+    tmp = f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}"
     what = "making the backup"
     held: int | None = None
     try:
-        st = os.stat(path)
-        if planned_from is not None and (planned_from.st_mtime_ns, planned_from.st_ino) != (
-            st.st_mtime_ns, st.st_ino
-        ):
+        st = os.fstat(target.fd)
+        if not target.still_there() or (planned_from is not None and (
+                planned_from.st_mtime_ns, planned_from.st_ino) != (st.st_mtime_ns, st.st_ino)):
             raise FileChangedError("the file changed while the write was being prepared; retry",
-                             path=path)
+                                   path=path)
         if backup:
-            backup_file, created_backup = make_backup(path, backups)
+            backup_file, created_backup, bdir = _make_backup(target, backups)
         _step("backup")
         what = "writing the temporary file"
-        src = os.open(path, os.O_RDONLY)
+        src = target.fd
+        dst = _new_temp(tmp, d_fd)
+        held = os.dup(dst)  # keeps the lock (and the file ours) until the rename
         try:
-            dst = _new_temp(tmp)
-            held = os.dup(dst)  # keeps the lock (and the file ours) until the rename
+            at = 0
+            for piece in plan:
+                if isinstance(piece, tuple):
+                    _copy_range(src, dst, piece[0], piece[1], at)
+                    at += piece[1]
+                else:
+                    _write_all(dst, piece)
+                    at += len(piece)
+            _step("written")
+            what = "keeping the file's mode and owner"
+            os.fchmod(dst, st.st_mode & 0o7777)
             try:
-                at = 0
-                for piece in plan:
-                    if isinstance(piece, tuple):
-                        _copy_range(src, dst, piece[0], piece[1], at)
-                        at += piece[1]
-                    else:
-                        _write_all(dst, piece)
-                        at += len(piece)
-                _step("written")
-                what = "keeping the file's mode and owner"
-                os.fchmod(dst, st.st_mode & 0o7777)
-                try:
-                    os.fchown(dst, st.st_uid, st.st_gid)
-                except PermissionError:
-                    pass
-                written = _version(os.fstat(dst))
-                flush = _Flush(dst)
-                try:
-                    what = "validating the new file"
-                    validate(tmp)
-                finally:
-                    failed = flush.wait()
-                what = "flushing the temporary file to disk"
-                if failed is not None:
-                    raise failed
+                os.fchown(dst, st.st_uid, st.st_gid)
+            except PermissionError:
+                pass
+            written = _version(os.fstat(dst))
+            flush = _Flush(dst)
+            try:
+                what = "validating the new file"
+                validate(_fd_path(held, os.path.join(os.path.dirname(path), tmp)))
             finally:
-                os.close(dst)
+                failed = flush.wait()
+            what = "flushing the temporary file to disk"
+            if failed is not None:
+                raise failed
         finally:
-            os.close(src)
+            os.close(dst)
         _step("fsynced")
         what = "validating the new file"
-        if _version(os.stat(tmp)) != written:
+        now = _lstat_at(d_fd, tmp)
+        if _version(os.fstat(held)) != written or now is None or (
+                now.st_dev, now.st_ino) != (os.fstat(held).st_dev, written[0]):
             raise ValidationError("the temporary file changed while it was being checked; "
                                   "nothing was written", path=path)
         _step("validated")
         what = "renaming the new file into place"
-        if os.stat(path).st_mtime_ns != st.st_mtime_ns:
+        # The name must still be the file that was read (and locked): not replaced by
+        # another file or a symlink, not written in place meanwhile.
+        if not target.still_there() or os.fstat(target.fd).st_mtime_ns != st.st_mtime_ns:
             raise FileChangedError("the file changed while it was being rewritten; retry",
                                    path=path)
-        new_st = os.stat(tmp)
-        record_written(backup_file, st, new_st)
-        os.rename(tmp, path)
+        new_st = os.fstat(held)
+        if bdir is not None:
+            _record_at(bdir, name, st, new_st)
+        os.rename(tmp, name, src_dir_fd=d_fd, dst_dir_fd=d_fd)
+        renamed = True
         os.close(held)
         held = None
-        record_written(backup_file, new_st)
+        if bdir is not None:
+            _record_at(bdir, name, new_st)
         what = "syncing the directory after the rename"
         _step("renamed")
-        fsync_dir(d)
+        os.fsync(d_fd)
         _step("dir-fsynced")
         return backup_file
     except BaseException as e:
-        renamed = not os.path.lexists(tmp) and what.startswith("syncing")
-        if os.path.lexists(tmp):
-            _unlink_quietly(tmp)
+        if not renamed:
+            _unlink_at(d_fd, tmp)
         if held is not None:
             os.close(held)
-        if created_backup and backup_file and _same_file(backup_file, path):
+        if created_backup and not renamed and bdir is not None:
             # Nothing changed: drop the backup made for this failed write, so it cannot be
             # mistaken for (or later diverge from) the true original.
-            _unlink_quietly(backup_file)
+            _unlink_at(bdir, name)
         if isinstance(e, EngineError):
             raise
         if isinstance(e, OSError):
@@ -411,57 +608,111 @@ def safe_rewrite(
             )
             raise WriteError(f"{_describe_oserror(e, what)}; {outcome}", path=path) from e
         raise
+    finally:
+        if bdir is not None:
+            os.close(bdir)
 
 
-def _same_file(a: str, b: str) -> bool:
+def _backup_of(target: paths.Target, backups: str | os.PathLike[str] | None) -> tuple[int, str]:
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+        return _backup_folder(target, backups, create=False)
+    except FileNotFoundError:
+        shown = backup_path_for(target.path, backups)
+        raise NoBackupError(f"no backup at {shown}; nothing to restore",
+                            path=target.path) from None
 
 
-def restore_file(path: str, backups: str | os.PathLike[str] | None = None) -> str:
-    """Copy the backup back over ``path`` atomically; the backup stays in place."""
-    path = os.path.realpath(path) if os.path.exists(path) else os.path.abspath(path)
-    src = backup_path_for(path, backups)
-    if not os.path.exists(src):
-        raise NoBackupError(f"no backup at {src}; nothing to restore", path=path)
-    if os.path.exists(path) and backup_is_stale(src, path):
-        raise NoBackupError(f"the file was replaced since metafs wrote it, so the backup at "
-                            f"{src} belongs to an earlier file; nothing restored (copy it "
-                            "back by hand if that is what you want)", path=path)
-    size = os.path.getsize(src)
-    if os.path.exists(path) and _same_file(src, path):
-        return src  # never written since the backup was made
-    d, name = os.path.split(path)
-    tmp = os.path.join(d, f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}")
+def restore_file(path: str, backups: str | os.PathLike[str] | None = None,
+                 root: str | None = None) -> str:
+    """Copy the backup back over ``path`` atomically; the backup stays in place.  Returns
+    the backup's path.  Confined to ``root`` like safe_rewrite; the photo's lock is held."""
+    with paths.Target(path, root, missing_ok=True) as target:
+        target.lock()
+        dir_fd, shown = _backup_of(target, backups)
+        try:
+            return _restore(target, dir_fd, shown)
+        finally:
+            os.close(dir_fd)
+
+
+def _restore(target: paths.Target, bdir: int, src: str) -> str:
+    path, name = target.path, target.name
+    try:
+        fs = os.open(name, paths.FILE_NOFOLLOW, dir_fd=bdir)
+    except FileNotFoundError:
+        raise NoBackupError(f"no backup at {src}; nothing to restore", path=path) from None
+    except OSError as e:
+        raise WriteError(f"the backup {src} is a symbolic link or cannot be read "
+                         f"({e.strerror}); nothing restored", path=path) from e
+    tmp = f".{name}.metafs-{_random_tag()}{TMP_SUFFIX}"
     held: int | None = None
     try:
-        fs = os.open(src, os.O_RDONLY)
+        bst = os.fstat(fs)
+        if not stat.S_ISREG(bst.st_mode):
+            raise WriteError(f"the backup {src} is not a file; nothing restored", path=path)
+        if target.fd >= 0:
+            if _stale_at(bdir, name, target.fd):
+                raise NoBackupError(
+                    f"the file was replaced since metafs wrote it, so the backup at {src} "
+                    "belongs to an earlier file; nothing restored (copy it back by hand if "
+                    "that is what you want)", path=path)
+            if (bst.st_dev, bst.st_ino) == (target.st.st_dev, target.st.st_ino):
+                return src  # never written since the backup was made
+        dst = _new_temp(tmp, target.dir_fd)
+        held = os.dup(dst)  # the lock, until the rename
         try:
-            dst = _new_temp(tmp)
-            held = os.dup(dst)  # the lock, until the rename
-            try:
-                _copy_range(fs, dst, 0, size, 0)
-                st = os.fstat(fs)
-                os.fchmod(dst, st.st_mode & 0o7777)
-                os.fsync(dst)
-            finally:
-                os.close(dst)
+            _copy_range(fs, dst, 0, bst.st_size, 0)
+            if os.geteuid() == 0:
+                os.fchown(dst, bst.st_uid, bst.st_gid)
+            os.fchmod(dst, bst.st_mode & 0o7777)
+            os.fsync(dst)
         finally:
-            os.close(fs)
-        restored = os.stat(tmp)
-        if os.path.exists(path):
-            record_written(src, os.stat(path), restored)
-        os.rename(tmp, path)
+            os.close(dst)
+        restored = os.fstat(held)
+        if target.fd >= 0:
+            if not target.still_there():
+                raise FileChangedError("the file changed while it was being restored; retry",
+                                       path=path)
+            _record_at(bdir, name, os.fstat(target.fd), restored)
+        elif _lstat_at(target.dir_fd, name) is not None:
+            raise FileChangedError("a file appeared while the backup was being restored; "
+                                   "retry", path=path)
+        os.rename(tmp, name, src_dir_fd=target.dir_fd, dst_dir_fd=target.dir_fd)
         os.close(held)
         held = None
-        record_written(src, restored)  # the restored file is ours: its backup still applies
-        fsync_dir(d)
+        _record_at(bdir, name, restored)  # the restored file is ours: its backup still applies
+        os.fsync(target.dir_fd)
     except OSError as e:
-        _unlink_quietly(tmp)
-        if held is not None:
-            os.close(held)
+        _unlink_at(target.dir_fd, tmp)
         reason = _describe_oserror(e, "restoring")
         raise WriteError(f"{reason}; nothing was changed", path=path) from e
+    except BaseException:
+        _unlink_at(target.dir_fd, tmp)
+        raise
+    finally:
+        if held is not None:
+            os.close(held)
+        os.close(fs)
     return src
+
+
+def list_backups(path: str, backups: str | os.PathLike[str] | None = None,
+                 root: str | None = None) -> list[tuple[str, os.stat_result]]:
+    """The backups of ``path``: its original first, then the originals of earlier photos
+    that had its name (``NAME.replaced-<time>``), oldest first."""
+    with paths.Target(path, root, missing_ok=True) as target:
+        try:
+            dir_fd, shown = _backup_folder(target, backups, create=False)
+        except FileNotFoundError:
+            return []
+        try:
+            names = [n for n in os.listdir(dir_fd) if n == target.name
+                     or (n.startswith(target.name + ".replaced-") and not is_temp_name(n))]
+            out = []
+            for n in sorted(names, key=lambda n: (n != target.name, n)):
+                st = _lstat_at(dir_fd, n)
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    out.append((os.path.join(os.path.dirname(shown), n), st))
+            return out
+        finally:
+            os.close(dir_fd)

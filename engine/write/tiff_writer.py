@@ -181,12 +181,23 @@ def check_complete(data, structure: TiffStructure, path: str) -> None:
     if floor is not None:
         raise WriteError(f"the file is truncated or damaged: the maker note points past the end "
                          f"(offset {floor}); refusing to write", path=path, offset=floor)
+    # The header and the directories are what a patch rewrites in place: image data said to
+    # lie there is a damaged pointer (the patch would write over "image data")
+    tables = [("the TIFF header", 0, 8)] + [
+        (f"the {ifd.name} directory", ifd.offset, ifd.offset + 2 + 12 * len(ifd.entries) + 4)
+        for ifd in structure.ifds]
     for name, tag, ranges in image_layout(structure):
         for off, length in ranges:
             if off + length > size:
                 raise WriteError(f"the file is truncated: image data of {name} (tag "
                                  f"0x{tag:04x}) at offset {off} runs past the end ({size} "
                                  "bytes); refusing to write", path=path, offset=off)
+            hit = next((t for t, a, z in tables if length and off < z and a < off + length),
+                       None)
+            if hit is not None:
+                raise WriteError(f"the file is damaged: image data of {name} (tag 0x{tag:04x}) "
+                                 f"at offset {off} ({length} bytes) overlaps {hit}; refusing "
+                                 "to write", path=path, offset=off)
 
 
 def check_image_data_kept(structure: TiffStructure, patch: TiffPatch, size: int,

@@ -1,0 +1,113 @@
+"""The pre-write damage check: strict writing on top of tolerant reading.
+
+The reader skips what it cannot read and says so; a write must not build on those guesses.
+When the reader had to skip or guess in a structure the write re-emits or moves, the write is
+refused with a message naming the file, the structure and the offset (what ExifTool reports as
+"Bad ExifIFD directory", "File format error"...), before any plan is made; otherwise damage
+would be carried forward (an IFD pointer past the end comes to point at the data we append, a
+value that could not be read comes to read our bytes).  Pure functions on the file's bytes.
+"""
+
+from __future__ import annotations
+
+from engine.errors import EngineError, WriteError
+from engine.write.changes import Edits
+
+
+def check_damage(fmt: str, data, edits: Edits, path: str) -> None:
+    """Raise WriteError when the file is damaged where ``edits`` would write."""
+    if fmt == "JPEG":
+        _jpeg(data, edits, path)
+    elif fmt in ("PNG", "WEBP", "HEIF", "HEIC", "AVIF"):
+        if edits.exif:
+            _contained_exif(fmt, data, path)
+    elif bytes(data[:2]) in (b"II", b"MM"):
+        # TIFF and TIFF-based RAW: every write patches the IFD chain (XMP and IPTC live in
+        # IFD0 tags), so any damage in it counts
+        check_exif_structure(data, path, "the TIFF structure", 0)
+
+
+# Warnings of engine.tiff.ifd about pointers that reach past the end of the block
+_OUTSIDE = ("past the end", "outside the data", "entries, only")
+
+
+def check_exif_structure(block, path: str, what: str = "the EXIF block", base: int = 0,
+                         outside_only: bool = False) -> None:
+    """Refuse to rewrite a TIFF/EXIF block whose IFD structure the tolerant parser had to
+    patch up: a directory pointer outside the data or looping, an entry count past the end,
+    an entry of unknown type, a value outside the data.  ``base``: where the block starts in
+    the file (for the message).  ``outside_only``: only pointers past the block's end count
+    (the block itself is copied as it is)."""
+    from engine.tiff.ifd import parse_tiff
+
+    try:
+        st = parse_tiff(block, path=path)
+    except EngineError as e:
+        raise WriteError(f"{what} is damaged ({e.reason}; its TIFF header at file offset "
+                         f"{base}); refusing to write", path=path) from None
+    problems = [w.split("EXIF: ", 1)[-1] for w in st.warnings] + _suspect_entries(st)
+    if outside_only:
+        problems = [w for w in problems if any(k in w for k in _OUTSIDE)]
+    if problems:
+        more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+        raise WriteError(f"{what} is damaged ({problems[0]}{more}; offsets count from its TIFF "
+                         f"header at file offset {base}); rewriting it would carry the damage "
+                         "forward; refusing to write", path=path)
+
+
+def _suspect_entries(st) -> list[str]:
+    """Entries the tolerant parser reads but ExifTool calls bad: a BigTIFF-only type in a
+    classic TIFF ("Bad format"), a value inside the TIFF header ("Invalid offset").  (A value
+    overlapping a directory is left to the validator: real files have them, ExifTool writes
+    them, and a rewrite that changed such a value is caught there.)"""
+    out: list[str] = []
+    if st.bigtiff:
+        return out
+    for ifd in st.ifds:
+        for e in ifd.entries:
+            at = f"{ifd.name} tag 0x{e.tag:04x} (entry at offset {e.entry_offset})"
+            if e.type in (16, 17, 18):
+                out.append(f"{at} has the BigTIFF-only type {e.type}")
+            if e.value_offset is not None and e.raw and e.value_offset < 8:
+                out.append(f"{at} has its value at offset {e.value_offset}, in the TIFF header")
+    return out
+
+
+def _jpeg(data, edits: Edits, path: str) -> None:
+    from engine.formats import jpeg as J
+
+    if len(data) > 2 and data[2] != 0xFF and bytes(data[:7]) != J.EXV_SIGNATURE:
+        # ExifTool: "File format error" / "Not a valid JPG": it does not read this file as a
+        # JPEG, so nothing we write would be seen
+        raise WriteError("JPEG: no marker right after the SOI marker (garbage at offset 2); "
+                         "the file is damaged; refusing to write", path=path, offset=2)
+    layout = J.parse_jpeg(data, path)
+    segs = layout.segments
+    if edits.xmp:
+        xmp = J.find_kind(segs, "xmp")
+        if len(xmp) > 1:
+            raise WriteError(f"JPEG: {len(xmp)} standard XMP APP1 segments (offsets "
+                             f"{', '.join(str(segs[i].offset) for i in xmp)}); which one "
+                             "counts is ambiguous (ExifTool refuses too); refusing to write",
+                             path=path, offset=segs[xmp[1]].offset)
+    idx = J.find_kind(segs, "exif")
+    if idx:
+        seg = segs[idx[0]]
+        hlen = J.exif_header_len(seg) or len(J.EXIF_HEADER)
+        # An EXIF edit rewrites the block; any other edit moves what follows it, which is
+        # what ExifTool reads for a pointer past the block's end (from the file)
+        check_exif_structure(seg.payload[hlen:], path,
+                             f"the EXIF block (APP1 segment at offset {seg.offset})",
+                             seg.payload_offset + hlen, outside_only=not edits.exif)
+
+
+def _contained_exif(fmt: str, data, path: str) -> None:
+    """PNG, WebP, HEIF: the EXIF block as the reader finds it."""
+    from engine.registry import formats
+
+    cls = next((f for f in formats() if f.name == fmt), None)
+    if cls is None:
+        return
+    blocks = cls.extract(data, path)
+    if blocks.exif is not None:
+        check_exif_structure(bytes(blocks.exif), path, "the EXIF block", blocks.exif_offset)
