@@ -17,7 +17,7 @@ from engine.errors import EngineError, ReadOnlyTagError, TagValueError, UnknownT
 from engine.record import FrozenRecord
 from engine.tags.exif import EXIF_TAGS, GPS_TAGS, MULTI_VALUE, VALUES
 from engine.tiff.patch import NewEntry
-from engine.values import CONV
+from engine.values import CONV, rationalize
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -123,37 +123,6 @@ def _ratio(text: str) -> Fraction | str:
     if t in ("inf", "undef"):
         return t
     return _fraction(t)
-
-
-def rationalize(value: float, max_int: int) -> tuple[int, int]:
-    """A float as the rational ExifTool stores for it (Writer.pl Rationalize): the first
-    continued-fraction convergent within 1e-8 of the value whose terms fit ``max_int``."""
-    if value == 0:
-        return 0, 1
-    sign = -1 if value < 0 else 1
-    value = abs(value)
-    best: tuple[int, int] | None = None
-    terms: list[int] = []
-    frac = value
-    for _ in range(64):  # convergents grow at least like Fibonacci numbers: never reached
-        num, den = int(frac + 0.5), 1
-        for term in terms:  # the terms taken so far, most recent first
-            num, den = term * num + den, num
-        if num > max_int or den > max_int:
-            if best is not None:
-                break
-            return (sign, max_int) if value < 1 else (sign * max_int, 1)
-        best = num, den
-        if abs((num / den - value) / value) < 1e-8:
-            break
-        whole = int(frac)
-        terms.insert(0, whole)
-        frac -= whole
-        if not frac:
-            break
-        frac = 1 / frac
-    assert best is not None
-    return best[0] * sign, best[1]
 
 
 def _strip_unit(unit: str) -> Callable[[str], list[Fraction | str]]:

@@ -683,3 +683,34 @@ def convert(
     if isinstance(v, bytes):
         v = undef_text(v)
     return v
+
+
+def rationalize(value: float, max_int: int = 0x7FFFFFFF) -> tuple[int, int]:
+    """A float as the rational ExifTool stores for it (Writer.pl Rationalize): the first
+    continued-fraction convergent within 1e-8 of the value whose terms fit ``max_int``."""
+    if value == 0:
+        return 0, 1
+    sign = -1 if value < 0 else 1
+    value = abs(value)
+    best: tuple[int, int] | None = None
+    terms: list[int] = []
+    frac = value
+    for _ in range(64):  # convergents grow at least like Fibonacci numbers: never reached
+        num, den = int(frac + 0.5), 1
+        for term in terms:  # the terms taken so far, most recent first
+            num, den = term * num + den, num
+        if num > max_int or den > max_int:
+            if best is not None:
+                break
+            return (sign, max_int) if value < 1 else (sign * max_int, 1)
+        best = num, den
+        if abs((num / den - value) / value) < 1e-8:
+            break
+        whole = int(frac)
+        terms.insert(0, whole)
+        frac -= whole
+        if not frac:
+            break
+        frac = 1 / frac
+    assert best is not None
+    return best[0] * sign, best[1]

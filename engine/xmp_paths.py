@@ -14,6 +14,7 @@ from lxml import etree
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
 from engine.record import Record
 from engine.tags import xmp as xmp_tables
+from engine.values import rationalize
 
 _DATE = re.compile(r"^(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?)?(.*)$")
 
@@ -304,36 +305,6 @@ def _rational(tag: str, text: str, conv: str | None) -> str:
         x = _number(tag, t)
     num, den = rationalize(x)
     return f"{num}/{den}"
-
-
-def rationalize(value: float, max_int: int = 0x7FFFFFFF) -> tuple[int, int]:
-    """ExifTool's Rationalize (Writer.pl): the first continued-fraction convergent within a
-    relative 1e-8 of ``value`` whose terms fit ``max_int``."""
-    if value == 0:
-        return 0, 1
-    sign, value = (-1 if value < 0 else 1), abs(value)
-    best: tuple[int, int] | None = None
-    terms: list[int] = []  # the whole parts taken so far, most recent first
-    frac = value
-    for _ in range(64):  # convergents grow at least like Fibonacci numbers
-        num, den = int(frac + 0.5), 1
-        for term in terms:
-            num, den = term * num + den, num
-        if num > max_int or den > max_int:
-            if best is not None:
-                break
-            return (sign, max_int) if value < 1 else (sign * max_int, 1)
-        best = num, den
-        if abs((num / den - value) / value) < 1e-8:
-            break
-        whole = int(frac)
-        terms.insert(0, whole)
-        frac -= whole
-        if not frac:
-            break
-        frac = 1 / frac
-    assert best is not None
-    return best[0] * sign, best[1]
 
 
 _LENS = re.compile(r"\s*([\d.]+)(?:\s*-\s*([\d.]+))?\s*mm\s*f/?([\d.]+|\?)"

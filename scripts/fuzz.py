@@ -134,6 +134,13 @@ def _exiftool(files: list[Path], batch: int = 200) -> dict[str, dict]:
     return out
 
 
+def _copies(d: dict, plain: str) -> list[str]:
+    """The values of every copy of a tag (``Group:Name``, ``Group:CopyN:Name``)."""
+    group, _, name = plain.partition(":")
+    copy = re.compile(rf"{re.escape(group)}:Copy\d+:{re.escape(name)}")
+    return sorted(str(v) for k, v in d.items() if k == plain or copy.fullmatch(k))
+
+
 def _limit_memory() -> None:
     import resource
 
@@ -172,6 +179,8 @@ def judge_exiftool(pairs: list[tuple[Path, Path, str]]) -> list[str]:
                 continue  # warnings: compared above
             if plain != k and k not in ea and eb[k] == ea.get(plain):
                 continue  # a second copy of a value (WebP: VP8X repeats the VP8L size)
+            if _copies(ea, plain) == _copies(eb, plain):
+                continue  # the same values, numbered in another order (Copy1 <-> Copy0)
             problems.append(f"{k}: {str(ea.get(k))[:30]!r} -> {str(eb.get(k))[:30]!r}")
         want = "IFD0:Artist" if tag == "Artist" else "XMP-dc:Title"
         if eb.get(want) != "fuzz":
