@@ -80,3 +80,44 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("corpus figures")
         for s in _SUMMARIES:
             terminalreporter.write_line(s)
+
+
+# Markers, so that `scripts/test -m "not slow"` is a fast inner loop and `-m mount`,
+# `-m "not corpus"`... pick what a change needs.  A module is marked by what it uses (read
+# once per module); `slow` names the modules that take the most time in a full run.
+_MARKERS = {
+    "mount": ("metafs.mount", "fusermount", "Mount("),
+    "exiftool": ('"exiftool"', "exiftool_compat", "write_compat"),
+    "corpus": ("CORPUS", "corpus_dir"),
+}
+SLOW_MODULES = {
+    "test_corpus_read", "test_corpus_write_jpeg", "test_corpus_write_tiff", "test_fuzz",
+    "test_mount_stress", "test_xmp_complexity", "test_writer_fuzz_exiftool", "test_deleted_gone",
+    "test_values_typed", "test_restore_identity", "test_mount_trust", "test_security",
+    "test_mount_lifecycle", "test_mount_oddities",
+}
+_module_marks: dict[str, list[str]] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, what in (
+        ("mount", "mounts a real FUSE file system (root, /dev/fuse)"),
+        ("exiftool", "runs ExifTool as the outside judge"),
+        ("corpus", "reads the real-camera corpus (skipped when it is absent)"),
+        ("slow", "among the slowest modules of a full run"),
+    ):
+        config.addinivalue_line("markers", f"{name}: {what}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        marks = _module_marks.get(str(path))
+        if marks is None:
+            text = path.read_text(errors="replace")
+            marks = [m for m, needles in _MARKERS.items() if any(n in text for n in needles)]
+            if path.stem in SLOW_MODULES:
+                marks.append("slow")
+            _module_marks[str(path)] = marks
+        for m in marks:
+            item.add_marker(m)
