@@ -202,9 +202,13 @@ class Target:
             except OSError:
                 return False
             if time.monotonic() > deadline:
+                # an OSError cause: a passing condition, so the daemon keeps the edits
+                # journaled rather than drop them (whoever holds the lock may be anyone
+                # who can read the photo)
                 raise WriteError("another program has been writing the file for too "
                                  "long (it holds the writers' lock); retry later",
-                                 path=self.path)
+                                 path=self.path) from BlockingIOError(
+                                     errno.EAGAIN, "the writers' lock is held")
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
 
