@@ -81,8 +81,14 @@ def write_metadata(
     backups: str | os.PathLike[str] | None = None,
     sync_related: bool = True,
     root: str | os.PathLike[str] | None = None,
+    keep_mtime: bool = False,
+    repair: bool = False,
 ) -> WriteResult:
     """Apply ``changes`` through the safe-write pipeline (backup, temp, validate, rename).
+
+    ``keep_mtime`` (``exiftool -P``): the photo keeps its modification time.
+    ``repair`` (``metafs write --repair``): EXIF damage the write would refuse is first repaired
+    from what is readable (engine.write.repair); the notes say what was repaired and dropped.
 
     ``root`` (the daemon's SOURCE) confines the write: no symlink is followed from ``root``
     down to the photo, nor in the backup tree, and a path outside ``root`` is refused.
@@ -93,7 +99,8 @@ def write_metadata(
     try:
         for attempt in range(CHANGED_RETRIES):
             try:
-                return _write(path, changes, backup, backups, sync_related, root)
+                return _write(path, changes, backup, backups, sync_related, root, keep_mtime,
+                              repair)
             except FileChangedError:
                 # Another program wrote the file meanwhile: the changes are whole values,
                 # so they apply as well to its new content (planned again from it).
@@ -120,16 +127,19 @@ def write_metadata(
 
 def _write(path: str, changes: Mapping[str, str | None], backup: bool,
            backups: str | os.PathLike[str] | None, sync_related: bool,
-           root: str | None = None) -> WriteResult:
+           root: str | None = None, keep_mtime: bool = False,
+           repair: bool = False) -> WriteResult:
     from engine.write.paths import Target
 
     with Target(path, root) as target:
         target.lock()  # held until the new file is in place (or the write gave up)
-        return _write_locked(target, path, changes, backup, backups, sync_related)
+        return _write_locked(target, path, changes, backup, backups, sync_related, keep_mtime,
+                             repair)
 
 
 def _write_locked(target, path: str, changes: Mapping[str, str | None], backup: bool,
-                  backups: str | os.PathLike[str] | None, sync_related: bool) -> WriteResult:
+                  backups: str | os.PathLike[str] | None, sync_related: bool,
+                  keep_mtime: bool = False, repair: bool = False) -> WriteResult:
     planned_from: os.stat_result | None = os.fstat(target.fd)
     if planned_from.st_size == 0:
         raise CorruptFileError("empty file", path=path)
@@ -138,6 +148,11 @@ def _write_locked(target, path: str, changes: Mapping[str, str | None], backup: 
     except OSError as e:
         raise EngineError(f"cannot read: {e.strerror or e}", path=path) from e
     with data:
+        repaired: list[str] = []
+        if repair:
+            from engine.write.repair import repaired_view
+
+            data, repaired = repaired_view(data, path)  # the mmap itself is closed by `with`
         before, blocks = read_blocks_from(data, path)
         parts = _parts_touched(changes, sync_related)
         decode_blocks(blocks, before, parts - {"exif"})  # the rest: not needed, nor checked
@@ -162,13 +177,17 @@ def _write_locked(target, path: str, changes: Mapping[str, str | None], backup: 
         planner = planner_for(before.format, path, before.file_type)  # refuses read-only types
         edits = split_changes(wanted, known, frozenset(set(wanted) - asked))
         plan = planner(data, edits, path)
+        if repaired:  # the plan's copied ranges are of the repaired bytes, not of the file
+            plan = [bytes(data[p[0] : p[0] + p[1]]) if isinstance(p, tuple) else p
+                    for p in plan]
         decoded = parts - {"exif"}
-        notes = [n for p, ns in copied.items() if p in wanted for n in ns]  # copies, cuts
+        notes = repaired + [n for p, ns in copied.items() if p in wanted for n in ns]
         notes += _link_notes(planned_from, path, backup, backups)
         backup_file = safety.safe_rewrite(
             path, plan,
             validate=lambda tmp: _validate(tmp, path, before, edits, data, blocks, decoded),
             backup=backup, backups=backups, planned_from=planned_from, target=target,
+            keep_mtime=keep_mtime,
         )
     return WriteResult(path, backup_file, dict(edits.paths), notes=notes)
 
@@ -243,12 +262,13 @@ def _changed_parts(old: Blocks, new: Blocks) -> frozenset[str]:
 
 
 def _image_region(fmt: str, data) -> tuple[int, int] | None:
-    """Where the image data that must not change lies (JPEG: from SOS to the end)."""
+    """Where the image data that must not change lies (JPEG: from SOS to the end, but for
+    trailers with absolute offsets, which engine.write.trailers.check_trailers checks)."""
     if fmt != "JPEG":
         return None
-    from engine.formats.jpeg import parse_jpeg
+    from engine.write.trailers import image_region
 
-    return parse_jpeg(data).tail_offset, len(data)
+    return image_region(data)
 
 
 def _heif_items(data) -> dict:
@@ -306,6 +326,12 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
                 or not _same_bytes(original, old[0], data, new[0], old[1] - old[0])
             ):
                 raise ValidationError("image data changed; nothing was written", path=path)
+            if old is not None:
+                from engine.write.trailers import check_trailers
+
+                why = check_trailers(original, data)
+                if why is not None:
+                    raise ValidationError(f"{why}; nothing was written", path=path)
             if before.format == "HEIF" and _heif_items(original) != _heif_items(data):
                 raise ValidationError("image items changed; nothing was written", path=path)
             if old is None and _tiff_layout(original) != _tiff_layout(data):
@@ -476,11 +502,12 @@ def write_exif_field(path: str | os.PathLike[str], field: str, value: str | None
 
 
 def restore(path: str | os.PathLike[str], *, backups: str | os.PathLike[str] | None = None,
-            root: str | os.PathLike[str] | None = None) -> str:
+            root: str | os.PathLike[str] | None = None, keep_mtime: bool = False) -> str:
     """Put the backed-up original back in place; returns the backup path used.  ``root``
-    confines it as for write_metadata; the photo's writers' lock is held meanwhile."""
+    confines it as for write_metadata; the photo's writers' lock is held meanwhile.
+    ``keep_mtime``: the photo keeps the modification time it had before the restore."""
     return safety.restore_file(os.fspath(path), backups,
-                               None if root is None else os.fspath(root))
+                               None if root is None else os.fspath(root), keep_mtime)
 
 
 def list_backups(path: str | os.PathLike[str], *,

@@ -21,26 +21,68 @@ def _print_err(msg: str) -> None:
     print(f"metafs: {msg}", file=sys.stderr)
 
 
-class Progress:
-    """A one-line progress bar on a terminal, silent otherwise."""
+PROGRESS_AFTER = 1.0  # seconds: shorter runs show no progress bar
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.active = total > 1 and sys.stderr.isatty()
+
+class Batch:
+    """One command over many files: a progress line on a terminal once the run has taken
+    a second, the messages, and ExifTool's summary at the end (on stderr, when more than
+    one file was named, unless quiet: a one-file write stays silent, as scripts expect)."""
+
+    def __init__(self, total: int, quiet: bool = False) -> None:
+        import time
+
+        self.total, self.quiet = total, quiet
+        self.updated = self.unchanged = self.failed = self.done = 0
+        self._clock = time.monotonic
+        self._start = time.monotonic()
+        self._tty = total > 1 and not quiet and sys.stderr.isatty()
+        self._shown = False
 
     def step(self, name: str) -> None:
         self.done += 1
-        if self.active:
-            width = 30
-            filled = width * self.done // self.total
-            bar = "#" * filled + "." * (width - filled)
-            sys.stderr.write(f"\r[{bar}] {self.done}/{self.total} {name[-40:]:<40}")
-            sys.stderr.flush()
+        if not self._tty or self.done == self.total:
+            return
+        if not self._shown and self._clock() - self._start < PROGRESS_AFTER:
+            return
+        self._shown = True
+        width = 30
+        filled = width * self.done // self.total
+        bar = "#" * filled + "." * (width - filled)
+        sys.stderr.write(f"\r[{bar}] {self.done}/{self.total} {name[-40:]:<40}")
+        sys.stderr.flush()
 
-    def close(self) -> None:
-        if self.active:
-            sys.stderr.write("\n")
+    def _clear(self) -> None:
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+
+    def say(self, text: str) -> None:
+        """A line on stdout (the progress line, on the same terminal, is cleared first)."""
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+        print(text)
+
+    def error(self, msg: str) -> None:
+        """A message on stderr (the progress line is cleared first, redrawn at the next
+        file)."""
+        self._clear()
+        _print_err(msg)
+
+    def summary(self, *lines: tuple[int, str, bool]) -> None:
+        """``(count, words, always)``: ExifTool's lines, ``    3 image files updated``;
+        a line whose count is 0 is left out unless ``always``."""
+        self._clear()
+        if self.quiet or self.total < 2:
+            return
+        for count, words, always in lines:
+            if count or always:
+                print(f"{count:5d} {words}", file=sys.stderr)
+
+    def write_summary(self) -> None:
+        self.summary((self.updated, "image files updated", True),
+                     (self.unchanged, "image files unchanged", False),
+                     (self.failed, "files weren't updated due to errors", False))
 
 
 def _is_image(path: str) -> bool:
@@ -98,28 +140,40 @@ def _expand(names: Sequence[str], recursive: bool) -> tuple[list[str], bool]:
 def cmd_read(args: argparse.Namespace) -> int:
     files, empty = _expand(args.files, args.recursive)
     status = 1 if empty else 0
+    table = args.json or args.csv
+    batch = Batch(len(files), args.quiet or bool(table))  # exiftool -j/-csv: no summary
     results = []
     for f in files:
         try:
             md = engine.read_metadata(f)
         except Exception as e:  # noqa: BLE001 - one bad file must not end a long listing
             msg = str(e) if isinstance(e, EngineError) else f"{f}: {type(e).__name__}: {e}"
-            _print_err(msg)
+            batch.error(msg)
+            batch.failed += 1
             results.append({"SourceFile": f, "Error": msg})
             status = 1
             continue
-        if args.json:
+        finally:
+            batch.step(f)
+        batch.updated += 1
+        if table:
             results.append(md.to_json(exiftool_keys=args.groups))
         else:
-            if len(files) > 1:
-                print(f"======== {f}")
+            lines = [f"======== {f}"] if len(files) > 1 else []
             for tag in md.tags.values():
                 key = f"{tag.group}:{tag.name}" if args.groups else tag.path
                 value = tag.value if isinstance(tag.value, str) else ", ".join(tag.value)
-                print(f"{key}: {value}")
-            for w in md.warnings:
-                print(f"Warning: {w}")
-    if args.json:
+                lines.append(f"{key}: {value}")
+            lines += [f"Warning: {w}" for w in md.warnings]
+            if lines:
+                batch.say("\n".join(lines))
+    batch.summary((batch.updated, "image files read", True),
+                  (batch.failed, "files could not be read", False))
+    if args.csv:
+        from metafs.table import write_csv
+
+        write_csv(results, sys.stdout, args.sep)
+    elif args.json:
         import json
 
         json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
@@ -140,43 +194,55 @@ def _parse_changes(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _run_batch(
-    files: Sequence[str], op: Callable[[str], object], verb: str
+    files: Sequence[str], op: Callable[[str], object], verb: str, quiet: bool = False,
+    summary: Callable[[Batch], None] = Batch.write_summary,
 ) -> int:
-    failed = 0
-    bar = Progress(len(files))
+    """``op`` on each file; a failing file is reported and the rest go on.  Exit status 0
+    only when every file was written or unchanged."""
+    batch = Batch(len(files), quiet)
     for f in files:
         try:
             result = op(f)
         except EngineError as e:
-            failed += 1
-            if bar.active:
-                sys.stderr.write("\n")
-            _print_err(f"{verb} failed: {e}")
+            batch.failed += 1
+            batch.error(f"{verb} failed: {e}")
         else:
+            if getattr(result, "unchanged", False):
+                batch.unchanged += 1
+            else:
+                batch.updated += 1
             for note in getattr(result, "notes", ()):
                 if note.startswith(COPY_NOTES):  # what was done: EXIF/XMP/IPTC copies
-                    print(f"{f}: {note}")
+                    if not quiet:
+                        batch.say(f"{f}: {note}")
                     continue
-                if bar.active:
-                    sys.stderr.write("\n")
-                _print_err(f"note: {f}: {note}")
-        bar.step(f)
-    bar.close()
-    return 1 if failed else 0
+                batch.error(f"note: {f}: {note}")
+        batch.step(f)
+    summary(batch)
+    return 1 if batch.failed else 0
 
 
 def cmd_write(args: argparse.Namespace) -> int:
     changes = _parse_changes(args)
+    if args.csv or args.json:
+        if changes:
+            _print_err("--csv/--json FILE give the values: no --set or --delete with them")
+            return 2
+        from metafs.table import import_table
+
+        return import_table(args, _run_batch)
     if not changes:
-        _print_err("nothing to write: give --set TAG=VALUE or --delete TAG")
+        _print_err("nothing to write: give --set TAG=VALUE or --delete TAG "
+                   "(or --csv/--json FILE)")
         return 2
     return _run_batch(
         args.files,
         lambda f: engine.write_metadata(
             f, changes, backup=not args.no_backup, backups=args.backups,
-            sync_related=not args.no_sync,
+            sync_related=not args.no_sync, keep_mtime=args.keep_mtime,
+            **({"repair": True} if getattr(args, "repair", False) else {}),
         ),
-        "write",
+        "write", args.quiet,
     )
 
 
@@ -207,7 +273,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return status
 
     def restore(f: str) -> str:
-        used = engine.restore(f, backups=args.backups)
+        used = engine.restore(f, backups=args.backups, keep_mtime=args.keep_mtime)
         try:
             when = f", the version of {_when(os.stat(used, follow_symlinks=False))}"
         except OSError:
@@ -215,7 +281,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(f"{f}: restored from {used}{when}")
         return used
 
-    return _run_batch(args.files, restore, "restore")
+    def summary(batch: Batch) -> None:
+        batch.summary((batch.updated, "image files restored", True),
+                      (batch.failed, "files weren't restored due to errors", False))
+
+    return _run_batch(args.files, restore, "restore", args.quiet, summary)
 
 
 def cmd_copy_tags(args: argparse.Namespace) -> int:
@@ -231,9 +301,9 @@ def cmd_copy_tags(args: argparse.Namespace) -> int:
         args.dest,
         lambda f: engine.write_metadata(
             f, changes, backup=not args.no_backup, backups=args.backups,
-            sync_related=not args.no_sync,
+            sync_related=not args.no_sync, keep_mtime=args.keep_mtime,
         ),
-        "copy-tags",
+        "copy-tags", args.quiet,
     )
 
 
@@ -243,6 +313,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
     return main_mount(
         args.source, args.mountpoint, foreground=args.foreground,
         debounce_ms=args.debounce, read_only=args.read_only, sync=not args.no_sync,
+        keep_mtime=args.keep_mtime,
     )
 
 
@@ -250,6 +321,12 @@ def cmd_umount(args: argparse.Namespace) -> int:
     from metafs.mount import main_umount
 
     return main_umount(args.mountpoint)
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    from metafs.tagdoc import main_tags
+
+    return main_tags(args.what, args.writable)
 
 
 def _columns() -> int:
@@ -266,10 +343,90 @@ def _columns() -> int:
     return columns or 80
 
 
+TAG_PATHS = """\
+tag paths: EXIF tags by name (Artist, DateTimeOriginal, GPSLatitude), XMP as
+xmp/PREFIX:NAME (xmp/dc:title, xmp/Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiAdrCity),
+IPTC as iptc/NAME (iptc/Keywords, iptc/City).  `metafs tags` lists them, `metafs tags NAME`
+says what one accepts."""
+
+EXIT = """\
+exit status: 0 when every file was written or already held the values, 1 when a file
+failed (the others are still done; each failure is one line on stderr), 2 for a usage
+error.  With more than one file a summary follows on stderr, in ExifTool's words
+("    3 image files updated", "    1 files weren't updated due to errors"); -q drops it."""
+
+EPILOGS = {
+    "read": """\
+examples:
+  metafs read photo.jpg                     every tag, one "path: value" per line
+  metafs read -r --json Pictures/ > all.json  a folder and its subfolders, as exiftool -j
+  metafs read --csv *.jpg > tags.csv        a spreadsheet: SourceFile, one column per tag
+  metafs read -G photo.jpg                  keys as ExifTool's Group:Name
+
+lists (iptc/Keywords, xmp/dc:subject) print joined with ", " (--sep to change it).
+exit status: 0 when every file was read, 1 otherwise.
+""" + TAG_PATHS,
+    "write": """\
+examples:
+  metafs write photo.jpg --set Artist="Jane Doe"
+  metafs write *.jpg --set xmp/dc:title="Harbour at dusk" --delete iptc/City
+  metafs write photo.jpg --set iptc/Keywords="sunset\\nbay"   a list: one item per \\n
+  metafs write -P *.jpg --set Copyright="(c) 2024 J. Doe"   keep each file's mtime
+  metafs write --csv tags.csv *.jpg       the values of a `metafs read --csv` spreadsheet
+  metafs write --json all.json Pictures/  the values of a `metafs read --json` listing
+
+Each file is written safely: the original is kept under .originals/ (first write only),
+the new file is checked before it replaces the old one (`metafs restore` puts it back).
+A tag with copies in EXIF, XMP and IPTC is kept in step (Artist also sets xmp/dc:creator,
+and iptc/By-line when the photo has IPTC), as ExifTool's MWG rules do; stdout says which
+copies were set.  --no-sync writes only the tags named.
+--csv/--json: a row per file (SourceFile, as `metafs read` prints it; FILE arguments
+choose which rows apply, a folder stands for its images); an empty cell leaves the tag
+alone, a cell holding the delete marker ("-") deletes it, a cell equal to the file's
+value is skipped; list cells are split at the --sep separator.  A bad row refuses
+that file only.
+
+""" + TAG_PATHS + "\n\n" + EXIT,
+    "restore": """\
+examples:
+  metafs restore photo.jpg            put the original (kept at the first write) back
+  metafs restore --list photo.jpg     what backups there are, restore nothing
+  metafs restore -P *.jpg             keep each photo's current mtime
+
+""" + EXIT.replace("written", "restored"),
+    "copy-tags": """\
+examples:
+  metafs copy-tags best.jpg *.jpg                 every writable tag of best.jpg
+  metafs copy-tags best.jpg a.jpg b.jpg --tags Artist Copyright xmp/dc:rights
+  metafs copy-tags best.jpg a.jpg --tags xmp/Iptc4xmpCore:CreatorContactInfo
+
+""" + TAG_PATHS + "\n\n" + EXIT,
+    "mount": """\
+examples:
+  metafs mount ~/Pictures /mnt/meta
+  cat /mnt/meta/photo.jpg.meta/Make
+  echo "Jane Doe" > /mnt/meta/photo.jpg.meta/Artist    written a moment later, safely
+  ls /mnt/meta/photo.jpg.meta/xmp/                      XMP properties as files
+  metafs umount /mnt/meta                               commit pending edits, unmount
+
+An emptied tag file deletes the tag; rm deletes it too.  Edits are journalled, written
+with a backup under SOURCE/.originals/ and checked; .metafs/status says how they went.""",
+    "umount": """\
+example:
+  metafs umount /mnt/meta""",
+    "tags": """\
+examples:
+  metafs tags                    every known tag path, its kind and accepted forms
+  metafs tags --writable xmp     the writable XMP properties
+  metafs tags iptc               the IPTC datasets
+  metafs tags Orientation        one tag: what it accepts, an example, its values""",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
-    class HelpFormatter(argparse.HelpFormatter):
+    class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         # given the width: argparse would import shutil to find it (3 ms, and it makes a
         # formatter for every argument added)
         def __init__(self, prog: str) -> None:
@@ -280,40 +437,72 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs.setdefault("formatter_class", HelpFormatter)
             super().__init__(*args, **kwargs)
 
-    ap = Parser(prog="metafs", description="Photo metadata as files, written safely.")
+    ap = Parser(prog="metafs", description="Photo metadata as files, written safely.",
+                epilog="`metafs COMMAND --help` shows examples.\n\n" + TAG_PATHS)
     sub = ap.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser(
-        "read", help="print the metadata of files (a folder: the images in it)"
-    )
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                              epilog=EPILOGS[name])
+
+    def quiet(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="no summary, no progress bar, no list of the copies made "
+                       "(failures and warnings are still reported)")
+
+    def keep_mtime(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-P", "--keep-mtime", action="store_true",
+                       help="the photo keeps its modification time (exiftool -P)")
+
+    p = command("read", "print the metadata of files (a folder: the images in it)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="JSON like exiftool -j")
+    p.add_argument("--csv", action="store_true",
+                   help="CSV like exiftool -csv: SourceFile, then one column per tag")
+    p.add_argument("--sep", default=", ", metavar="STR",
+                   help="--csv: between the items of a list (default: ', ')")
     p.add_argument("-G", "--groups", action="store_true", help="keys as ExifTool Group:Name")
     p.add_argument(
         "-r", "--recursive", action="store_true", help="FILE folders: read their subfolders too"
     )
+    quiet(p)
     p.set_defaults(func=cmd_read)
 
     def write_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--no-backup", action="store_true", help="do not keep the original")
         p.add_argument("--backups", metavar="DIR", help="root of the .originals tree")
+        keep_mtime(p)
+        quiet(p)
 
-    p = sub.add_parser("write", help="change tags safely (backup, validate, atomic replace)")
+    p = command("write", "change tags safely (backup, validate, atomic replace)")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--set", action="append", metavar="TAG=VALUE")
-    p.add_argument("--delete", action="append", metavar="TAG")
+    p.add_argument("--set", action="append", metavar="TAG=VALUE",
+                   help="give TAG this value (\\n between the items of a list)")
+    p.add_argument("--delete", action="append", metavar="TAG", help="remove TAG")
+    p.add_argument("--csv", metavar="CSVFILE", help="the values of a CSV file (exiftool -csv=)")
+    p.add_argument("--json", metavar="JSONFILE",
+                   help="the values of a JSON file as `metafs read --json` prints")
+    p.add_argument("--sep", default=", ", metavar="STR",
+                   help="--csv: splits the cells of list tags (default: ', ')")
+    p.add_argument("--delete-marker", default="-", metavar="STR",
+                   help="--csv/--json: a cell holding this deletes the tag (default: '-')")
     p.add_argument("--no-sync", action="store_true", help="do not update EXIF/XMP/IPTC copies")
+    p.add_argument("--repair", action="store_true",
+                   help="repair the EXIF damage a write would refuse (entries out of sequence "
+                   "or unreadable, multi-segment EXIF...) as ExifTool does; says what changed")
     write_opts(p)
     p.set_defaults(func=cmd_write)
 
-    p = sub.add_parser("restore", help="put the backed-up original back")
+    p = command("restore", "put the backed-up original back")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--backups", metavar="DIR")
     p.add_argument("--list", action="store_true",
                    help="list the backups kept of each file, restore nothing")
+    keep_mtime(p)
+    quiet(p)
     p.set_defaults(func=cmd_restore)
 
-    p = sub.add_parser("copy-tags", help="apply one file's metadata to others")
+    p = command("copy-tags", "apply one file's metadata to others")
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", nargs="+", metavar="DST")
     p.add_argument("--tags", nargs="+", metavar="TAG",
@@ -323,19 +512,27 @@ def build_parser() -> argparse.ArgumentParser:
     write_opts(p)
     p.set_defaults(func=cmd_copy_tags)
 
-    p = sub.add_parser("mount", help="mount a photo directory")
+    p = command("mount", "mount a photo directory")
     p.add_argument("source")
     p.add_argument("mountpoint")
     p.add_argument("--foreground", "-f", action="store_true")
-    p.add_argument("--debounce", type=int, default=300, metavar="MS")
+    p.add_argument("--debounce", type=int, default=300, metavar="MS",
+                   help="an edit is written this long after the last change (default 300)")
     p.add_argument("--read-only", action="store_true")
     p.add_argument("--no-sync", action="store_true",
                    help="edits change only the tag written, not its EXIF/XMP/IPTC copies")
+    keep_mtime(p)
     p.set_defaults(func=cmd_mount)
 
-    p = sub.add_parser("umount", help="commit pending edits and unmount")
+    p = command("umount", "commit pending edits and unmount")
     p.add_argument("mountpoint")
     p.set_defaults(func=cmd_umount)
+
+    p = command("tags", "list the tag paths metafs knows (exiftool -list, -listw)")
+    p.add_argument("what", nargs="?", metavar="GROUP|NAME",
+                   help="exif, xmp, xmp/PREFIX, iptc; or one tag path")
+    p.add_argument("--writable", action="store_true", help="only the tags metafs can write")
+    p.set_defaults(func=cmd_tags)
     return ap
 
 
@@ -344,7 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
 # eighth of such a run.  Only the plain forms are taken; everything else (--help, abbreviated
 # or --opt=value options, a value starting with "-", FILEs on both sides of an option, any
 # error) goes to argparse.  tests/test_cli_fast_path.py checks that both read the same.
-_WRITE_FLAGS = {"--no-sync": "no_sync", "--no-backup": "no_backup"}
+_WRITE_FLAGS = {"--no-sync": "no_sync", "--no-backup": "no_backup", "-q": "quiet",
+                "--quiet": "quiet", "-P": "keep_mtime", "--keep-mtime": "keep_mtime",
+                "--repair": "repair"}
 _WRITE_VALUES = {"--set": "set", "--delete": "delete", "--backups": "backups"}
 
 
@@ -353,7 +552,9 @@ def quick_write_args(argv: Sequence[str]) -> SimpleNamespace | None:
     if not argv or argv[0] != "write":
         return None
     args = SimpleNamespace(command="write", files=[], set=None, delete=None, no_sync=False,
-                           no_backup=False, backups=None, func=cmd_write)
+                           no_backup=False, backups=None, func=cmd_write, quiet=False,
+                           keep_mtime=False, csv=None, json=None, sep=", ", delete_marker="-",
+                           repair=False)
     i, files_ended = 1, False
     while i < len(argv):
         arg = argv[i]

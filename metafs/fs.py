@@ -23,6 +23,7 @@ from metafs import passthrough as pt
 from metafs.batcher import Batcher
 from metafs.editing import MetaEditor, StaticHandle, TagHandle, land
 from metafs.errors import fail, fuse_error, handler, requests
+from metafs.index import MetaIndex
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.journal import Journal
 from metafs.kernel import KernelSync, _invalidate
@@ -65,6 +66,7 @@ class Operations(KernelSync, pyfuse3.Operations):
         notify_kernel: bool = True,
         mountpoint: str = "",
         watch_source: bool = False,
+        index: MetaIndex | None = None,
     ) -> None:
         super().__init__()
         self.source = os.path.abspath(source)
@@ -75,6 +77,7 @@ class Operations(KernelSync, pyfuse3.Operations):
         self.terminated_by_signal = False  # then the daemon unmounts itself at the end
         self.inodes = InodeTable()
         self.views = PhotoViews(engine or real_engine(), self.source)
+        self.views.index = index
         self.batcher = Batcher(self._commit_sync, debounce=debounce, on_done=self._committed)
         self.views.overlay = self.batcher.overlay
         self.views.on_change = self._photo_changed
@@ -90,6 +93,8 @@ class Operations(KernelSync, pyfuse3.Operations):
         # get an fh naming the inode, not a handle.  Set by mount.run().
         self.stateless_readers = False
         self._listings: dict[int, list[tuple[str, Node, Any]]] = {}
+        # SRC inode -> the file's (inode, size, mtime, ctime) at its last read-only open
+        self._src_seen: dict[int, tuple[int, int, int, int] | None] = {}
         # Inodes whose cached attributes, pages and listings the kernel must drop; sent by
         # a task of its own, never from a handler (the kernel may be waiting on that very
         # handler while it invalidates).
@@ -107,6 +112,18 @@ class Operations(KernelSync, pyfuse3.Operations):
             nursery.start_soon(self._send_invalidations)
         if self.watcher is not None:
             nursery.start_soon(self.watcher.run)
+        if self.views.index is not None:
+            nursery.start_soon(self._flush_index)
+
+    async def _flush_index(self) -> None:
+        """Rows decoded at the end of a walk reach the index within a fraction of a second
+        (a batch is otherwise written when the next one fills)."""
+        index = self.views.index
+        assert index is not None
+        while True:
+            await trio.sleep(0.25)
+            if index.due():
+                await trio.to_thread.run_sync(index.flush)
 
     # -- paths and nodes ----------------------------------------------------------------
 
@@ -230,6 +247,19 @@ class Operations(KernelSync, pyfuse3.Operations):
     async def forget(self, inode_list: Any) -> None:
         for inode, n in inode_list:
             self.inodes.forget(inode, n)
+            if inode in self._src_seen and self.inodes.get(inode) is None:
+                del self._src_seen[inode]
+
+    def _src_unchanged(self, node: Node, fd: int, writing: int) -> bool:
+        """Whether the kernel may keep the pages it holds of this file (FOPEN_KEEP_CACHE):
+        only while the file is the one the last open saw (inode, size, mtime, ctime), so a
+        photo another program rewrote is read anew at its next open, watcher or not (the
+        watcher and commits also drop the pages of a photo that changes while open)."""
+        st = os.fstat(fd)
+        sig = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        keep = not writing and self._src_seen.get(node.inode) == sig
+        self._src_seen[node.inode] = None if writing else sig
+        return keep
 
     @handler
     async def getattr(self, inode: int, ctx: Any = None) -> pyfuse3.EntryAttributes:
@@ -584,7 +614,8 @@ class Operations(KernelSync, pyfuse3.Operations):
             if writing:
                 self._writable()
             fd = os.open(self._src(node.rel), flags & ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY))
-            return pyfuse3.FileInfo(fh=self._fh(SrcHandle(fd, node.rel)))
+            return pyfuse3.FileInfo(fh=self._fh(SrcHandle(fd, node.rel)),
+                                    keep_cache=self._src_unchanged(node, fd, writing))
         if node.kind is Kind.ORIG:
             if writing:
                 raise fail(errno.EROFS)
@@ -798,8 +829,17 @@ class Operations(KernelSync, pyfuse3.Operations):
                 + (f"{self.watcher.watching} folder(s)" if self.watcher else "off")
                 + f"; generated entries cached {self.editor.timeout:g} s",
                 f"requests: {sum(requests.values())} ({counts})",
+                self._index_line(),
             ),
         )
+
+
+    def _index_line(self) -> str:
+        index = self.views.index
+        where = f"{index.shown}, {index.state}" if index is not None else "none"
+        hits = index.hits if index is not None else 0
+        return (f"index: {where}; photos decoded {self.views.decodes}, "
+                f"from the index {hits}")
 
 
 def _give_to_caller(path: str, ctx: Any) -> None:

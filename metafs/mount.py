@@ -183,8 +183,10 @@ def run(
     read_only: bool = False,
     engine: EngineFacade | None = None,
     sync: bool = True,
+    keep_mtime: bool = False,
     ready: Callable[[str | None], None] = lambda err: None,
     note: Callable[[str], None] = lambda text: None,
+    index_path: str | None = None,
 ) -> int:
     """Mount and serve until unmounted (in this process).  ``ready(None)`` once the mount
     is up, ``ready(message)`` when it could not be; ``note(text)`` before it, for what the
@@ -193,7 +195,10 @@ def run(
     engine = engine or real_engine()
     if not sync:
         engine = _without_sync(engine)
+    if keep_mtime:
+        engine = _with_write_option(engine, "keep_mtime", True)
     journal = None
+    index = None
     notes: list[str] = []
     try:
         check_fuse()
@@ -213,8 +218,10 @@ def run(
             journal = Journal(os.path.join(source, ORIGINALS, JOURNAL_DIR), root=source)
             journal.open()
             replay_journal(journal, source, engine)
+        index = open_index(source, read_only, index_path, notes)
         ops = Operations(
             source,
+            index=index,
             engine=engine,
             journal=journal,
             debounce=debounce_ms / 1000,
@@ -240,11 +247,15 @@ def run(
     except (MountError, JournalError) as e:
         if journal is not None:
             journal.close()
+        if index is not None:
+            index.close()
         ready(str(e))
         return 1
     except (OSError, EngineError) as e:  # SOURCE's state folder cannot be made, say
         if journal is not None:
             journal.close()
+        if index is not None:
+            index.close()
         if isinstance(e, OSError):
             why = f"{e.filename}: {e.strerror}" if e.filename else str(e.strerror or e)
         else:
@@ -265,19 +276,44 @@ def run(
         pyfuse3.close(unmount=ops.terminated_by_signal)
         if journal is not None:
             journal.close()
+        if index is not None:
+            index.close()
     log.info("unmounted %s", mountpoint)
     return 0
+
+
+def open_index(source: str, read_only: bool, path: str | None, notes: list[str]) -> Any:
+    """The persistent metadata index (metafs.index): ``path`` (``--index``), else beside the
+    journal in SOURCE/.originals/.journal, else (read-only SOURCE) in $XDG_CACHE_HOME/metafs.
+    None when it cannot be had: photos are then decoded at every mount, and a note says so."""
+    from metafs import index as mi
+
+    try:
+        if path is not None:
+            return mi.open_at(path)
+        if read_only:
+            return mi.open_at(mi.cache_index_path(source))
+        return mi.open_beside_journal(os.path.join(source, ORIGINALS, JOURNAL_DIR), source)
+    except (OSError, EngineError) as e:
+        notes.append(f"no metadata index ({e}): photos are decoded again at every mount")
+        return None
 
 
 def _without_sync(engine: EngineFacade) -> EngineFacade:
     """``--no-sync``: every write of this mount (commits and journal replay) changes only the
     tags named, no EXIF/XMP/IPTC copy of them, as ``metafs write --no-sync`` does."""
+    return _with_write_option(engine, "sync_related", False)
+
+
+def _with_write_option(engine: EngineFacade, name: str, value: Any) -> EngineFacade:
+    """Every write of this mount (commits and journal replay) with ``name=value``
+    (``--no-sync``, ``--keep-mtime``)."""
     import dataclasses
 
     write = engine.write_metadata
 
     def write_metadata(path: str, changes: Any, **kwargs: Any) -> Any:
-        return write(path, changes, **{**kwargs, "sync_related": False})
+        return write(path, changes, **{**kwargs, name: value})
 
     return dataclasses.replace(engine, write_metadata=write_metadata)
 
@@ -291,6 +327,8 @@ def main_mount(
     read_only: bool = False,
     sync: bool = True,
     engine: EngineFacade | None = None,
+    keep_mtime: bool = False,
+    index_path: str | None = None,
 ) -> int:
     def report(err: str | None) -> None:
         if err is not None:
@@ -307,6 +345,8 @@ def main_mount(
             debounce_ms=debounce_ms,
             read_only=read_only,
             sync=sync,
+            keep_mtime=keep_mtime,
+            index_path=index_path,
             engine=engine,
             ready=report,
             note=tell,
@@ -350,6 +390,8 @@ def main_mount(
             debounce_ms=debounce_ms,
             read_only=read_only,
             sync=sync,
+            keep_mtime=keep_mtime,
+            index_path=index_path,
             engine=engine,
             ready=signal_ready,
             note=signal_note,
@@ -515,7 +557,9 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--debounce", type=int, default=300)
     p.add_argument("--read-only", action="store_true")
     p.add_argument("--no-sync", action="store_true")
+    p.add_argument("--keep-mtime", "-P", action="store_true")
     p.add_argument("--umount", action="store_true")
+    p.add_argument("--index", metavar="PATH", help="the metadata index file to use")
     a = p.parse_args(argv)
     if a.umount:
         return main_umount(a.source)
@@ -526,6 +570,8 @@ def _main(argv: list[str] | None = None) -> int:
         debounce_ms=a.debounce,
         read_only=a.read_only,
         sync=not a.no_sync,
+        keep_mtime=a.keep_mtime,
+        index_path=a.index,
     )
 
 

@@ -3,6 +3,10 @@
 The engine is reached through ``EngineFacade`` so tests can give the daemon a fake one.
 Metadata is cached per photo together with the photo's (inode, size, mtime, ctime); any change
 of those (another program rewrote the photo, or we did) makes the next access read it again.
+Reading it goes to the persistent index first (metafs.index): a photo whose (device, inode,
+size, mtime, ctime) match its row is not decoded again, across walks and mounts.  So the
+daemon keeps only a bounded working set of photos in memory (``CACHE_SIZE``): a walk of a
+library larger than that costs an index lookup per photo, not a decode.
 What is derived from the metadata alone (tag file contents, folder listings) is memoized per
 photo until the metadata changes; it is used only while the photo has no pending edit, no
 scratch file and no tag being created (``clean``), so what it says is always exact.
@@ -24,16 +28,20 @@ import trio
 
 from engine.model import Metadata
 from engine.registry import READ_ONLY_TYPES
+from metafs.index import MetaIndex, key_of
 from metafs.tagfiles import ScratchFile, encode_text, tag_content
 
 log = logging.getLogger(__name__)
 
 Signature = tuple[int, int, int, int]
 Changes = dict[str, str | None]
+Read = tuple[Signature, Metadata | None, str | None]
 
 # Folders every .meta shows even when empty, so new tags of these families can be created.
 DEFAULT_DIRS = ("iptc", "xmp")
-CACHE_SIZE = 4096
+# Photos kept decoded in memory (with their memoized tag contents and listings): the working
+# set of the walks in progress.  The index holds the rest; RSS does not grow with the library.
+CACHE_SIZE = 1024
 META_SUFFIX = ".meta"  # NAME.meta/: the folder of a photo's tags
 # Lookups, getattr and listings trust the photo's last stat for this long (the kernel itself
 # caches attributes for a second); opening a tag file always looks at the photo again.
@@ -148,6 +156,8 @@ class PhotoViews:
         self._specs: OrderedDict[str, tuple[Any, str | None]] = OrderedDict()
         # id(metadata) -> (metadata, the groups its format can hold)
         self._group_memo: dict[int, tuple[Metadata, frozenset[str]]] = {}
+        self.index: MetaIndex | None = None  # set by the mount (metafs.index)
+        self.decodes = 0  # photos decoded by the engine (index misses included)
 
     def path(self, rel: str) -> str:
         return os.path.join(self.source, rel)
@@ -175,7 +185,7 @@ class PhotoViews:
         if photo is None:
             photo = self._photos[rel] = Photo()
             if len(self._photos) > CACHE_SIZE:
-                self._photos.popitem(last=False)
+                self._evict()
         else:
             self._photos.move_to_end(rel)
             if recent and photo.sig is not None and not photo.lock.locked():
@@ -185,13 +195,28 @@ class PhotoViews:
         if photo.sig == signature(st):
             return photo.md
         async with photo.lock:
-            if photo.sig != signature(self._stat(photo, rel)):
+            st = self._stat(photo, rel)
+            if photo.sig != signature(st):
                 known = photo.sig is not None
-                sig, md, err = await trio.to_thread.run_sync(self._read, rel)
+                # The index inline (a point lookup in a file the page cache holds: cheaper
+                # than the hop to a thread), the engine in a thread.
+                hit = self._from_index(rel, st)
+                if hit is not None:
+                    sig, md, err = hit
+                else:
+                    sig, md, err = await trio.to_thread.run_sync(self._decode, rel)
                 self.store(rel, md, sig, err)
                 if known:
                     self.on_change(rel)
         return photo.md
+
+    def _evict(self) -> None:
+        """Drop the photo used longest ago (not one being read: its lock is held)."""
+        for _ in range(len(self._photos)):
+            rel, photo = self._photos.popitem(last=False)
+            if not photo.lock.locked():
+                return
+            self._photos[rel] = photo
 
     def _stat(self, photo: Photo, rel: str) -> os.stat_result:
         st = os.stat(self.path(rel))
@@ -205,18 +230,39 @@ class PhotoViews:
             return os.stat(self.path(rel))
         return photo.st
 
-    def _read(self, rel: str) -> tuple[Signature, Metadata | None, str | None]:
+    def _from_index(self, rel: str, st: os.stat_result) -> Read | None:
+        if self.index is None:
+            return None
+        hit = self.index.get(rel, key_of(st), self.path(rel))
+        return None if hit is None else (signature(st), hit[0], hit[1])
+
+    def _read(self, rel: str) -> Read:
+        """Blocking: the photo's metadata from the index, else decoded."""
+        hit = self._from_index(rel, os.stat(self.path(rel)))
+        return hit if hit is not None else self._decode(rel)
+
+    def _decode(self, rel: str) -> Read:
+        """Blocking: the engine reads the photo; the index keeps what it found."""
         path = self.path(rel)
-        sig = signature(os.stat(path))  # before reading: a change while reading reloads again
+        st = os.stat(path)  # before reading: a change while reading reloads again
+        sig = signature(st)
+        index = self.index
+        self.decodes += 1
+        md: Metadata | None = None
+        err: str | None = None
         try:
-            return sig, self.engine.read_metadata(path), None
+            md = self.engine.read_metadata(path)
         except Exception as e:  # noqa: BLE001 - an unreadable photo shows an empty .meta
             log.warning("cannot read metadata of %s: %s", path, e)
-            return sig, None, str(e)
+            err = str(e)
+        if index is not None:
+            index.put(rel, key_of(st), md, err)
+        return sig, md, err
 
     def read_fresh(self, rel: str) -> tuple[Signature, Metadata | None, str | None]:
-        """Blocking read (used by the commit thread right after a write)."""
-        return self._read(rel)
+        """Blocking read (used by the commit thread right after a write): decoded, and the
+        index row replaced in the same step."""
+        return self._decode(rel)
 
     def store(self, rel: str, md: Metadata | None, sig: Signature | None, err: str | None) -> None:
         photo = self._photos.setdefault(rel, Photo())
@@ -244,6 +290,8 @@ class PhotoViews:
         """The photo was removed or renamed: drop its state (pending edits live elsewhere)."""
         for key in [k for k in self._photos if k == rel or k.startswith(rel + "/")]:
             del self._photos[key]
+        if self.index is not None:
+            self.index.drop(rel)
         for key in [k for k in self.scratch if k == rel or k.startswith(rel + "/")]:
             del self.scratch[key]
         for key in [k for k in self.made_dirs if k == rel or k.startswith(rel + "/")]:

@@ -1,7 +1,8 @@
 """The ``metafs write``/``restore``/``copy-tags`` commands: exit statuses and messages.
 
 Exit status 0 when every file was written; otherwise non-zero with exactly one line per failing
-file on stderr (and nothing for the files that went through).
+file on stderr (and nothing for the files that went through), then, when more than one file
+was named, ExifTool's summary (tests/test_cli_batch.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def test_write_many_files_exit_0_and_silent(tmp_path: Path, capsys) -> None:
     files = [copy(tmp_path, "exif_le.jpg"), copy(tmp_path, "photo.jpg"), copy(tmp_path, "xmp.jpg")]
     status, out, err = run(capsys, "write", *map(str, files), "--set", "Artist=Cli Test",
                            "--set", "xmp/dc:title=Cli title")
-    assert (status, err) == (0, [])
+    assert (status, err) == (0, ["    3 image files updated"])
     # stdout says which EXIF/XMP/IPTC copies were made (README "Keeping EXIF, XMP and IPTC")
     assert f"{files[1]}: also set xmp/dc:creator from Artist\n" in out
     assert all(": also set " in line for line in out.splitlines()), out
@@ -61,7 +62,8 @@ def test_write_one_line_per_failing_file(tmp_path: Path, capsys) -> None:
     status, out, err = run(capsys, "write", str(good), str(broken), str(missing),
                            "--set", "Artist=Cli Test")
     assert status != 0 and out == ""
-    assert len(err) == 2, err
+    assert err[2:] == ["    1 image files updated", "    2 files weren't updated due to errors"]
+    assert len(err) == 4, err
     assert err[0].startswith(f"metafs: write failed: {broken}: ")
     assert "no image data" in err[0]
     assert err[1].startswith(f"metafs: write failed: {missing}: ")
@@ -118,7 +120,7 @@ def test_restore(tmp_path: Path, capsys) -> None:
     a, b = copy(tmp_path, "exif_le.jpg"), copy(tmp_path, "photo.jpg")
     assert run(capsys, "write", str(a), str(b), "--set", "Artist=R")[0] == 0
     status, out, err = run(capsys, "restore", str(a), str(b))
-    assert (status, err) == (0, [])
+    assert (status, err) == (0, ["    2 image files restored"])
     assert [line.partition(", the version of ")[0] for line in out.splitlines()] == [
         f"{f}: restored from {f.parent / '.originals' / f.name}" for f in (a, b)]
     assert a.read_bytes() == (FIXTURES / "exif_le.jpg").read_bytes()
@@ -130,7 +132,8 @@ def test_restore_without_backup_fails_per_file(tmp_path: Path, capsys) -> None:
     assert run(capsys, "write", str(a), "--set", "Artist=R")[0] == 0
     status, _, err = run(capsys, "restore", str(a), str(never))
     assert status == 1
-    assert len(err) == 1 and err[0].startswith(f"metafs: restore failed: {never}: ")
+    assert err[1:] == ["    1 image files restored", "    1 files weren't restored due to errors"]
+    assert len(err) == 3 and err[0].startswith(f"metafs: restore failed: {never}: ")
     assert "no backup at" in err[0] and "nothing to restore" in err[0]
     assert a.read_bytes() == (FIXTURES / "exif_le.jpg").read_bytes()
 
@@ -143,7 +146,8 @@ def test_copy_tags_selected_tags_to_many(tmp_path: Path, capsys) -> None:
     d1_before = engine.read_metadata(d1)
     status, out, err = run(capsys, "copy-tags", str(src), str(d1), str(d2),
                            "--tags", "Artist", "xmp/dc:title")
-    assert (status, out, err) == (0, f"{d2}: also set xmp/dc:creator from Artist\n", [])
+    assert (status, out, err) == (0, f"{d2}: also set xmp/dc:creator from Artist\n",
+                                  ["    2 image files updated"])
     for d in (d1, d2):
         assert tag(d, "Artist") == "Template Artist"
         assert tag(d, "xmp/dc:title") == "Template title"
@@ -187,7 +191,9 @@ def test_copy_tags_failing_destination(tmp_path: Path, capsys) -> None:
     before = bad.read_bytes()
     status, _, err = run(capsys, "copy-tags", str(src), str(good), str(bad), "--tags", "Artist")
     assert status == 1
-    assert len(err) == 1 and err[0].startswith(f"metafs: copy-tags failed: {bad}: ")
+    assert err[1:] == ["    0 image files updated", "    1 image files unchanged",
+                       "    1 files weren't updated due to errors"]  # good had that Artist
+    assert len(err) == 4 and err[0].startswith(f"metafs: copy-tags failed: {bad}: ")
     assert bad.read_bytes() == before
     assert tag(good, "Artist") == "Jane Doe"
 
@@ -210,7 +216,7 @@ def test_installed_command_exit_status(tmp_path: Path) -> None:
     r = subprocess.run([*cmd, "write", str(good), str(bad), "--set", "Artist=Sub2"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 1 and r.stdout == ""
-    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
+    assert len(r.stderr.splitlines()) == 3 and "Traceback" not in r.stderr  # + the summary
     assert tag(good, "Artist") == "Sub2"
 
 

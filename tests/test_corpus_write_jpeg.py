@@ -67,7 +67,7 @@ def _write(copies: list[Path]) -> dict[str, list[str]]:
     A process that dies (a traceback: an engine bug, not a refusal) is retried file by file so
     the culprit gets the blame, not its neighbours.
     """
-    args = [str(METAFS), "write", *map(str, copies)]
+    args = [str(METAFS), "write", "-q", *map(str, copies)]  # -q: no summary; errors only
     for k, v in SETS.items():
         args += ["--set", f"{k}={v}"]
     r = subprocess.run(args, capture_output=True, text=True, check=False)

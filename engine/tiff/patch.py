@@ -152,8 +152,13 @@ class _Allocator:
         return bytearray(self.cursor - self.keep)
 
 
-def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
-    """Work out the overwrites and appended tail that apply ``edits`` to the block ``data``."""
+def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit],
+               chain_room: bool = True) -> TiffPatch:
+    """Work out the overwrites and appended tail that apply ``edits`` to the block ``data``.
+
+    ``chain_room``: the block is read as one buffer (EXIF in JPEG, PNG, WebP, HEIF), so IFD0
+    needs room after it for the IFD1 chain (_chain_room); a TIFF file's IFDs are read from the
+    file one by one and need none."""
     bo = structure.byte_order
     if getattr(structure, "bigtiff", False):
         raise WriteError("writing BigTIFF is not supported; the file was left as it is")
@@ -197,7 +202,8 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
             # The reader skipped entries it could not understand; rewriting this IFD would
             # drop them.  Refuse rather than lose data.
             raise WriteError(f"{name} at offset {old.offset} has unreadable or duplicate "
-                             "entries; refusing to rewrite it")
+                             "entries; refusing to rewrite it (in a JPEG, metafs write --repair "
+                             "drops them)")
         cur: dict[int, _Slot] = {}
         old_by_tag = {}
         if old is not None:
@@ -260,7 +266,8 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
             if len(slots[name]) > len(old.entries):
                 freed.append(tables[name])
     homes = [s.home for sl in slots.values() for s in sl if s.home is not None]
-    end = reclaim_end(len(data), freed + homes + list(tables.values()))
+    pad = _own_padding(data, structure, ranges) if "IFD0" in slots and chain_room else []
+    end = reclaim_end(len(data), freed + homes + list(tables.values()) + pad)
     for sl in slots.values():
         for s in sl:
             if s.home is not None and s.home[0] >= end:
@@ -269,7 +276,10 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
     alloc = _Allocator(end)
     pos: dict[str, int] = {}
     in_place: set[str] = set()
-    for name, sl in slots.items():
+    # IFD0 first in the tail: ExifTool reads the IFD0 -> IFD1 chain with the length from IFD0's
+    # start to the block's end (see _chain_room), so IFD0 wants as much after it as it can get.
+    for name in sorted(slots, key=lambda n: n != "IFD0"):
+        sl = slots[name]
         old = ifds.get(name)
         if old is not None and len(sl) <= len(old.entries) and name not in moved:
             pos[name] = old.offset
@@ -279,6 +289,11 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
         for s in sl:
             if s.offset == -1:
                 s.offset = alloc.alloc(s.raw)
+
+    ifd0_at = pos.get("IFD0", ifds["IFD0"].offset)
+    short = _chain_room(data, structure, slots) - (alloc.cursor - ifd0_at)
+    if short > 0 and chain_room:
+        alloc.reserve(short)  # zeros after our own data, reclaimed by the next edit of IFD0
 
     # 3. Pointers to moved or new IFDs.
     def set_pointer(parent: str, tag: int, value: int) -> None:
@@ -331,6 +346,50 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit]) -> TiffPatch:
     if any(o + len(b) > alloc.end for o, b in overwrites):
         raise WriteError("overlapping values at the end of the block; refusing to rewrite it")
     return TiffPatch(alloc.keep, overwrites, bytes(tail))
+
+
+def _chain_room(data, structure, slots: dict[str, list[_Slot]]) -> int:
+    """How many bytes must follow IFD0's start for ExifTool to read the IFD1, IFD2... tables.
+
+    ExifTool (Exif.pm ProcessExif) reads the IFDs after IFD0 with IFD0's directory length, the
+    bytes from IFD0's start to the block's end, and under -validate warns "Short directory size
+    for IFD1" when an IFD of the chain has more entries than that length holds."""
+    bo = structure.byte_order
+    room = 0
+    for ifd in structure.ifds:
+        if ifd.parent is not None or ifd.name == "IFD0" or not ifd.name.startswith("IFD"):
+            continue
+        if ifd.name in slots:
+            n = len(slots[ifd.name])
+        else:  # the stored count, as far as the data holds entries
+            n = min(struct.unpack_from(bo + "H", data, ifd.offset)[0],
+                    (len(data) - ifd.offset - 2) // 12)
+        room = max(room, 2 + 12 * n)
+    return room
+
+
+def _own_padding(data, structure, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The zeros at the block's end that an earlier edit added for _chain_room (nothing points
+    at them: after every value, table and image strip), as a range the edit may reclaim.
+
+    Only where IFD0 lies after everything but its own values, as plan_patch leaves it: a
+    camera's zero padding elsewhere may be the target of a pointer we cannot see."""
+    from engine.tiff.scrub import protected
+
+    ifd0 = next(ifd for ifd in structure.ifds if ifd.name == "IFD0")
+    own = {(e.value_offset, e.value_offset + e.size) for e in ifd0.entries
+           if e.value_offset is not None}
+    own.add((ifd0.offset, ifd0.offset + 2 + 12 * len(ifd0.entries) + 4))
+    spans = ranges + protected(data, structure)
+    if any(b > ifd0.offset and (a, b) not in own for a, b in spans):
+        return []
+    last = max(b for _a, b in spans)
+    last += last & 1
+    if last >= len(data) or len(data) - last > 2 + 12 * 0xFFFF:
+        return []
+    if any(data[last:]):
+        return []
+    return [(last, len(data))]
 
 
 def _scrub(data, structure, dead: set[int], tables: list[tuple[int, int]],

@@ -96,9 +96,17 @@ def _jpeg(data, edits: Edits, path: str) -> None:
         hlen = J.exif_header_len(seg) or len(J.EXIF_HEADER)
         # An EXIF edit rewrites the block; any other edit moves what follows it, which is
         # what ExifTool reads for a pointer past the block's end (from the file)
-        check_exif_structure(seg.payload[hlen:], path,
-                             f"the EXIF block (APP1 segment at offset {seg.offset})",
-                             seg.payload_offset + hlen, outside_only=not edits.exif)
+        try:
+            check_exif_structure(seg.payload[hlen:], path,
+                                 f"the EXIF block (APP1 segment at offset {seg.offset})",
+                                 seg.payload_offset + hlen, outside_only=not edits.exif)
+        except WriteError as e:
+            from engine.write.repair import repair_hint
+
+            hint = repair_hint(data, path)
+            if not hint:
+                raise
+            raise WriteError(e.reason + hint, path=path) from None
 
 
 def _contained_exif(fmt: str, data, path: str) -> None:

@@ -161,4 +161,4 @@ def patch_file(data, structure: TiffStructure, exif: list[tuple[str, str, str | 
     add_creation_defaults(structure, edits)
     if extra:
         edits.setdefault("IFD0", IfdEdit()).put.update(extra)
-    return plan_patch(data, structure, edits)
+    return plan_patch(data, structure, edits, chain_room=False)  # IFDs read from the file

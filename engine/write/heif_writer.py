@@ -13,11 +13,11 @@ every box after it moves: each ``iloc`` entry that gives absolute file offsets (
 method 0) is shifted by its box's move, and the offset/length field sizes grow when a value no
 longer fits.  Image data is never read: every other box is a range of the original file.
 
-Files whose other boxes might hold absolute offsets (``moov`` sequences, unknown top-level
-boxes) are refused, as are CR3 files, protected or encoded metadata items and items located
-through the data reference box.  The Exif item keeps its 4-byte TIFF-header offset prefix
-(repaired when it does not point at the TIFF header the reader found); the TIFF block itself
-is always rebuilt by ``exif_block.patch_block``.
+Files whose other boxes hold absolute offsets (``moov`` sequences, movie fragments) are
+refused (unknown top-level vendor boxes are kept and moved), as are CR3 files, protected or
+encoded metadata items and items located through the data reference box.  The Exif item
+keeps its 4-byte TIFF-header offset prefix (repaired when it does not point at the TIFF header
+the reader found); the TIFF block itself is always rebuilt by ``exif_block.patch_block``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ from engine.write.exif_block import patch_block
 from engine.write.png_writer import coalesce
 from engine.write.safety import Piece
 
-# Top-level boxes that hold no file offsets (everything else is refused).
-_TOP_OK = frozenset({b"ftyp", b"meta", b"mdat", b"free", b"skip", b"wide", b"pdin"})
+# Top-level boxes that hold (or index by) file offsets metafs does not update: movie sample
+# tables, fragments and their indexes.  Every other top-level box is kept byte for byte and
+# moves with its neighbours: vendor boxes (Samsung ``sefd``...) hold no file offsets, and an
+# ``iloc`` extent inside any kept box is shifted with it (``_check_extents``).
+_TOP_REFUSED = frozenset({b"moov", b"moof", b"mfra", b"sidx", b"ssix", b"meco"})
 # A new Exif item: offset 6 to the TIFF header, past "Exif\0\0" (as ExifTool and Apple write).
 NEW_EXIF_PREFIX = b"\0\0\0\x06Exif\0\0"
 _TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
@@ -62,7 +65,7 @@ def _layout(data, kind: str, path: str) -> tuple[list[H.Box], int, _Meta]:
         raise _refuse(path, f"the {kind} file is damaged ({why})")
     tops = parsed.boxes
     for b in tops:
-        if b.type not in _TOP_OK:
+        if b.type in _TOP_REFUSED:
             raise _refuse(path, f"the {kind} file has a top-level {_name(b.type)} box (offset "
                           f"{b.offset}) that may hold file offsets metafs cannot update")
     metas = [i for i, b in enumerate(tops) if b.type == b"meta"]

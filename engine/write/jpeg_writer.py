@@ -2,7 +2,9 @@
 
 EXIF is patched (engine.write.exif_block), XMP edited in place with Extended XMP split when
 needed, IPTC edited inside the Photoshop APP13 block; other segments and their order, the scan
-data and any trailer stay byte for byte.  MPF offsets follow images that move.
+data and any trailer stay byte for byte.  MPF offsets follow images that move; so do the
+absolute offsets inside trailers and maker-note pointers to previews after EOI
+(engine.write.trailers).
 """
 
 from __future__ import annotations
@@ -80,7 +82,12 @@ def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:
         return [(0, len(data))]
     _fix_mpf(layout.segments, segs, path)
     head = b"".join(s.render() for s in segs)
-    return [head, (layout.tail_offset, len(data) - layout.tail_offset)]
+    delta = len(head) - layout.tail_offset
+    if delta == 0:
+        return [head, (layout.tail_offset, len(data) - layout.tail_offset)]
+    from engine.write.trailers import move_tail
+
+    return move_tail(data, layout, segs, delta, path)
 
 
 def _fix_mpf(old_segs, segs, path: str) -> None:

@@ -105,10 +105,19 @@ def _profile_place(i: int, c: P.Chunk, t: P.TextChunk, found: dict[str, list[Pla
         found["iptc"].append(Place(i, kw, b"", blob))
 
 
+_BAD_CRC = "PNG: bad CRC in chunk "
+
+
+def _ancillary_crc(warning: str) -> bool:
+    """A bad CRC in an ancillary chunk (type starting lower case): the chunk is kept as it
+    is, byte for byte, and the reader's warning stays (ExifTool writes such files too)."""
+    return warning.startswith(_BAD_CRC) and warning[len(_BAD_CRC) : len(_BAD_CRC) + 1].islower()
+
+
 def _check_layout(layout: P.PngLayout, path: str) -> None:
-    if layout.warnings:
-        raise WriteError(f"the PNG is damaged ({layout.warnings[0]}); refusing to write",
-                         path=path)
+    serious = [w for w in layout.warnings if not _ancillary_crc(w)]
+    if serious:
+        raise WriteError(f"the PNG is damaged ({serious[0]}); refusing to write", path=path)
     types = [c.type for c in layout.chunks]
     if not types or types[0] != b"IHDR" or b"IDAT" not in types or types[-1] != b"IEND":
         raise WriteError("the PNG does not have the IHDR ... IDAT ... IEND chunk layout; "
@@ -151,6 +160,12 @@ def plan_png(data, edits: Edits, path: str) -> list[Piece]:
     if edits.iptc and iptc is None:
         raise WriteError("IPTC is not standard in PNG and this file has none to edit; use the "
                          "XMP equivalents; nothing was written", path=path)
+    for place, what in ((exif, "EXIF"), (xmp, "XMP"), (iptc, "IPTC")):
+        c = chunks[place.index] if place is not None else None
+        if c is not None and not c.crc_ok():  # its bytes may be damaged: never rebuild on them
+            raise WriteError(f"the PNG {c.type.decode('latin-1')} chunk at offset {c.offset} "
+                             f"that holds the {what} has a bad CRC; refusing to rewrite it",
+                             path=path, offset=c.offset)
     new_chunks: list[P.Chunk] = []  # inserted before the image data, in this order
     if edits.xmp:
         from engine.xmp_edit import edit_tree, serialise

@@ -493,8 +493,12 @@ def safe_rewrite(
     planned_from: os.stat_result | None = None,
     root: str | None = None,
     target: paths.Target | None = None,
+    keep_mtime: bool = False,
 ) -> str | None:
     """Replace ``path`` by the file ``plan`` describes; returns the backup path (or None).
+
+    ``keep_mtime`` (``exiftool -P``): the new file carries the old one's modification time
+    (its access time is the one the kernel gave the new file).
 
     ``planned_from`` is the file's stat when the plan was made: if the file changed since
     (another program wrote it), the rewrite is abandoned rather than undo that change.
@@ -503,15 +507,20 @@ def safe_rewrite(
     followed from ``root`` down; without ``root``, a symlink the caller named is written
     through, never replaced)."""
     if target is not None:
-        return _rewrite(target, plan, validate, backup, backups, planned_from)
+        return _rewrite(target, plan, validate, backup, backups, planned_from, keep_mtime)
     with paths.Target(path, root) as target:
         target.lock()
-        return _rewrite(target, plan, validate, backup, backups, planned_from)
+        return _rewrite(target, plan, validate, backup, backups, planned_from, keep_mtime)
+
+
+def _keep_mtime(fd: int, st: os.stat_result) -> None:
+    """Give the file at ``fd`` the modification time in ``st``; its access time stays."""
+    os.utime(fd, ns=(os.fstat(fd).st_atime_ns, st.st_mtime_ns))
 
 
 def _rewrite(target: paths.Target, plan: Sequence[Piece], validate: Callable[[str], None],
              backup: bool, backups: str | os.PathLike[str] | None,
-             planned_from: os.stat_result | None) -> str | None:
+             planned_from: os.stat_result | None, keep_mtime: bool = False) -> str | None:
     path, d_fd, name = target.path, target.dir_fd, target.name
     _remove_stale_at(d_fd, name)
     backup_file: str | None = None
@@ -549,6 +558,9 @@ def _rewrite(target: paths.Target, plan: Sequence[Piece], validate: Callable[[st
                 os.fchown(dst, st.st_uid, st.st_gid)
             except PermissionError:
                 pass
+            if keep_mtime:
+                what = "keeping the file's modification time"
+                _keep_mtime(dst, st)
             written = _version(os.fstat(dst))
             flush = _Flush(dst)
             try:
@@ -623,19 +635,21 @@ def _backup_of(target: paths.Target, backups: str | os.PathLike[str] | None) -> 
 
 
 def restore_file(path: str, backups: str | os.PathLike[str] | None = None,
-                 root: str | None = None) -> str:
+                 root: str | None = None, keep_mtime: bool = False) -> str:
     """Copy the backup back over ``path`` atomically; the backup stays in place.  Returns
-    the backup's path.  Confined to ``root`` like safe_rewrite; the photo's lock is held."""
+    the backup's path.  Confined to ``root`` like safe_rewrite; the photo's lock is held.
+    ``keep_mtime``: the restored file keeps the modification time of the file it replaces
+    (when there is one)."""
     with paths.Target(path, root, missing_ok=True) as target:
         target.lock()
         dir_fd, shown = _backup_of(target, backups)
         try:
-            return _restore(target, dir_fd, shown)
+            return _restore(target, dir_fd, shown, keep_mtime)
         finally:
             os.close(dir_fd)
 
 
-def _restore(target: paths.Target, bdir: int, src: str) -> str:
+def _restore(target: paths.Target, bdir: int, src: str, keep_mtime: bool = False) -> str:
     path, name = target.path, target.name
     try:
         fs = os.open(name, paths.FILE_NOFOLLOW, dir_fd=bdir)
@@ -665,6 +679,8 @@ def _restore(target: paths.Target, bdir: int, src: str) -> str:
             if os.geteuid() == 0:
                 os.fchown(dst, bst.st_uid, bst.st_gid)
             os.fchmod(dst, bst.st_mode & 0o7777)
+            if keep_mtime and target.fd >= 0:
+                _keep_mtime(dst, os.fstat(target.fd))
             os.fsync(dst)
         finally:
             os.close(dst)

@@ -1,0 +1,178 @@
+"""`metafs write --repair`: fix the EXIF damage ExifTool fixes with a "[minor]" note.
+
+The damage check (engine.write.damage) refuses to build on an EXIF block the tolerant reader
+had to patch up.  With ``repair`` the block is first repaired from what is readable, in place
+(nothing that was readable moves, so maker notes and thumbnails keep their offsets):
+
+- an EXIF block split over several APP1 segments is joined into one ("multi-segment EXIF");
+- an EXIF identifier other than ``Exif\\0\\0`` (garbage before it, a missing second NUL) is
+  written as ``Exif\\0\\0``; a block with no readable TIFF header is dropped (the write then
+  creates a new one);
+- an IFD's entries are sorted by tag ("out of sequence") and a duplicate tag keeps its first
+  entry;
+- an entry that cannot be read (unknown type, zero count, value outside the block or inside the
+  TIFF header) or a sub-IFD pointer that leads outside the block or back into a loop is dropped;
+- a next-IFD link that leads outside the block or into a loop is cut.
+
+Each repair and each dropped entry is one note (WriteResult.notes).  Pure functions on bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from engine.errors import WriteError
+
+MAX_PASSES = 8  # a repair can uncover the next problem (an IFD read only once a loop is cut)
+
+
+def repair_jpeg(data, path: str) -> tuple[bytes, list[str]] | None:
+    """The JPEG with its EXIF repaired and the notes saying what changed, or None when there
+    is nothing to repair."""
+    from engine.formats import jpeg as J
+
+    segs = J.parse_jpeg(data, path).segments
+    idx = J.find_kind(segs, "exif")
+    if not idx:
+        return None
+    first = segs[idx[0]]
+    hlen = J.exif_header_len(first) or len(J.EXIF_HEADER)
+    notes: list[str] = []
+    if first.payload[:hlen] != J.EXIF_HEADER:
+        notes.append(f"repaired: the EXIF identifier {bytes(first.payload[:hlen])!r} of the APP1 "
+                     f"segment at offset {first.offset} is now 'Exif\\0\\0'")
+    tiff = bytes(first.payload[hlen:])
+    joined = [first]
+    for k in idx[1:]:
+        seg = segs[k]
+        h = J.exif_header_len(seg) or len(J.EXIF_HEADER)
+        if k != idx[0] + len(joined) or seg.payload[h : h + 4] in (b"MM\0*", b"II*\0"):
+            break  # not a continuation (ExifTool: the next segment, without a TIFF header)
+        tiff += bytes(seg.payload[h:])
+        joined.append(seg)
+    if len(joined) > 1:
+        notes.append(f"repaired: the EXIF block split over {len(joined)} APP1 segments "
+                     f"(offsets {', '.join(str(s.offset) for s in joined)}) is now one segment")
+    from engine.errors import EngineError
+
+    try:
+        fixed, tnotes = repair_tiff(tiff)
+    except EngineError as e:  # no TIFF header to read anything from: the block goes
+        where = ", ".join(str(s.offset) for s in joined)
+        notes.append(f"dropped: the EXIF block (APP1 at offset {where}): {e.reason}")
+        return bytes(data[: first.offset]) + bytes(data[joined[-1].end :]), notes
+    notes += tnotes
+    if not notes:
+        return None
+    payload = J.EXIF_HEADER + fixed
+    if len(payload) > J.MAX_PAYLOAD:
+        raise WriteError(f"the repaired EXIF block ({len(fixed)} bytes) does not fit in one "
+                         "APP1 segment; refusing to write", path=path, offset=first.offset)
+    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    return bytes(data[: first.offset]) + app1 + bytes(data[joined[-1].end :]), notes
+
+
+def repair_tiff(block: bytes) -> tuple[bytes, list[str]]:
+    """The TIFF/EXIF block with its IFD tables repaired in place, and the notes."""
+    from engine.tiff.ifd import parse_tiff
+
+    buf = bytearray(block)
+    notes: list[str] = []
+    for _ in range(MAX_PASSES):
+        st = parse_tiff(bytes(buf))
+        changed = False
+        for ifd in st.ifds:
+            changed |= _repair_ifd(buf, st, ifd, notes)
+        if not changed:
+            break
+    return bytes(buf), notes
+
+
+def _repair_ifd(buf: bytearray, st, ifd, notes: list[str]) -> bool:
+    from engine.tiff.ifd import SUB_IFD_TAGS, TYPE_SIZES
+
+    bo, size = st.byte_order, len(buf)
+    off = ifd.offset
+    stored = struct.unpack_from(bo + "H", buf, off)[0]
+    m = min(stored, (size - off - 2) // 12)
+    # Where the parser read each sub-IFD and the next IFD: a pointer elsewhere was not read
+    # (outside the block, a loop, a bad type).
+    read_from = {(i.parent, i.parent_tag, i.offset) for i in st.ifds if i.parent is not None}
+    chain = [i for i in st.ifds if i.parent is None]
+    at = f"{ifd.name} at offset {off}"
+    kept: dict[int, bytes] = {}
+    order: list[int] = []
+    for k in range(m):
+        pos = off + 2 + 12 * k
+        raw = bytes(buf[pos : pos + 12])
+        tag, typ, count = struct.unpack_from(bo + "HHI", raw)
+        unit = TYPE_SIZES.get(typ) if typ <= 13 else None
+        why = None
+        if unit is None:
+            why = f"unknown type {typ}"
+        elif count == 0:
+            why = "zero count"
+        elif count * unit > 4:
+            voff = struct.unpack_from(bo + "I", raw, 8)[0]
+            if voff < 8 or voff + count * unit > size:
+                why = f"value at offset {voff} ({count * unit} bytes) outside the block"
+        if why is None and tag in SUB_IFD_TAGS and typ in (4, 13) and count == 1:
+            sub = struct.unpack_from(bo + "I", raw, 8)[0]
+            if (ifd.name, tag, sub) not in read_from:
+                why = f"{SUB_IFD_TAGS[tag]} pointer to offset {sub}, which cannot be read there"
+        if why is None and tag in kept:
+            why = "duplicate of an earlier entry"
+        if why is not None:
+            notes.append(f"dropped: {at}, tag 0x{tag:04x} (entry at offset {pos}): {why}")
+            continue
+        kept[tag] = raw
+        order.append(tag)
+    if order != sorted(order):
+        notes.append(f"repaired: the entries of {at} were out of sequence; sorted by tag")
+    nxt_at = off + 2 + 12 * m
+    nxt = struct.unpack_from(bo + "I", buf, nxt_at)[0] if nxt_at + 4 <= size else 0
+    if ifd.parent is None and nxt:
+        k = chain.index(ifd) if ifd in chain else -1
+        follows = chain[k + 1].offset if 0 <= k < len(chain) - 1 else None
+        if nxt != follows:
+            notes.append(f"dropped: the link from {at} to the next IFD at offset {nxt}, which "
+                         "cannot be read there")
+            nxt = 0
+    elif ifd.parent is not None:
+        nxt = nxt if nxt_at + 4 <= size else 0
+    if stored != m:
+        notes.append(f"repaired: {at} claims {stored} entries; {m} fit in the block")
+    table = struct.pack(bo + "H", len(kept)) + b"".join(kept[t] for t in sorted(kept))
+    table += struct.pack(bo + "I", nxt)
+    old_len = 2 + 12 * m + 4
+    if off + old_len > size:
+        buf += bytes(off + old_len - size)  # the next-IFD link was cut off by the block's end
+    new = table + bytes(old_len - len(table))
+    if bytes(buf[off : off + old_len]) == new:
+        return False
+    buf[off : off + old_len] = new
+    return True
+
+
+def repaired_view(data, path: str) -> tuple[bytes, list[str]]:
+    """``data`` (the file) with its EXIF repaired, and the notes; ``data`` itself and no notes
+    when there is nothing this module repairs (JPEG only for now)."""
+    if bytes(data[:2]) != b"\xff\xd8":
+        return data, []
+    fixed = repair_jpeg(data, path)
+    if fixed is None:
+        return data, []
+    return fixed
+
+
+def repair_hint(data, path: str) -> str:
+    """For a refusal: what ``--repair`` would change in this file, or "" when nothing."""
+    try:
+        fixed = repair_jpeg(data, path) if bytes(data[:2]) == b"\xff\xd8" else None
+    except Exception:  # noqa: BLE001 - a hint must never hide the refusal it completes
+        return ""
+    if fixed is None:
+        return ""
+    notes = fixed[1]
+    more = f"; and {len(notes) - 3} more" if len(notes) > 3 else ""
+    return f"; metafs write --repair would fix it ({'; '.join(notes[:3])}{more})"

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Scale benchmark of the mount (issue 13): a library of N real photos, all figures from one run.
+
+    .venv/bin/python scripts/bench_scale.py [-N 20000] [--grep-all]
+    scripts/bench --section scale -N 20000
+
+The library: real copies (distinct inodes) of the corpus's small JPEGs that have a Make, each
+given an XMP packet by ExifTool when it has none (templates made once, in the temp dir), 100 to
+a folder.  Timed, in one run: mount-ready time (``python -m metafs.mount`` returning, the daemon
+serving); ``cat */*.meta/Make`` on the first walk of a library never seen (no index), the second
+walk, and the walk after unmount + remount (the index on disk); ``grep -r`` over every tag
+file of a 1,000-photo subset (scaled to N; ``--grep-all``: of every photo), first and warm;
+photo reads through the mount against direct reads (1,000 photos, warm); the daemon's peak
+RSS (VmHWM, largest of the mounts); the index's size.  ExifTool ``-Make -r`` and ``-a -r``
+run on a 1,000-photo subset of the same library, and are scaled to N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_mount import mounted  # noqa: E402
+
+from metafs.mount import daemon_pid  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+PER_FOLDER = 100
+SUBSET = 1000
+Row = tuple[str, float | None, str]
+
+
+def templates(tmp: Path) -> list[Path]:
+    """Small corpus JPEGs with EXIF (a Make), each with XMP (added when missing)."""
+    out = tmp / "templates"
+    out.mkdir()
+    with open(CORPUS / "inventory.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    picked = [r for r in rows if r["FileType"] == "JPEG" and r["Make"]
+              and int(r["size_bytes"]) < 400_000]
+    need_xmp = []
+    for i, r in enumerate(picked):
+        dst = out / f"t{i:03d}.jpg"
+        shutil.copyfile(CORPUS / r["path"], dst)
+        if r["has_xmp"] != "yes":
+            need_xmp.append(str(dst))
+    if need_xmp:
+        subprocess.run(["exiftool", "-q", "-q", "-m", "-overwrite_original",
+                        "-XMP-dc:Title=Scale bench", "-XMP-dc:Subject=library",
+                        "-XMP-xmp:Rating=3", *need_xmp], capture_output=True)
+    return sorted(out.glob("t*.jpg"))
+
+
+def make_library(src: Path, n: int, kinds: list[Path]) -> None:
+    datas = [k.read_bytes() for k in kinds]
+    for i in range(n):
+        folder = src / f"d{i // PER_FOLDER:04d}"
+        if i % PER_FOLDER == 0:
+            folder.mkdir(parents=True)
+        (folder / f"p{i % PER_FOLDER:03d}.jpg").write_bytes(datas[i % len(datas)])
+
+
+def _sh(cmd: str, cwd: Path) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True)
+    t = time.perf_counter() - t0
+    if res.returncode not in (0, 1):  # grep: 1 is "nothing matched"
+        raise RuntimeError(f"{cmd!r} in {cwd} failed ({res.returncode}): {res.stderr[-300:]}")
+    return t
+
+
+def _hwm(mnt: Path) -> int:
+    pid = daemon_pid(str(mnt))
+    if pid is None:
+        return 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _status_line(mnt: Path, head: str) -> str:
+    text = (mnt / ".metafs" / "status").read_text()
+    return next((x for x in text.splitlines() if x.startswith(head)), "")
+
+
+def run(n: int, grep_all: bool = False, say=print) -> list[Row]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench_scale."))
+    rows: list[Row] = []
+    try:
+        src, mnt = tmp / "src", tmp / "mnt"
+        mnt.mkdir()
+        kinds = templates(tmp)
+        make_library(src, n, kinds)
+        subset = " ".join(f"d{i:04d}" for i in range(min(n, SUBSET) // PER_FOLDER))
+        sub_n = min(n, SUBSET)
+        say(f"library: {n} photos from {len(kinds)} corpus JPEGs in {tmp}")
+        scale = n / sub_n
+
+        et = _sh(f"exiftool -Make -r {subset} > /dev/null", src)  # untimed: warms the cache
+        et = _sh(f"exiftool -Make -r {subset} > /dev/null", src) * scale
+        rows.append((f"exiftool -Make -r ({sub_n} scaled to {n})", et, "reference"))
+        et_all = _sh(f"exiftool -a -r {subset} > /dev/null", src) * scale
+        rows.append((f"exiftool -a -r ({sub_n} scaled to {n})", et_all, "reference for grep"))
+        peak = 0
+        index = src / ".originals" / ".journal" / "index.sqlite"
+
+        def vs(ref: float, t: float) -> str:
+            return f"{ref / t:.1f}x faster than exiftool" if t else ""
+
+        t0 = time.perf_counter()
+        with mounted(src, mnt):
+            rows.append(("mount ready (new library)", time.perf_counter() - t0, ""))
+            t = _sh("cat */*.meta/Make > /dev/null", mnt)
+            rows.append(("cat */*.meta/Make, first walk", t, vs(et, t)))
+            say(rows[-1])
+            t = _sh("cat */*.meta/Make > /dev/null", mnt)
+            rows.append(("cat */*.meta/Make, second walk", t, vs(et, t)))
+            say(rows[-1])
+            say(_status_line(mnt, "index:"))
+            peak = max(peak, _hwm(mnt))
+        t0 = time.perf_counter()
+        with mounted(src, mnt):
+            rows.append(("mount ready (indexed library)", time.perf_counter() - t0, ""))
+            t = _sh("cat */*.meta/Make > /dev/null", mnt)
+            rows.append(("cat */*.meta/Make, after remount", t, vs(et, t)))
+            say(rows[-1])
+            say(_status_line(mnt, "index:"))
+            # Every tag file of the subset's photos (about 100 a photo), scaled to N as
+            # ExifTool's figure is; --grep-all: of the whole library.
+            metas = "*/*.meta" if grep_all else " ".join(f"{d}/*.meta" for d in subset.split())
+            what = f"{n}" if grep_all else f"{sub_n} scaled to {n}"
+            times = [_sh(f"grep -r -l 'no such text anywhere' {metas} > /dev/null", mnt)
+                     * (1 if grep_all else scale) for _ in range(2)]
+            rows.append((f"grep -r every tag file, first ({what})", times[0],
+                         vs(et_all, times[0])))
+            rows.append((f"grep -r every tag file, warm ({what})", times[1],
+                         vs(et_all, times[1])))
+            say(rows[-1])
+            cmd = "cat " + " ".join(f"{d}/*.jpg" for d in subset.split()) + " > /dev/null"
+            _sh(cmd, src)
+            direct = min(_sh(cmd, src) for _ in range(3))
+            _sh(cmd, mnt)
+            through = min(_sh(cmd, mnt) for _ in range(3))
+            rows.append((f"read {sub_n} photos directly (warm)", direct, ""))
+            rows.append((f"read {sub_n} photos through the mount (warm)", through,
+                         f"{through / direct:.1f}x direct"))
+            peak = max(peak, _hwm(mnt))
+            say(_status_line(mnt, "requests:"))
+        size = sum(os.path.getsize(f"{index}{s}") for s in ("", "-wal")
+                   if os.path.exists(f"{index}{s}"))
+        rows.append(("daemon peak RSS (MiB)", peak / 2**20, ""))
+        rows.append(("index size per 1,000 photos (MB)", size / 1e6 / n * 1000, ""))
+        return rows
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_rows(rows: list[Row], n: int) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"\n## scale: {n} photos through the mount\n")
+    print(f"| {'what':<{width}} | {'value':>9} | note |")
+    print(f"| {'-' * width} | {'-' * 9} | ---- |")
+    for label, v, note in rows:
+        print(f"| {label:<{width}} | {'n/a' if v is None else f'{v:9.3f}'} | {note} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-N", "--photos", type=int, default=20_000)
+    p.add_argument("--grep-all", action="store_true",
+                   help="grep every tag file of the whole library (long), not of 1,000 photos")
+    a = p.parse_args(argv)
+    rows = run(a.photos, a.grep_all)
+    print_rows(rows, a.photos)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
