@@ -107,3 +107,23 @@ def test_progress_only_on_a_terminal_and_a_long_run(tmp_path: Path, monkeypatch)
     tty.text = ""
     assert main(["write", "-q", *files, "--set", "Artist=Quiet"]) == 0
     assert tty.text == ""
+
+
+def test_files_written_at_once_are_reported_in_the_order_given(tmp_path: Path, capsys) -> None:
+    """A batch works on several files at once (their fsyncs overlap) but reports them in the
+    order named; the same photo named twice is written once and then found unchanged."""
+    names: list[Path] = []
+    for i in range(3 * cli.BATCH_WORKERS):
+        src = "truncated_exif.jpg" if i % 3 == 1 else "exif_le.jpg"
+        names.append(copy(tmp_path, src, f"{i:02d}.jpg"))
+    twice = names[0]
+    status, err = run(capsys, "write", *map(str, names), str(twice), "--set", "Artist=Order")
+    assert status == 1
+    failed = [line.split(": ")[2] for line in err if line.startswith("metafs: write failed")]
+    assert failed == [str(p) for i, p in enumerate(names) if i % 3 == 1]
+    assert err[-3:] == [f"{2 * cli.BATCH_WORKERS:5d} image files updated",
+                        f"{1:5d} image files unchanged",
+                        f"{cli.BATCH_WORKERS:5d} files weren't updated due to errors"]
+    for i, p in enumerate(names):
+        if i % 3 != 1:
+            assert engine.read_metadata(p).tags["Artist"].value == "Order"
