@@ -35,6 +35,7 @@ from metafs.photos import (
     dir_mode,
     meta_name_fits,
     real_engine,
+    signature,
 )
 from metafs.tagfiles import ScratchFile
 from metafs.watch import Watcher
@@ -95,6 +96,8 @@ class Operations(KernelSync, pyfuse3.Operations):
         self._listings: dict[int, list[tuple[str, Node, Any]]] = {}
         # SRC inode -> the file's (inode, size, mtime, ctime) at its last read-only open
         self._src_seen: dict[int, tuple[int, int, int, int] | None] = {}
+        # TAG inode -> the photo's signature when its page (``Node.page``) was made
+        self._page_sig: dict[int, tuple[int, int, int, int]] = {}
         # Inodes whose cached attributes, pages and listings the kernel must drop; sent by
         # a task of its own, never from a handler (the kernel may be waiting on that very
         # handler while it invalidates).
@@ -247,8 +250,25 @@ class Operations(KernelSync, pyfuse3.Operations):
     async def forget(self, inode_list: Any) -> None:
         for inode, n in inode_list:
             self.inodes.forget(inode, n)
-            if inode in self._src_seen and self.inodes.get(inode) is None:
-                del self._src_seen[inode]
+            if self.inodes.get(inode) is None:
+                self._src_seen.pop(inode, None)
+                self._page_sig.pop(inode, None)
+
+    def _page_current(self, node: Node) -> bool:
+        """A reader's open of a tag file whose page the kernel holds, made from the photo as
+        it is now (same inode, size, mtime, ctime) with nothing pending on it: the page is
+        the answer, no metadata is needed (a walk's opens cost a stat each)."""
+        sig = self._page_sig.get(node.inode)
+        if sig is None or node.page is None or not self.stateless_readers:
+            return False
+        if node.kind is not Kind.TAG or not self.views.clean(node.rel):
+            return False
+        if node.sub in self.views.scratch.get(node.rel, {}):
+            return False
+        try:
+            return signature(os.stat(self._src(node.rel))) == sig
+        except OSError:
+            return False
 
     def _src_unchanged(self, node: Node, fd: int, writing: int) -> bool:
         """Whether the kernel may keep the pages it holds of this file (FOPEN_KEEP_CACHE):
@@ -628,10 +648,15 @@ class Operations(KernelSync, pyfuse3.Operations):
             return pyfuse3.FileInfo(fh=self._fh(StaticHandle(data)), direct_io=True)
         if node.kind is Kind.META:
             raise fail(errno.EISDIR)
+        if not writing and self._page_current(node):
+            return pyfuse3.FileInfo(fh=NO_RELEASE | node.inode, keep_cache=True)
         handle = await self.editor.open(node, flags)
         if not isinstance(handle, TagHandle) or handle.buf is not None:
             return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True)
         keep = self._cache_page(node, handle)
+        cached = self.views.cached(node.rel)
+        if cached is not None and cached.sig is not None and node.page is not None:
+            self._page_sig[node.inode] = cached.sig
         if self.stateless_readers:
             return pyfuse3.FileInfo(fh=NO_RELEASE | node.inode, keep_cache=keep)
         return pyfuse3.FileInfo(fh=self._fh(handle), keep_cache=keep)
