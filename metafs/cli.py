@@ -246,6 +246,9 @@ def _run_batch(
                 batch.unchanged += 1
             else:
                 batch.updated += 1
+            said = getattr(result, "said", None)
+            if said:
+                batch.say(said)
             for note in getattr(result, "notes", ()):
                 if note.startswith(COPY_NOTES):  # what was done: EXIF/XMP/IPTC copies
                     if not quiet:
@@ -307,14 +310,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 print(f"{f}: {path}  ({kind}, version of {_when(st)}, {st.st_size} bytes)")
         return status
 
-    def restore(f: str) -> str:
+    def restore(f: str) -> object:
         used = engine.restore(f, backups=args.backups, keep_mtime=args.keep_mtime)
         try:
             when = f", the version of {_when(os.stat(used, follow_symlinks=False))}"
         except OSError:
             when = ""
-        print(f"{f}: restored from {used}{when}")
-        return used
+        from types import SimpleNamespace
+
+        # said by the batch, in the order the files were named (they run several at once)
+        return SimpleNamespace(said=f"{f}: restored from {used}{when}")
 
     def summary(batch: Batch) -> None:
         batch.summary((batch.updated, "image files restored", True),

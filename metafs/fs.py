@@ -98,6 +98,9 @@ class Operations(KernelSync, pyfuse3.Operations):
         self._src_seen: dict[int, tuple[int, int, int, int] | None] = {}
         # TAG inode -> the photo's signature when its page (``Node.page``) was made
         self._page_sig: dict[int, tuple[int, int, int, int]] = {}
+        # TAG inode -> (the photo's signature, the content, the node's key) its last lookup
+        # found (a rename in .meta gives the inode another key)
+        self._fresh: dict[int, tuple[tuple[int, int, int, int], bytes, Any]] = {}
         # Inodes whose cached attributes, pages and listings the kernel must drop; sent by
         # a task of its own, never from a handler (the kernel may be waiting on that very
         # handler while it invalidates).
@@ -219,6 +222,7 @@ class Operations(KernelSync, pyfuse3.Operations):
         if node.kind is Kind.TAG:
             attr = await self.editor.attr(node)
             node.told = attr.st_size
+            self._note_fresh(node)
             return attr
         if node.kind is Kind.SRC:
             return pt.attr_from_stat(node.inode, os.lstat(self._src(node.rel)))
@@ -253,22 +257,34 @@ class Operations(KernelSync, pyfuse3.Operations):
             if self.inodes.get(inode) is None:
                 self._src_seen.pop(inode, None)
                 self._page_sig.pop(inode, None)
+                self._fresh.pop(inode, None)
 
     def _page_current(self, node: Node) -> bool:
         """A reader's open of a tag file whose page the kernel holds, made from the photo as
         it is now (same inode, size, mtime, ctime) with nothing pending on it: the page is
         the answer, no metadata is needed (a walk's opens cost a stat each)."""
         sig = self._page_sig.get(node.inode)
-        if sig is None or node.page is None or not self.stateless_readers:
+        return sig is not None and node.page is not None and self._unchanged(node, sig)
+
+    def _unchanged(self, node: Node, sig: tuple[int, int, int, int]) -> bool:
+        """The tag file of a photo whose signature is still ``sig``, with nothing pending."""
+        if not self.stateless_readers or node.kind is not Kind.TAG:
             return False
-        if node.kind is not Kind.TAG or not self.views.clean(node.rel):
-            return False
-        if node.sub in self.views.scratch.get(node.rel, {}):
+        if not self.views.clean(node.rel) or node.sub in self.views.scratch.get(node.rel, {}):
             return False
         try:
             return signature(os.stat(self._src(node.rel))) == sig
         except OSError:
             return False
+
+    def _note_fresh(self, node: Node) -> None:
+        """What a tag file's lookup found, for the open that usually follows (``open``)."""
+        photo = self.views.cached(node.rel)
+        if photo is None or photo.sig is None or not self.views.clean(node.rel):
+            return
+        content = self.views.value_content(node.rel, photo.md, node.sub)
+        if content is not None:
+            self._fresh[node.inode] = (photo.sig, content, node.key)
 
     def _src_unchanged(self, node: Node, fd: int, writing: int) -> bool:
         """Whether the kernel may keep the pages it holds of this file (FOPEN_KEEP_CACHE):
@@ -649,7 +665,16 @@ class Operations(KernelSync, pyfuse3.Operations):
         if node.kind is Kind.META:
             raise fail(errno.EISDIR)
         if not writing and self._page_current(node):
+            node.read_before = True
             return pyfuse3.FileInfo(fh=NO_RELEASE | node.inode, keep_cache=True)
+        fresh = self._fresh.pop(node.inode, None)
+        if (not writing and fresh is not None and fresh[2] == node.key
+                and self._unchanged(node, fresh[0])):
+            # Looked up a moment ago (the photo as it is now, nothing pending): the content
+            # then is the content now; no need to load the photo's metadata again.
+            keep = self._cache_page(node, TagHandle(node.rel, node.sub, fresh[1]))
+            self._page_sig[node.inode] = fresh[0]
+            return pyfuse3.FileInfo(fh=NO_RELEASE | node.inode, keep_cache=keep)
         handle = await self.editor.open(node, flags)
         if not isinstance(handle, TagHandle) or handle.buf is not None:
             return pyfuse3.FileInfo(fh=self._fh(handle), direct_io=True)

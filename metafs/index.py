@@ -49,21 +49,22 @@ def key_of(st: os.stat_result) -> Key:
 _WRITE_ONLY = ("write", "writer.py", "exif_encode.py", "iptc_edit.py", "xmp_edit.py")
 
 
-def engine_build() -> str:
+def engine_build(tops: list[str] | None = None) -> str:
     """Names, sizes and mtimes of the engine's reading modules: another engine may decode
     differently, so an index written by it is rebuilt."""
-    import engine
+    if tops is None:
+        import engine
 
-    h = hashlib.sha256()
-    for top in engine.__path__:
-        for folder, dirs, files in sorted(os.walk(top)):
-            dirs[:] = sorted(d for d in dirs if folder != top or d not in _WRITE_ONLY)
-            for name in sorted(files):
+        tops = list(engine.__path__)
+    lines = []
+    for top in tops:
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = [d for d in dirs if folder != top or d not in _WRITE_ONLY]
+            for name in files:
                 if name.endswith(".py") and (folder != top or name not in _WRITE_ONLY):
                     st = os.stat(os.path.join(folder, name))
-                    h.update(f"{folder[len(top):]}/{name}:{st.st_size}:{st.st_mtime_ns}\n"
-                             .encode())
-    return h.hexdigest()[:32]
+                    lines.append(f"{folder[len(top):]}/{name}:{st.st_size}:{st.st_mtime_ns}\n")
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()[:32]
 
 
 def pack(md: Metadata | None, err: str | None) -> bytes:

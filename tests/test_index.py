@@ -163,3 +163,15 @@ def test_an_index_locked_by_another_program_is_left_alone(tmp_path: Path) -> Non
     assert again.state == "ok"
     assert again.get("p.jpg", KEY, "/p.jpg") is not None  # not rebuilt
     again.close()
+
+
+def test_the_engine_build_leaves_out_the_writing_modules(tmp_path: Path) -> None:
+    for name in ("reader.py", "writer.py", "write/planners.py", "formats/jpeg.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    build = mi.engine_build([str(tmp_path)])
+    (tmp_path / "writer.py").write_text("x = 2\n")
+    (tmp_path / "write" / "planners.py").write_text("x = 2\n")
+    assert mi.engine_build([str(tmp_path)]) == build  # a change to the writer keeps the index
+    (tmp_path / "formats" / "jpeg.py").write_text("x = 22\n")
+    assert mi.engine_build([str(tmp_path)]) != build

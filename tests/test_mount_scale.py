@@ -178,3 +178,20 @@ def test_a_read_only_mount_keeps_its_index_in_the_cache_folder(
         assert not (mount.src / ".originals").exists()  # nothing written in SOURCE
     finally:
         mount.close()
+
+
+def test_a_kept_tag_page_never_hides_a_pending_edit(tmp_path: Path) -> None:
+    """Opens of a tag file whose page the kernel holds skip the metadata while the photo is
+    unchanged and nothing is pending on it; a pending edit is shown at once."""
+    mount = Mount(tmp_path, 60_000)  # nothing commits by itself during the test
+    try:
+        make = mount.meta / "Make"
+        first = make.read_text()
+        assert make.read_text() == first  # from the kept page
+        make.write_text("Pending\n")
+        assert make.read_text() == "Pending\n"
+        mount.commit()
+        assert make.read_text() == "Pending\n"
+        assert mount.exif()["IFD0:Make"] == "Pending"
+    finally:
+        mount.close()

@@ -74,6 +74,16 @@ def next_ifd_past_end() -> bytes:
     return bytes(b)
 
 
+def inflated_count() -> bytes:  # IFD0 claims 20 entries: the table runs over its values
+    b = bytearray(base_block())
+    struct.pack_into("<H", b, 8, 20)
+    return bytes(b)
+
+
+def sub_ifd_inside_ifd0() -> bytes:  # an ExifIFD pointer into IFD0's own table
+    return set_entry(base_block(), 8, 3, 0x8769, 4, 1, struct.pack("<I", 8 + 2 + 12))
+
+
 CASES = {
     # name: (APP1 payloads, a note the repair must give)
     "duplicate": ([b"Exif\0\0" + duplicate_entry()], "duplicate of an earlier entry"),
@@ -81,6 +91,8 @@ CASES = {
     "gps-zero-count": ([b"Exif\0\0" + gps_zero_count()], "zero count"),
     "ifd-past-end": ([b"Exif\0\0" + ifd_past_end()], "ExifIFD pointer to offset 524272"),
     "next-past-end": ([b"Exif\0\0" + next_ifd_past_end()], "link from IFD0"),
+    "inflated-count": ([b"Exif\0\0" + inflated_count()], "claims 20 entries; its table holds 4"),
+    "sub-ifd-overlap": ([b"Exif\0\0" + sub_ifd_inside_ifd0()], "ExifIFD pointer to offset 22"),
     "multi-segment": ([b"Exif\0\0" + base_block()[:40], b"Exif\0\0" + base_block()[40:]],
                       "split over 2 APP1 segments"),
     "no-tiff-header": ([b"Exif\0\0" + b"XX" + base_block()[2:]], "dropped: the EXIF block"),

@@ -80,24 +80,87 @@ def repair_tiff(block: bytes) -> tuple[bytes, list[str]]:
     notes: list[str] = []
     for _ in range(MAX_PASSES):
         st = parse_tiff(bytes(buf))
+        limits, bogus = _layout(buf, st)
         changed = False
         for ifd in st.ifds:
-            changed |= _repair_ifd(buf, st, ifd, notes)
+            if ifd.offset not in bogus:
+                changed |= _repair_ifd(buf, st, ifd, notes, limits[ifd.offset], bogus)
         if not changed:
             break
     return bytes(buf), notes
 
 
-def _repair_ifd(buf: bytearray, st, ifd, notes: list[str]) -> bool:
+def _layout(buf: bytearray, st) -> tuple[dict[int, int], set[int]]:
+    """For each IFD: where the next structure of another IFD starts (its table cannot run
+    past it), and the IFDs whose table starts inside one read before (a pointer gone wrong:
+    rewriting that "IFD" would overwrite the other one)."""
+    import bisect
+
+    starts = sorted({(i.offset, id(i)) for i in st.ifds}
+                    | {(e.value_offset, id(i)) for i in st.ifds for e in i.entries
+                       if e.value_offset is not None})
+    keys = [o for o, _ in starts]
+    limits: dict[int, int] = {}
+    bogus: set[int] = set()
+    regions: list[tuple[int, int]] = []
+    for ifd in st.ifds:
+        lim = len(buf) + 4
+        for o, owner in starts[bisect.bisect_right(keys, ifd.offset):]:
+            if owner != id(ifd):
+                lim = o
+                break
+        limits[ifd.offset] = lim
+        if any(a <= ifd.offset < b for a, b in regions):
+            bogus.add(ifd.offset)
+            continue
+        stored = struct.unpack_from(st.byte_order + "H", buf, ifd.offset)[0]
+        m = _table_size(buf, st.byte_order, ifd.offset,
+                        min(stored, (len(buf) - ifd.offset - 2) // 12), lim)
+        regions.append((ifd.offset, ifd.offset + 2 + 12 * m + 4))
+    return limits, bogus
+
+
+def _table_size(buf: bytearray, bo: str, off: int, m: int, limit: int) -> int:
+    """How many of the ``m`` stored entries are the IFD's table: an inflated entry count makes
+    the table run over the values of its first entries, which start right after the real
+    table (and its next-IFD link).  Entries read from there are value bytes, not entries."""
+    from engine.tiff.ifd import TYPE_SIZES
+
+    def unreadable(k: int) -> bool:
+        typ, count = struct.unpack_from(bo + "HI", buf, off + 2 + 12 * k + 2)
+        return not count or typ not in TYPE_SIZES or typ > 13
+
+    first_value = limit
+    cut = m
+    for k in range(m + 1):
+        if off + 2 + 12 * k + 4 > first_value:
+            cut = max(k - 1, 0)
+            break
+        if k == m:
+            break
+        _tag, typ, count, voff = struct.unpack_from(bo + "HHII", buf, off + 2 + 12 * k)
+        unit = TYPE_SIZES.get(typ, 0) if typ <= 13 else 0
+        if count and unit and count * unit > 4 and off < voff < first_value:
+            first_value = voff
+    # Only a count that reads garbage past the cut was inflated; a single value offset that
+    # points into the table (valid entries after it) is not a reason to drop entries.
+    if cut < m and any(unreadable(k) for k in range(cut, m)):
+        return cut
+    return m
+
+
+def _repair_ifd(buf: bytearray, st, ifd, notes: list[str], limit: int,
+                bogus: set[int]) -> bool:
     from engine.tiff.ifd import SUB_IFD_TAGS, TYPE_SIZES
 
     bo, size = st.byte_order, len(buf)
     off = ifd.offset
     stored = struct.unpack_from(bo + "H", buf, off)[0]
-    m = min(stored, (size - off - 2) // 12)
+    m = _table_size(buf, bo, off, min(stored, (size - off - 2) // 12), limit)
     # Where the parser read each sub-IFD and the next IFD: a pointer elsewhere was not read
-    # (outside the block, a loop, a bad type).
-    read_from = {(i.parent, i.parent_tag, i.offset) for i in st.ifds if i.parent is not None}
+    # (outside the block, a loop, a bad type), or read over another IFD (bogus).
+    read_from = {(i.parent, i.parent_tag, i.offset) for i in st.ifds
+                 if i.parent is not None and i.offset not in bogus}
     chain = [i for i in st.ifds if i.parent is None]
     at = f"{ifd.name} at offset {off}"
     kept: dict[int, bytes] = {}
@@ -134,17 +197,18 @@ def _repair_ifd(buf: bytearray, st, ifd, notes: list[str]) -> bool:
     if ifd.parent is None and nxt:
         k = chain.index(ifd) if ifd in chain else -1
         follows = chain[k + 1].offset if 0 <= k < len(chain) - 1 else None
-        if nxt != follows:
+        if nxt != follows or nxt in bogus:
             notes.append(f"dropped: the link from {at} to the next IFD at offset {nxt}, which "
                          "cannot be read there")
             nxt = 0
     elif ifd.parent is not None:
         nxt = nxt if nxt_at + 4 <= size else 0
     if stored != m:
-        notes.append(f"repaired: {at} claims {stored} entries; {m} fit in the block")
+        notes.append(f"repaired: {at} claims {stored} entries; its table holds {m} (the rest "
+                     "would be read from past the block's end or from its own values)")
     table = struct.pack(bo + "H", len(kept)) + b"".join(kept[t] for t in sorted(kept))
     table += struct.pack(bo + "I", nxt)
-    old_len = 2 + 12 * m + 4
+    old_len = 2 + 12 * m + 4  # the real table: what lies past it (values) is left alone
     if off + old_len > size:
         buf += bytes(off + old_len - size)  # the next-IFD link was cut off by the block's end
     new = table + bytes(old_len - len(table))
