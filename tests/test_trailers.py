@@ -199,3 +199,23 @@ def test_validator_catches_a_trailer_that_did_not_follow() -> None:
     assert check_trailers(original, moved_as_is) == "the trailers after EOI changed"
     followed = original[:2] + pad + base[2:] + M.afcp(len(base) + len(pad))
     assert check_trailers(original, followed) is None
+
+
+def test_a_tiff_write_that_would_bury_a_trailer_is_refused(tmp_path: Path) -> None:
+    """A TIFF ending with an AFCP trailer: a write that appends (a longer Artist) would leave
+    the trailer short of the end, where readers look for it; refused, the file unchanged."""
+    data = (REPO / "fixtures" / "strips_le.tif").read_bytes()
+    jpeg = (FIXTURES / "afcp.jpg").read_bytes()
+    afcp, _ = T.find_trailers(jpeg, T.eoi_end(jpeg, _sos(jpeg)))
+    t = afcp[-1]
+    tail = bytearray(jpeg[t.start :])
+    for at, bo in t.absolute:  # its offsets are absolute: where it now stands
+        old = struct.unpack_from(bo + "I", tail, at - t.start)[0]
+        struct.pack_into(bo + "I", tail, at - t.start, old - t.start + len(data))
+    photo = tmp_path / "t.tif"
+    photo.write_bytes(data + bytes(tail))
+    assert [x.kind for x in T.find_trailers(photo.read_bytes(), 0)[0]] == ["AFCP"]
+    before = photo.read_bytes()
+    with pytest.raises(engine.WriteError, match="ends with a AFCP trailer at offset"):
+        engine.write_metadata(photo, {"Artist": "x" * 300})
+    assert photo.read_bytes() == before

@@ -65,7 +65,24 @@ def plan_tiff(data, edits: Edits, path: str) -> list[Piece]:
         _iptc_entries(old, edits, structure.byte_order, extra, path)
     patch = patch_file(data, structure, edits.exif, path, extra)
     check_image_data_kept(structure, patch, len(data), path)
+    _check_trailer_stays_last(data, patch, path)
     return patch_to_plan(patch, len(data))
+
+
+def _check_trailer_stays_last(data, patch: TiffPatch, path: str) -> None:
+    """A trailer at the end of a TIFF (AFCP, PhotoMechanic...) is found by readers from the
+    end of the file, some with absolute offsets inside: a patch that appends data (or gives
+    back freed space at the end) would bury or cut it, so such a write is refused."""
+    if not patch.tail and patch.keep == len(data):
+        return
+    from engine.formats.trailers import find_trailers
+
+    found, _ = find_trailers(data, 0)
+    if found:
+        kinds = ", ".join(t.kind for t in reversed(found))
+        raise WriteError(f"the file ends with a {kinds} trailer at offset {found[-1].start} "
+                         "that this write would move away from the end; metafs cannot move "
+                         "trailers of TIFF files yet; nothing was written", path=path)
 
 
 # ---- XMP, IPTC, Photoshop ------------------------------------------------------------------
