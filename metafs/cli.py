@@ -353,7 +353,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
     return main_mount(
         args.source, args.mountpoint, foreground=args.foreground,
         debounce_ms=args.debounce, read_only=args.read_only, sync=not args.no_sync,
-        keep_mtime=args.keep_mtime,
+        keep_mtime=args.keep_mtime, index_path=args.index,
     )
 
 
@@ -562,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sync", action="store_true",
                    help="edits change only the tag written, not its EXIF/XMP/IPTC copies")
     keep_mtime(p)
+    p.add_argument("--index", metavar="PATH",
+                   help="the metadata index (default: SOURCE/.originals/.journal/index.sqlite, "
+                        "or $XDG_CACHE_HOME/metafs/ for a read-only SOURCE)")
     p.set_defaults(func=cmd_mount)
 
     p = command("umount", "commit pending edits and unmount")
