@@ -261,14 +261,18 @@ def _changed_parts(old: Blocks, new: Blocks) -> frozenset[str]:
     return frozenset(changed)
 
 
-def _image_region(fmt: str, data) -> tuple[int, int] | None:
-    """Where the image data that must not change lies (JPEG: from SOS to the end, but for
-    trailers with absolute offsets, which engine.write.trailers.check_trailers checks)."""
+def _image_regions(fmt: str, new_fmt: str, original, data
+                   ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """Where the image data that must not change lies, in the original and the new file
+    (JPEG: from SOS to the end, but for trailers with absolute offsets, which
+    engine.write.trailers.check_trailers checks)."""
     if fmt != "JPEG":
-        return None
-    from engine.write.trailers import image_region
+        return None, None
+    from engine.write.trailers import image_region, image_regions
 
-    return image_region(data)
+    if new_fmt != "JPEG":
+        return image_region(original), None
+    return image_regions(original, data)
 
 
 def _heif_items(data) -> dict:
@@ -320,7 +324,7 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
             decode_blocks(new_blocks, after, check)
             if check != decoded:
                 before = _decode_again(before, old_blocks, original, check, decoded)
-            old, new = _image_region(before.format, original), _image_region(after.format, data)
+            old, new = _image_regions(before.format, after.format, original, data)
             if old is not None and (
                 new is None or old[1] - old[0] != new[1] - new[0]
                 or not _same_bytes(original, old[0], data, new[0], old[1] - old[0])

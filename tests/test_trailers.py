@@ -219,3 +219,16 @@ def test_a_tiff_write_that_would_bury_a_trailer_is_refused(tmp_path: Path) -> No
     with pytest.raises(engine.WriteError, match="ends with a AFCP trailer at offset"):
         engine.write_metadata(photo, {"Artist": "x" * 300})
     assert photo.read_bytes() == before
+
+
+def test_a_write_scans_the_image_data_for_its_eoi_once(tmp_path: Path, monkeypatch) -> None:
+    """Finding the EOI reads all of the image data: a write does it once (the original's),
+    however many checks ask; the new file's is where the original's falls after the shift."""
+    scans: list[int] = []
+    real = T._scan_eoi
+    monkeypatch.setattr(T, "_scan_eoi", lambda data, sos: scans.append(sos) or real(data, sos))
+    photo = tmp_path / "a.jpg"
+    shutil.copyfile(FIXTURES / "afcp.jpg", photo)
+    engine.write_metadata(photo, {"ImageDescription": LONG}, backup=False)
+    assert len(scans) == 1
+    assert engine.read_metadata(photo).tags["ImageDescription"].value == LONG

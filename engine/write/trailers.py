@@ -155,6 +155,23 @@ def image_region(data) -> tuple[int, int]:
     return layout.tail_offset, min(starts, default=len(data))
 
 
+def image_regions(original, data) -> tuple[tuple[int, int], tuple[int, int]]:
+    """image_region of the original and of the new file, the image data scanned once: the
+    new file's EOI is taken to be where the original's falls after the shift of SOS, when
+    an EOI marker stands there.  The caller compares the two regions byte for byte (ends
+    whole), which is what proves it: the scan would stop at the same place in equal bytes."""
+    from engine.formats.trailers import eoi_end, remember_eoi
+
+    old, new = J.parse_jpeg(original), J.parse_jpeg(data)
+    if old.sos_offset is not None and new.sos_offset is not None:
+        end = eoi_end(original, old.sos_offset)
+        if end is not None:
+            at = end - old.sos_offset + new.sos_offset
+            if 2 <= at <= len(data) and data[at - 2 : at] == b"\xff\xd9":
+                remember_eoi(data, new.sos_offset, at)
+    return image_region(original), image_region(data)
+
+
 def check_trailers(original, data) -> str | None:
     """Why the trailers of ``data`` do not read as those of ``original`` (None: they do):
     same kinds, same bytes, absolute offsets shifted by exactly how far each trailer moved."""
