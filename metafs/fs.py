@@ -18,6 +18,7 @@ from typing import Any
 import pyfuse3
 import trio
 
+from engine.errors import EngineError
 from engine.write.safety import backup_path_for, is_temp_name
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
@@ -620,7 +621,7 @@ class Operations(KernelSync, pyfuse3.Operations):
             return  # never edited here: no original kept
         try:
             left = pt.move_backups(src, dst, root=os.fspath(self.backups))
-        except OSError as e:
+        except (OSError, EngineError) as e:
             self.editor.status.error(f"{old} -> {new}", f"the original was not moved: {e}")
             return
         for path in left:

@@ -102,7 +102,7 @@ def move_backups(old: str, new: str, root: str | None = None) -> list[str]:
 
     Backup folders belong to the owners of the folders they mirror, who could swap one for a
     symlink: every folder below ``root`` (the ``.originals`` tree) is opened without following
-    one, and the moves are made relative to those descriptors (OSError ELOOP/ENOTDIR else)."""
+    one, and the moves are made relative to those descriptors (a WriteError else)."""
     root = root or os.path.commonpath([old, new])
     o = os.path.relpath(old, root).split(os.sep)
     n = os.path.relpath(new, root).split(os.sep)
@@ -118,27 +118,6 @@ def move_backups(old: str, new: str, root: str | None = None) -> list[str]:
 _DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _folders(rfd: int, names: list[str], create: bool) -> int | None:
-    """A descriptor of the folder ``names`` below ``rfd`` (None: missing, not created)."""
-    fd = os.dup(rfd)
-    try:
-        for name in names:
-            try:
-                nxt = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    os.close(fd)
-                    return None
-                os.mkdir(name, 0o700, dir_fd=fd)  # private until a write gives it its mode
-                nxt = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def _lstat_at(fd: int, name: str) -> os.stat_result | None:
     try:
         return os.stat(name, dir_fd=fd, follow_symlinks=False)
@@ -147,15 +126,18 @@ def _lstat_at(fd: int, name: str) -> os.stat_result | None:
 
 
 def _move(rfd: int, o: list[str], n: list[str], root: str) -> list[str]:
-    ofd = _folders(rfd, o[:-1], create=False)
-    if ofd is None:
+    from engine.write.paths import open_folder
+
+    shown = os.path.join(root, *o)
+    try:
+        ofd = open_folder(rfd, o[:-1], shown, create=False)
+    except FileNotFoundError:
         return []
     try:
         ost = _lstat_at(ofd, o[-1])
         if ost is None:
             return []
-        nfd = _folders(rfd, n[:-1], create=True)
-        assert nfd is not None
+        nfd = open_folder(rfd, n[:-1], shown)  # made private: a write gives it its mode
         try:
             nst = _lstat_at(nfd, n[-1])
             if nst is None:
