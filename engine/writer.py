@@ -154,7 +154,7 @@ def _write_locked(target, path: str, changes: Mapping[str, str | None], backup: 
 
             data, repaired = repaired_view(data, path)  # the mmap itself is closed by `with`
         before, blocks = read_blocks_from(data, path)
-        parts = _parts_touched(changes, sync_related)
+        parts = _without_absent_copies(_parts_touched(changes, sync_related), changes, blocks)
         decode_blocks(blocks, before, parts - {"exif"})  # the rest: not needed, nor checked
         # Planning looks at a few EXIF tags only, so only they are decoded now; _validate
         # decodes the rest while the new file is flushed (0.3 ms off a 6 ms write).
@@ -221,6 +221,25 @@ def _parts_touched(paths: Iterable[str], sync_related: bool) -> frozenset[str]:
             if not paths.isdisjoint(group):
                 parts.update(part_of(p) for p in group)
     return frozenset(parts)
+
+
+def _without_absent_copies(parts: frozenset[str], paths: Iterable[str],
+                           blocks: Blocks) -> frozenset[str]:
+    """Leave XMP out when it is touched only as the place of a copy and its packet cannot
+    hold that place: no property of that local name appears in its bytes (XML names cannot
+    be escaped).  A copy is never added where the photo lacks it, so nothing changes, and a
+    one-tag write (Artist, kept in step with dc:creator) need not load the XML parser."""
+    paths = set(paths)
+    if "xmp" not in parts or any(part_of(p) == "xmp" for p in paths):
+        return parts
+    names = {p.rpartition(":")[2].encode() for group in SYNC_GROUPS
+             if not paths.isdisjoint(group) for p in group if part_of(p) == "xmp"}
+    packets = [bytes(b) for b in (blocks.xmp, blocks.xmp_extended) if b is not None]
+    if any(b"\0" in packet for packet in packets):  # UTF-16/32: names are not ASCII bytes
+        return parts
+    if any(name in packet for packet in packets for name in names):
+        return parts
+    return parts - {"xmp"}
 
 
 def _exif_names(paths: Iterable[str], sync_related: bool) -> frozenset[str]:

@@ -96,3 +96,26 @@ def test_records_behave_like_the_dataclasses_they_replace() -> None:
     with pytest.raises(TypeError):
         hash(blocks)
     assert pickle.loads(pickle.dumps(blocks)) == blocks
+
+
+def test_a_synced_tag_whose_xmp_copy_the_photo_lacks_loads_no_xml_parser(tmp_path) -> None:
+    """Artist is kept in step with dc:creator, but only where the photo has one: a camera
+    JPEG whose XMP has no creator is written without importing lxml or the XMP tables, and
+    one that has it still gets the copy."""
+    from PIL import Image
+
+    import engine
+
+    photo = tmp_path / "cam.jpg"
+    Image.new("RGB", (8, 8)).save(photo)
+    engine.write_metadata(photo, {"Make": "Cam", "xmp/xmp:Rating": "3"}, backup=False)
+    code = ("import sys, engine; engine.write_metadata(sys.argv[1], {'Artist': 'Ann'}, "
+            "backup=False); print(sorted(m for m in sys.modules if m.startswith('lxml') "
+            "or m == 'engine.xmp'))")
+    out = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True,
+                         text=True, check=True, cwd=str(REPO)).stdout
+    assert out.strip() == "[]"
+    assert "xmp/dc:creator" not in engine.read_metadata(photo).tags
+    engine.write_metadata(photo, {"xmp/dc:creator": "Ann"}, backup=False)
+    engine.write_metadata(photo, {"Artist": "Bob"}, backup=False)
+    assert engine.read_metadata(photo).tags["xmp/dc:creator"].value == ["Bob"]
