@@ -15,7 +15,7 @@ from engine.errors import (
 )
 from engine.model import Metadata, TagValue
 from engine.reader import read_metadata
-from engine.writer import (
+from engine.write.writer import (
     TagSpec,
     WriteResult,
     check_value,

@@ -62,7 +62,7 @@ def read_blocks_from(data: bytes | mmap.mmap, path: str) -> tuple[Metadata, Bloc
 def decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str] = PARTS,
                   exif_only: frozenset[str] | None = None) -> None:
     """Add the tags and warnings of ``parts`` of ``blocks`` to ``md``; with ``exif_only``
-    (tag names), only those EXIF tags (engine.exif.decode_exif)."""
+    (tag names), only those EXIF tags (engine.exif.decode.decode_exif)."""
     _decode_blocks(blocks, md, parts, exif_only)
     if md.file_type in READ_ONLY_TYPES:  # shown as they are, but nothing here can be written
         md.tags = {p: t.replace(writable=False) for p, t in md.tags.items()}
@@ -74,7 +74,7 @@ def _decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str],
     # XMP and IPTC may live inside the EXIF (TIFF tags 700, 33723): decode it to find them
     if blocks.exif is not None and ("exif" in parts or (xmp is None and "xmp" in parts)
                                     or (iptc is None and "iptc" in parts)):
-        from engine.exif import decode_exif
+        from engine.exif.decode import decode_exif
 
         base = blocks.exif_offset if blocks.offset_base is None else blocks.offset_base
         # (when only the XMP or IPTC inside is wanted, no EXIF tag need be decoded)
@@ -87,21 +87,21 @@ def _decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str],
         xmp = xmp if xmp is not None else res.xmp
         iptc = iptc if iptc is not None else res.iptc
     for data, offset, first in blocks.extra_exif if "exif" in parts else ():
-        from engine.exif import decode_exif
+        from engine.exif.decode import decode_exif
 
         res = decode_exif(data, path=md.path, base_offset=offset, first_ifd=first, only=only)
         for t in res.tags:
             md.add(t)
         md.warnings.extend(res.warnings)
     if xmp is not None and "xmp" in parts:
-        from engine.xmp import decode_xmp
+        from engine.xmp.decode import decode_xmp
 
         tags, warnings = decode_xmp(xmp, blocks.xmp_extended, path=md.path)
         for t in tags:
             md.add(t)
         md.warnings.extend(warnings)
     if iptc is not None and "iptc" in parts:
-        from engine.iptc import decode_iptc
+        from engine.iptc.iim import decode_iptc
 
         tags, warnings = decode_iptc(iptc, path=md.path)
         for t in tags:

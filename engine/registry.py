@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from engine.containers.base import FileFormat
 from engine.errors import UnsupportedFormatError
-from engine.formats.base import FileFormat
 
 # module, class: each module defines one FileFormat subclass.
 _FORMATS = [
-    ("engine.formats.jpeg", "JpegFormat"),
-    ("engine.formats.tiff", "TiffFormat"),
-    ("engine.formats.png", "PngFormat"),
-    ("engine.formats.webp", "WebpFormat"),
-    ("engine.formats.heif", "HeifFormat"),
+    ("engine.containers.jpeg", "JpegFormat"),
+    ("engine.containers.tiff", "TiffFormat"),
+    ("engine.containers.png", "PngFormat"),
+    ("engine.containers.webp", "WebpFormat"),
+    ("engine.containers.heif", "HeifFormat"),
 ]
 
 # File types read through another container's reader that metafs does not write (the real

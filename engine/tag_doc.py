@@ -33,8 +33,8 @@ class TagDoc:
 
 
 def _exif_docs() -> list[TagDoc]:
-    from engine.exif_encode import WRITABLE, _expected_with_count
-    from engine.tags.exif import EXIF_TAGS, GPS_TAGS
+    from engine.exif.encode import WRITABLE, _expected_with_count
+    from engine.exif.tables import EXIF_TAGS, GPS_TAGS
 
     out: dict[str, TagDoc] = {}
     for table in (EXIF_TAGS, GPS_TAGS):
@@ -63,7 +63,7 @@ def _exif_example(fmt: str) -> str:
 
 
 def _xmp_doc(prefix: str, prop: str, entry: tuple) -> TagDoc:
-    from engine.tags.xmp import MAPS
+    from engine.xmp.tables import MAPS
 
     code = entry[1]
     kind = _KINDS.get(code[:1], "string")
@@ -80,7 +80,7 @@ def _xmp_doc(prefix: str, prop: str, entry: tuple) -> TagDoc:
 
 
 def _xmp_docs(only_prefix: str | None = None) -> list[TagDoc]:
-    from engine.tags.xmp import TAGS, XLAT
+    from engine.xmp.tables import TAGS, XLAT
 
     prefix_of = {g: p for p, g in XLAT.items()}
     out = []
@@ -97,7 +97,7 @@ def _xmp_docs(only_prefix: str | None = None) -> list[TagDoc]:
 
 
 def _iptc_docs() -> list[TagDoc]:
-    from engine.tags.iptc import DATASETS
+    from engine.iptc.tables import DATASETS
 
     out = []
     for (rec, _ds), (name, fmt, max_len, flags, values, conv) in DATASETS.items():
@@ -139,7 +139,7 @@ def list_tags(group: str | None = None, writable: bool = False) -> list[TagDoc]:
 def describe(path: str) -> TagDoc:
     """One tag path (a field of an XMP structure too); raises UnknownTagError."""
     if path.startswith("xmp/"):
-        from engine.xmp_paths import resolve
+        from engine.xmp.paths import resolve
 
         t = resolve(path[4:])
         prefix, prop = t.steps[-1][0], t.steps[-1][1]
@@ -152,7 +152,7 @@ def describe(path: str) -> TagDoc:
     for d in table:
         if d.path == path:
             return d
-    from engine.writer import tag_spec
+    from engine.write.writer import tag_spec
 
     tag_spec(path)  # raises the engine's UnknownTagError with its hint
     raise EngineError(f"no such tag: {path}")

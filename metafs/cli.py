@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import engine
 from engine.errors import EngineError
-from engine.write.changes import COPY_NOTES  # loaded with engine.writer anyway
+from engine.write.changes import COPY_NOTES  # loaded with engine.write.writer anyway
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ def _when(st: os.stat_result) -> str:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from engine.writer import list_backups
+    from engine.write.writer import list_backups
 
     if args.list:
         status = 0

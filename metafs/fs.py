@@ -19,7 +19,7 @@ import pyfuse3
 import trio
 
 from engine.errors import EngineError
-from engine.write.safety import backup_path_for, is_temp_name
+from engine.safewrite.safety import backup_path_for, is_temp_name
 from metafs import passthrough as pt
 from metafs.batcher import Batcher
 from metafs.editing import MetaEditor, StaticHandle, TagHandle, land

@@ -111,7 +111,7 @@ class Journal:
         """The journal folder, created 0700, walked from ``root`` (or from its parent's
         parent) without following a symlink; it must be ours and closed to others."""
         from engine.errors import EngineError
-        from engine.write.paths import open_folder
+        from engine.safewrite.paths import open_folder
 
         if self.root is not None:
             start, names = self.root, list(self.dir.relative_to(self.root).parts)

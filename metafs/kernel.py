@@ -17,7 +17,7 @@ from typing import Any
 import pyfuse3
 import trio
 
-from engine.write.safety import is_temp_name
+from engine.safewrite.safety import is_temp_name
 from metafs import passthrough as pt
 from metafs.editing import MetaEditor, TagHandle
 from metafs.inodes import InodeTable, Kind, Node

@@ -413,7 +413,7 @@ def _open_log_beside_journal(source: str) -> Any:
     """The log file in SOURCE/.originals/.journal, opened as the journal is: no symlink
     followed at any step, a regular file of our own (a daemon run by root must not append
     to a file someone planted there).  None when that cannot be had."""
-    from engine.write.paths import open_folder
+    from engine.safewrite.paths import open_folder
 
     try:
         root = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -126,7 +126,7 @@ def _lstat_at(fd: int, name: str) -> os.stat_result | None:
 
 
 def _move(rfd: int, o: list[str], n: list[str], root: str) -> list[str]:
-    from engine.write.paths import open_folder
+    from engine.safewrite.paths import open_folder
 
     shown = os.path.join(root, *o)
     try:

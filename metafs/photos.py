@@ -83,7 +83,7 @@ class EngineFacade:
 
 def real_engine() -> EngineFacade:
     from engine.reader import read_metadata
-    from engine.writer import check_value, tag_spec, write_metadata
+    from engine.write.writer import check_value, tag_spec, write_metadata
 
     load_engine()
     return EngineFacade(read_metadata, write_metadata, tag_spec, check_value, sniff_image)

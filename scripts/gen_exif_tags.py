@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Generate engine/tags/exif.py from ``exiftool -listx`` (Exif::Main, GPS::Main, PanasonicRaw).
+"""Generate engine/exif/tables.py from ``exiftool -listx`` (Exif::Main, GPS::Main, PanasonicRaw).
 
-    scripts/gen_exif_tags.py [--exiftool exiftool] [--out engine/tags/exif.py]
+    scripts/gen_exif_tags.py [--exiftool exiftool] [--out engine/exif/tables.py]
 
 Only English text is kept.  Ids that Exif::Main lists several times (chosen by a Condition in
 ExifTool) keep every variant, in table order, with the group ExifTool writes them to; the
-reader picks one by the IFD it is reading (see engine.exif).
+reader picks one by the IFD it is reading (see engine.exif.decode).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Generate engine/tags/iptc.py from ExifTool's tag database.
+"""Generate engine/iptc/tables.py from ExifTool's tag database.
 
-    scripts/gen_iptc_tags.py [--listx FILE] [--perl-dir DIR] > engine/tags/iptc.py
+    scripts/gen_iptc_tags.py [--listx FILE] [--perl-dir DIR] > engine/iptc/tables.py
 
 Names, formats, counts, List/Binary flags and value maps come from
 ``exiftool -f -listx -IPTC:All``; record numbers and the conversions ExifTool writes as Perl code
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lxml import etree
 
-# Perl conversion snippets -> conversion names interpreted by engine.iptc
+# Perl conversion snippets -> conversion names interpreted by engine.iptc.iim
 PERL_CONVS = (
     ("Exif::ExifDate($val)", "date"),
     ("Exif::ExifTime($val)", "time"),

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Generate engine/tags/xmp.py from ExifTool's tag database.
+"""Generate engine/xmp/tables.py from ExifTool's tag database.
 
-    scripts/gen_xmp_tags.py [--listx FILE] [--perl-dir DIR] > engine/tags/xmp.py
+    scripts/gen_xmp_tags.py [--listx FILE] [--perl-dir DIR] > engine/xmp/tables.py
 
 Facts come from ``exiftool -f -listx -XMP:All`` (tag ids, names, types, list flags, value maps)
 and from XMP.pm (namespace URIs ``%nsURI``, ExifTool's short group prefixes ``%stdXlatNS``) plus
 ``NAMESPACE => { prefix => uri }`` declarations in the other modules.  Conversions that ExifTool
-writes as Perl code are named here by hand (CUSTOM) and interpreted in engine/xmp.py.
+writes as Perl code are named here by hand (CUSTOM) and interpreted in engine/xmp/decode.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ TYPE_CODES = {
 }
 
 # Conversions ExifTool writes as Perl code: (group prefix, flattened tag id) -> conversion name
-# understood by engine.xmp.  Read off XMP.pm / XMP2.pl by hand.
+# understood by engine.xmp.decode.  Read off XMP.pm / XMP2.pl by hand.
 CUSTOM = {
     ("exif", "FNumber"): "fnumber",
     ("exif", "ApertureValue"): "aperture",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
 from engine.model import Metadata, TagValue
-from engine.writer import TagSpec, WriteResult
+from engine.write.writer import TagSpec, WriteResult
 from metafs.photos import EngineFacade
 
 MAGIC = b"FAKEIMG\n"

@@ -16,7 +16,7 @@ import re
 import struct
 from collections import Counter
 
-from engine.tiff.ifd import TYPE_SIZES, parse_tiff
+from engine.exif.ifd import TYPE_SIZES, parse_tiff
 
 # Extreme values per TIFF type (packed with the file's byte order at mutation time).
 _DENORMAL = 5e-324

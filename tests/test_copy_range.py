@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.write import safety
+from engine.safewrite import safety
 
 SIZE = 3 * (1 << 20) + 12345  # more than one buffer, not a whole number of pages
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.tags.exif import PROTECTED
+from engine.exif.tables import PROTECTED
 from metafs.cli import main as cli_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -14,9 +14,9 @@ from tiff_builder import build
 
 import engine
 from engine import EngineError
-from engine.formats import heif as H
-from engine.formats import jpeg as J
-from engine.tiff.ifd import parse_tiff
+from engine.containers import heif as H
+from engine.containers import jpeg as J
+from engine.exif.ifd import parse_tiff
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.exif.ifd import parse_tiff
+from engine.exif.patch import IfdEdit, plan_patch
 from engine.reader import read_blocks_from
-from engine.tiff.ifd import parse_tiff
-from engine.tiff.patch import IfdEdit, plan_patch
 from metafs.cli import main as cli_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -175,7 +175,7 @@ def test_an_ifd_that_grows_leaves_no_old_table(tmp_path: Path) -> None:
     # Adding a tag moves IFD0 to the end; its old entry table held the short (inline) value.
     data = tb.build([[(0x013B, 2, "Bob")]])
     s = parse_tiff(data)
-    from engine.tiff.patch import NewEntry
+    from engine.exif.patch import NewEntry
 
     put = {0x8298: NewEntry(0x8298, 2, 4, b"Eve\0"), 0x010F: NewEntry(0x010F, 2, 4, b"Ann\0")}
     new = plan_patch(data, s, {"IFD0": IfdEdit(put=put, drop={0x013B})}).apply(data)
@@ -253,7 +253,7 @@ def test_replaced_heif_items_leave_no_bytes(tmp_path: Path, case: str) -> None:
     were; every other item reads back the same."""
     from test_write_heif import SYNTH, build_heif, check_same_items
 
-    from engine.formats import heif as H
+    from engine.containers import heif as H
 
     path = tmp_path / "synth.heic"
     path.write_bytes(build_heif(**SYNTH[case]))

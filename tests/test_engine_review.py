@@ -17,10 +17,10 @@ import pytest
 from tiff_builder import build
 
 from engine.errors import EngineError, TagValueError, UnknownTagError
+from engine.exif.block import patch_block
+from engine.exif.ifd import parse_tiff
 from engine.reader import read_metadata
-from engine.tiff.ifd import parse_tiff
-from engine.write.exif_block import patch_block
-from engine.writer import write_metadata
+from engine.write.writer import write_metadata
 
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None,
                                     reason="exiftool not installed")
@@ -187,7 +187,7 @@ def test_a_bug_in_planning_is_still_one_engine_error(tmp_path, monkeypatch) -> N
 @pytest.mark.parametrize("name,text,count", [("ISO", "100 200", 2), ("LensInfo", "24 70 2.8 4", 4),
                                              ("Orientation", "6", 1)])
 def test_value_counts_follow_exiftool(name: str, text: str, count: int) -> None:
-    from engine.exif_encode import encode
+    from engine.exif.encode import encode
 
     assert encode(name, text, "<")[0][1].count == count
 
@@ -199,7 +199,7 @@ def test_value_counts_follow_exiftool(name: str, text: str, count: int) -> None:
 ])
 def test_wrong_value_counts_are_refused(name: str, text: str, message: str) -> None:
     from engine.errors import TagValueError
-    from engine.exif_encode import encode
+    from engine.exif.encode import encode
 
     with pytest.raises(TagValueError, match=re.escape(message)):
         encode(name, text, "<")

@@ -5,9 +5,9 @@ import struct
 import pytest
 from tiff_builder import build
 
-from engine.exif import decode_exif
-from engine.tags.exif import EXIF_TAGS
-from engine.values import Binary, convert, read_value
+from engine.exif.decode import decode_exif
+from engine.exif.tables import EXIF_TAGS
+from engine.printconv import Binary, convert, read_value
 
 
 def tags_of(data: bytes, **kw) -> dict[str, object]:

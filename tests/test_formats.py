@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from engine.containers import heif, jpeg, png, tiff, webp
+from engine.containers.heif import HeifFormat
+from engine.containers.jpeg import JpegFormat
+from engine.containers.png import PngFormat
+from engine.containers.tiff import TiffFormat
+from engine.containers.webp import WebpFormat
 from engine.errors import EngineError
-from engine.formats import heif, jpeg, png, tiff, webp
-from engine.formats.heif import HeifFormat
-from engine.formats.jpeg import JpegFormat
-from engine.formats.png import PngFormat
-from engine.formats.tiff import TiffFormat
-from engine.formats.webp import WebpFormat
-from engine.photoshop import Resource, render_irb
+from engine.iptc.photoshop import Resource, render_irb
 from engine.registry import sniff
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"

@@ -18,7 +18,7 @@ import trio
 from fake_engine import FakeEngine, make_photo, photo_tags
 
 from engine.errors import CorruptFileError, WriteError
-from engine.write import safety
+from engine.safewrite import safety
 from metafs import passthrough as pt
 from metafs import photos
 from metafs.fs import Operations

@@ -21,8 +21,8 @@ from mutants import BUGS, Hang, judge_write, mutate
 from tiff_builder import build
 
 import engine
-from engine import values as V
-from engine.tags.exif import EXIF_TAGS, GPS_TAGS
+from engine import printconv as V
+from engine.exif.tables import EXIF_TAGS, GPS_TAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"

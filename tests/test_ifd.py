@@ -6,7 +6,7 @@ import pytest
 from tiff_builder import build
 
 from engine.errors import CorruptFileError
-from engine.tiff.ifd import parse_tiff
+from engine.exif.ifd import parse_tiff
 
 
 @pytest.mark.parametrize("bo", ["<", ">"])

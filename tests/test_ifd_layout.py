@@ -17,8 +17,8 @@ import pytest
 from tiff_builder import build
 
 import engine
-from engine.tiff.ifd import parse_tiff
-from engine.tiff.patch import IfdEdit, NewEntry, plan_patch
+from engine.exif.ifd import parse_tiff
+from engine.exif.patch import IfdEdit, NewEntry, plan_patch
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 # Corpus files where a one-tag write used to add "Short directory size for IFD1".

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.iptc import Dataset, decode_iptc, parse_iim, render_iim
+from engine.iptc.iim import Dataset, decode_iptc, parse_iim, render_iim
 from engine.model import Metadata
 
 UTF8_BLOCK = [

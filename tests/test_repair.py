@@ -197,7 +197,7 @@ def test_undersized_ifd1_strips_are_written_without_repair(tmp_path: Path) -> No
     blk = bytearray(build([[(MAKE, 2, "Cam")], ifd1]))
     strip_at = len(blk)
     blk += bytes(range(10))
-    from engine.tiff.ifd import parse_tiff
+    from engine.exif.ifd import parse_tiff
 
     entry = next(e for i in parse_tiff(bytes(blk)).ifds for e in i.entries if e.tag == 0x111)
     struct.pack_into("<I", blk, entry.entry_offset + 8, strip_at)

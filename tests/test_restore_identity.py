@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.write.identity import image_digest
+from engine.safewrite.identity import image_digest
 from metafs.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def test_the_digest_is_kept_with_the_backup(tmp_path: Path) -> None:
 
 
 def test_image_digest_ignores_metadata_and_sees_image_data() -> None:
-    from engine.formats.jpeg import parse_jpeg
+    from engine.containers.jpeg import parse_jpeg
 
     a = (FIXTURES / "photo.jpg").read_bytes()
     sos = parse_jpeg(a).sos_offset

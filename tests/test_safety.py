@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import NoBackupError, ValidationError, WriteError
-from engine.write import safety
+from engine.safewrite import safety
 
 ORIGINAL = bytes(range(256)) * 64  # 16 KiB
 

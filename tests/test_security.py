@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.write import paths, safety
+from engine.safewrite import paths, safety
 from metafs.journal import RESERVE, Journal, JournalUnsafeError
 
 REPO = Path(__file__).resolve().parents[1]

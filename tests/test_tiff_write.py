@@ -22,10 +22,10 @@ from write_compat import meta
 from write_compat import warnings_of as warnings
 
 import engine
+from engine.containers.tiff_write import fit_packet, plan_tiff
 from engine.errors import EngineError
-from engine.tiff.ifd import parse_tiff
+from engine.exif.ifd import parse_tiff
 from engine.write.changes import Edits
-from engine.write.tiff_writer import fit_packet, plan_tiff
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 IGNORED = ("SourceFile", "System", "File", "ExifTool", "Composite")
@@ -269,7 +269,7 @@ def test_rw2_exif_refused_xmp_written(tmp_path: Path) -> None:
 
 
 def test_mrw_and_raf_refused_by_real_type(tmp_path: Path) -> None:
-    from engine.formats.jpeg import RAF_SIGNATURE
+    from engine.containers.jpeg import RAF_SIGNATURE
     from engine.write.planners import planner_for
 
     raf = tmp_path / "x.raf"

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.formats import jpeg as J
-from engine.formats import trailers as T
-from engine.write.trailers import trailer_summary
+from engine.containers import jpeg as J
+from engine.containers import trailers as T
+from engine.containers.trailers_write import trailer_summary
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "trailers"
@@ -189,7 +189,7 @@ def test_maker_note_preview_after_eoi_follows(camera: str, change: dict,
 def test_validator_catches_a_trailer_that_did_not_follow() -> None:
     """check_trailers (run by the write validator): an AFCP trailer moved by a grown APP1
     with its absolute offsets left as they were is caught; shifted offsets pass."""
-    from engine.write.trailers import check_trailers
+    from engine.containers.trailers_write import check_trailers
 
     base = M.BASE.read_bytes()
     original = base + M.afcp(len(base))

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.exif import find_jpeg_exif
-from engine.exif_encode import encode, printed, rationalize
-from engine.tiff.ifd import parse_tiff
+from engine.exif.decode import find_jpeg_exif
+from engine.exif.encode import encode, printed, rationalize
+from engine.exif.ifd import parse_tiff
 
 # (tag, what a person types): each is accepted by ExifTool 12.57
 TYPED = [
@@ -165,7 +165,7 @@ def _writable_files() -> list[Path]:
 
 
 def test_displayed_values_write_back_unchanged(tmp_path: Path) -> None:
-    from engine.writer import check_value
+    from engine.write.writer import check_value
 
     failures = []
     files = _writable_files()

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.containers import heif as H
 from engine.errors import WriteError
-from engine.formats import heif as H
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_write_heif import box, build_heif, check_same_items  # noqa: E402

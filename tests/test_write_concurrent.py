@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.write import safety
-from engine.writer import CHANGED_RETRIES
+from engine.safewrite import safety
+from engine.write.writer import CHANGED_RETRIES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

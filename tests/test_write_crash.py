@@ -1,6 +1,6 @@
 """Issue 3, "Done when" 3: a write stopped anywhere leaves the old file or the new one, whole.
 
-- fault injection at each step of ``engine.write.safety.safe_rewrite`` (``fault_hook``), through
+- fault injection at each step of ``engine.safewrite.safety.safe_rewrite`` (``fault_hook``), through
   the public ``engine.write_metadata``;
 - SIGKILL of a process that writes in a loop to a ~2 MB JPEG, at random moments;
 - a write on a nearly full filesystem (a small tmpfs; skipped where mounting is not allowed).
@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.containers import jpeg as J
 from engine.errors import WriteError
-from engine.formats import jpeg as J
-from engine.write import safety
+from engine.safewrite import safety
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.write import safety
+from engine.safewrite import safety
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -1,4 +1,4 @@
-"""HEIF/HEIC/AVIF writer (engine/write/heif_writer.py), judged by ExifTool.
+"""HEIF/HEIC/AVIF writer (engine/containers/heif_write.py), judged by ExifTool.
 
 Every write is checked by ExifTool (the values read back, nothing else changed but the new
 mdat's size, no new warning, -validate no worse) and item by item: the data of every item that
@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.containers import heif as H
+from engine.containers.heif_write import NEW_EXIF_PREFIX, plan_heif
 from engine.errors import EngineError, UnsupportedFormatError, WriteError
-from engine.formats import heif as H
-from engine.write.exif_block import patch_block
-from engine.write.heif_writer import NEW_EXIF_PREFIX, plan_heif
+from engine.exif.block import patch_block
 from engine.write.planners import planner_for
-from engine.xmp_edit import edit_packet
+from engine.xmp.edit import edit_packet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from write_compat import exiftool_all as et1

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.containers import jpeg as J
 from engine.errors import TagValueError, UnknownTagError
-from engine.formats import jpeg as J
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 IGNORED = ("SourceFile", "System", "File", "ExifTool", "Composite")

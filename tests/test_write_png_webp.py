@@ -1,4 +1,4 @@
-"""PNG and WebP writers (engine/write/png_writer.py, webp_writer.py), judged by ExifTool.
+"""PNG and WebP writers (engine/containers/png_write.py, webp_writer.py), judged by ExifTool.
 
 Every write is checked three ways: ExifTool reads the requested values and nothing else changed,
 Pillow decodes the same pixels, and the image chunks were copied as ranges of the original.
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.containers import png as P
+from engine.containers import webp as W
+from engine.containers.png_write import plan_png
+from engine.containers.webp_write import plan_webp
 from engine.errors import EngineError
-from engine.formats import png as P
-from engine.formats import webp as W
 from engine.write.changes import Edits
-from engine.write.png_writer import plan_png
-from engine.write.webp_writer import plan_webp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from write_compat import exiftool_all as et1
@@ -328,7 +328,7 @@ def test_iptc_is_refused_where_there_is_none(tmp_path: Path) -> None:
 
 
 def test_png_iptc_profile_is_edited(tmp_path: Path) -> None:
-    from engine.iptc_edit import edit_iim
+    from engine.iptc.edit import edit_iim
 
     iim = edit_iim(None, {"Keywords": ["one", "two"], "ObjectName": ["name"]}, path="x")
     data = (FIXTURES / "exif_xmp.png").read_bytes()

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.containers.jpeg_write import plan_jpeg
 from engine.model import Blocks
 from engine.write import planners
-from engine.write.jpeg_writer import plan_jpeg
-from engine.writer import _changed_parts
+from engine.write.writer import _changed_parts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXIF_HEADER = b"Exif\0\0"
@@ -79,8 +79,8 @@ def test_a_part_that_no_longer_parses_is_refused(photo: Path, monkeypatch) -> No
 
 
 def test_an_exif_write_decodes_neither_xmp_nor_iptc(photo: Path, monkeypatch) -> None:
-    xmp = count_calls(monkeypatch, "engine.xmp", "decode_xmp")
-    iptc = count_calls(monkeypatch, "engine.iptc", "decode_iptc")
+    xmp = count_calls(monkeypatch, "engine.xmp.decode", "decode_xmp")
+    iptc = count_calls(monkeypatch, "engine.iptc.iim", "decode_iptc")
     engine.write_metadata(photo, {"Make": "Other Camera"})
     assert (xmp, iptc) == ([], [])
     md = engine.read_metadata(photo)
@@ -88,8 +88,8 @@ def test_an_exif_write_decodes_neither_xmp_nor_iptc(photo: Path, monkeypatch) ->
 
 
 def test_a_synchronised_write_checks_every_part_it_touches(photo: Path, monkeypatch) -> None:
-    xmp = count_calls(monkeypatch, "engine.xmp", "decode_xmp")
-    iptc = count_calls(monkeypatch, "engine.iptc", "decode_iptc")
+    xmp = count_calls(monkeypatch, "engine.xmp.decode", "decode_xmp")
+    iptc = count_calls(monkeypatch, "engine.iptc.iim", "decode_iptc")
     engine.write_metadata(photo, {"Artist": "Ann Other"})  # EXIF, XMP dc:creator, IPTC By-line
     assert len(xmp) == 2 and len(iptc) == 2  # the original's, then the rewritten file's
     md = engine.read_metadata(photo)
@@ -112,16 +112,16 @@ def test_changed_parts_compare_bytes_and_where_the_exif_is() -> None:
 
 
 def test_planning_decodes_only_the_exif_tags_it_needs(photo: Path, monkeypatch) -> None:
-    import engine.exif
+    import engine.exif.decode
 
     asked: list[frozenset[str] | None] = []
-    real = engine.exif.decode_exif
+    real = engine.exif.decode.decode_exif
 
     def recording(*args, **kwargs):
         asked.append(kwargs.get("only"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine.exif, "decode_exif", recording)
+    monkeypatch.setattr(engine.exif.decode, "decode_exif", recording)
     engine.write_metadata(photo, {"Artist": "Ann Other"})
     # planning: the tag and its synchronised places; validation: both files whole
     assert asked == [frozenset({"Artist"}), None, None]

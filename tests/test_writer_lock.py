@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.write import paths
+from engine.safewrite import paths
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -23,7 +23,7 @@ FIXTURES = REPO / "fixtures"
 WRITER = """
 import sys
 if sys.argv[1] == "nolock":
-    import engine.write.paths as p
+    import engine.safewrite.paths as p
     p.Target.lock = lambda self, wait=0: None
 from metafs.cli import main
 sys.exit(main(["write", "--no-sync", *sys.argv[2:]]))

@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import CorruptFileError
 from engine.model import Metadata
-from engine.xmp import decode_xmp, parse_packet
+from engine.xmp.decode import decode_xmp, parse_packet
 
 NS = (
     'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '

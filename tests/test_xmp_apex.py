@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import engine
-import engine.xmp_paths as xmp_paths
+import engine.xmp.paths as xmp_paths
 from engine.errors import TagValueError, ValidationError
-from engine.xmp_paths import normalise_value, reads_back
+from engine.xmp.paths import normalise_value, reads_back
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

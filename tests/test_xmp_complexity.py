@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-import engine.xmp as xmp
+import engine.xmp.decode as xmp
 from engine.errors import CorruptFileError, EngineError
-from engine.xmp import decode_xmp
-from engine.xmp_edit import edit_packet
+from engine.xmp.decode import decode_xmp
+from engine.xmp.edit import edit_packet
 
 RDF = 'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
 HEAD = b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.xmp_edit import edit_packet
+from engine.xmp.edit import edit_packet
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 OLD = {"xmp/dc:description": "OldSecretDescription", "xmp/photoshop:Headline": "OldHeadline",

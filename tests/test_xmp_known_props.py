@@ -16,8 +16,8 @@ import pytest
 
 import engine
 from engine.errors import UnknownTagError
-from engine.writer import check_value, tag_spec
-from engine.xmp import decode_xmp
+from engine.write.writer import check_value, tag_spec
+from engine.xmp.decode import decode_xmp
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine import xmp_edit
 from engine.errors import (
     ReadOnlyTagError,
     TagValueError,
     UnknownTagError,
     ValidationError,
 )
-from engine.writer import TagSpec, check_value, tag_spec
+from engine.write.writer import TagSpec, check_value, tag_spec
+from engine.xmp import edit as xmp_edit
 from metafs.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -440,7 +440,7 @@ GOOGLE = b"""<x:xmpmeta xmlns:x='adobe:ns:meta/'>
 
 
 def test_prefix_of_a_namespace_the_tables_lack_means_the_packets(tmp_path: Path) -> None:
-    # engine.xmp prints such a namespace with the packet's own prefix (here an older URI
+    # engine.xmp.decode prints such a namespace with the packet's own prefix (here an older URI
     # than the one ExifTool's GContainer table declares for Container:): the same is edited
     path = copy(tmp_path, "exif_le.jpg")
     (tmp_path / "g.xmp").write_bytes(GOOGLE)

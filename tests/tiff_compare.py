@@ -26,7 +26,7 @@ def _ints(entry, bo: str) -> list[int]:
 
 def image_ranges(data: bytes) -> list[tuple[str, int, list[tuple[int, int]]]]:
     """(IFD name, offsets tag, [(offset, length)...]) for every image-data pointer pair."""
-    from engine.tiff.ifd import parse_tiff
+    from engine.exif.ifd import parse_tiff
 
     st = parse_tiff(data)
     out = []

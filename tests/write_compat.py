@@ -62,7 +62,7 @@ def image_tail(path: Path) -> bytes:
     digest of the image chunks and of the pixels Pillow decodes (every frame); HEIF/AVIF: a
     digest of every non-metadata item's data and the item properties, and of Pillow's pixels
     (AVIF; HEIC reads as undecodable without pillow-heif, the same before and after)."""
-    from engine.formats.jpeg import parse_jpeg
+    from engine.containers.jpeg import parse_jpeg
 
     data = path.read_bytes()
     if data[:2] in (b"II", b"MM"):
@@ -78,7 +78,7 @@ def image_tail(path: Path) -> bytes:
 
 def heif_items(data: bytes) -> dict[int, tuple[bytes, bytes | None]]:
     """HEIF: every item that is not Exif/XMP metadata, by id: (item type, its data bytes)."""
-    from engine.write.heif_writer import image_items
+    from engine.containers.heif_write import image_items
 
     return image_items(data)
 
@@ -100,7 +100,7 @@ WEBP_IMAGE = (b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF")
 def chunk_image_digest(data: bytes) -> bytes:
     import hashlib
 
-    from engine.formats import png, webp
+    from engine.containers import png, webp
 
     h = hashlib.sha256()
     if data[:4] == b"RIFF":

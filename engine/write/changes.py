@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.errors import ReadOnlyTagError
-from engine.exif_encode import COORD_REF, MAIN_IFDS, lookup
+from engine.exif.encode import COORD_REF, MAIN_IFDS, lookup
 from engine.model import Metadata
 from engine.record import Record
 
@@ -82,7 +82,7 @@ def _convert(src: str, dst: str, text: Text) -> Text:
 
 
 def _iptc_limit(path: str) -> int:
-    from engine.tags.iptc import DATASETS
+    from engine.iptc.tables import DATASETS
 
     name = path[5:]
     return next((v[2] for v in DATASETS.values() if v[0] == name), 0)
@@ -220,7 +220,7 @@ def split_changes(changes: Mapping[str, Text], md: Metadata,
             lookup(name)  # unknown names fail here, with a clear message
             edits.exif.append((ifd_name, name, text))
     # A GPS reference asked for explicitly wins over the one a signed coordinate or one with
-    # a letter brings along (engine.exif_encode.COORD_REF): refs are applied last.
+    # a letter brings along (engine.exif.encode.COORD_REF): refs are applied last.
     edits.exif.sort(key=lambda e: e[1] in REF_NAMES)
     return edits
 
@@ -231,7 +231,7 @@ def existing_readonly(md: Metadata, path: str) -> bool:
 
 
 def _xmp_value(tag: str, text: str) -> str | list[str]:
-    from engine.xmp_paths import resolve
+    from engine.xmp.paths import resolve
 
     code = resolve(tag).code  # of a top-level property or of a structure field
     if len(code) > 1 and code[1] in "BQL":
@@ -241,6 +241,6 @@ def _xmp_value(tag: str, text: str) -> str | list[str]:
 
 def iptc_iim(old: bytes | None, edits: Edits, path: str) -> bytes:
     """The new IIM block: ``old`` with the IPTC edits applied (shared by every container)."""
-    from engine.iptc_edit import edit_iim
+    from engine.iptc.edit import edit_iim
 
     return edit_iim(old, edits.iptc, path=path, fit=edits.iptc_fit)

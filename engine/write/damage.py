@@ -27,7 +27,7 @@ def check_damage(fmt: str, data, edits: Edits, path: str) -> None:
         check_exif_structure(data, path, "the TIFF structure", 0)
 
 
-# Warnings of engine.tiff.ifd about pointers that reach past the end of the block
+# Warnings of engine.exif.ifd about pointers that reach past the end of the block
 _OUTSIDE = ("past the end", "outside the data", "entries, only")
 
 
@@ -38,7 +38,7 @@ def check_exif_structure(block, path: str, what: str = "the EXIF block", base: i
     an entry of unknown type, a value outside the data.  ``base``: where the block starts in
     the file (for the message).  ``outside_only``: only pointers past the block's end count
     (the block itself is copied as it is)."""
-    from engine.tiff.ifd import parse_tiff
+    from engine.exif.ifd import parse_tiff
 
     try:
         st = parse_tiff(block, path=path)
@@ -74,7 +74,7 @@ def _suspect_entries(st) -> list[str]:
 
 
 def _jpeg(data, edits: Edits, path: str) -> None:
-    from engine.formats import jpeg as J
+    from engine.containers import jpeg as J
 
     if len(data) > 2 and data[2] != 0xFF and bytes(data[:7]) != J.EXV_SIGNATURE:
         # ExifTool: "File format error" / "Not a valid JPG": it does not read this file as a

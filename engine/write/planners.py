@@ -13,12 +13,12 @@ from engine.registry import READ_ONLY_TYPES, import_attr
 # container -> (module, function) of its plan function (or the function itself); a writer
 # is imported when a file of its kind is written
 PLANNERS = {
-    "JPEG": ("engine.write.jpeg_writer", "plan_jpeg"),
-    "PNG": ("engine.write.png_writer", "plan_png"),
-    "WEBP": ("engine.write.webp_writer", "plan_webp"),
-    "HEIF": ("engine.write.heif_writer", "plan_heif"),
-    "HEIC": ("engine.write.heif_writer", "plan_heif"),
-    "AVIF": ("engine.write.heif_writer", "plan_heif"),
+    "JPEG": ("engine.containers.jpeg_write", "plan_jpeg"),
+    "PNG": ("engine.containers.png_write", "plan_png"),
+    "WEBP": ("engine.containers.webp_write", "plan_webp"),
+    "HEIF": ("engine.containers.heif_write", "plan_heif"),
+    "HEIC": ("engine.containers.heif_write", "plan_heif"),
+    "AVIF": ("engine.containers.heif_write", "plan_heif"),
 }
 TIFF_LIKE = {"TIFF", "DNG", "CR2", "NEF", "NRW", "ARW", "SR2", "PEF", "ORF", "RW2", "RAW", "ERF",
              "SRW", "3FR", "DCR", "K25", "KDC", "MOS", "IIQ", "RWL"}
@@ -54,7 +54,7 @@ def planner_for(fmt_name: str, path: str, kind: str | None = None):
             planner = import_attr(module, function)
         return _checked(fmt_name, planner)
     if fmt_name in TIFF_LIKE:
-        from engine.write.tiff_writer import plan_tiff
+        from engine.containers.tiff_write import plan_tiff
 
         return _checked(fmt_name, plan_tiff)
     raise UnsupportedFormatError(f"writing {fmt_name} files is not supported yet; the file was "

@@ -29,7 +29,7 @@ MAX_PASSES = 8  # a repair can uncover the next problem (an IFD read only once a
 def repair_jpeg(data, path: str) -> tuple[bytes, list[str]] | None:
     """The JPEG with its EXIF repaired and the notes saying what changed, or None when there
     is nothing to repair."""
-    from engine.formats import jpeg as J
+    from engine.containers import jpeg as J
 
     segs = J.parse_jpeg(data, path).segments
     idx = J.find_kind(segs, "exif")
@@ -74,7 +74,7 @@ def repair_jpeg(data, path: str) -> tuple[bytes, list[str]] | None:
 
 def repair_tiff(block: bytes) -> tuple[bytes, list[str]]:
     """The TIFF/EXIF block with its IFD tables repaired in place, and the notes."""
-    from engine.tiff.ifd import parse_tiff
+    from engine.exif.ifd import parse_tiff
 
     buf = bytearray(block)
     notes: list[str] = []
@@ -124,7 +124,7 @@ def _table_size(buf: bytearray, bo: str, off: int, m: int, limit: int) -> int:
     """How many of the ``m`` stored entries are the IFD's table: an inflated entry count makes
     the table run over the values of its first entries, which start right after the real
     table (and its next-IFD link).  Entries read from there are value bytes, not entries."""
-    from engine.tiff.ifd import TYPE_SIZES
+    from engine.exif.ifd import TYPE_SIZES
 
     def unreadable(k: int) -> bool:
         typ, count = struct.unpack_from(bo + "HI", buf, off + 2 + 12 * k + 2)
@@ -151,7 +151,7 @@ def _table_size(buf: bytearray, bo: str, off: int, m: int, limit: int) -> int:
 
 def _repair_ifd(buf: bytearray, st, ifd, notes: list[str], limit: int,
                 bogus: set[int]) -> bool:
-    from engine.tiff.ifd import SUB_IFD_TAGS, TYPE_SIZES
+    from engine.exif.ifd import SUB_IFD_TAGS, TYPE_SIZES
 
     bo, size = st.byte_order, len(buf)
     off = ifd.offset

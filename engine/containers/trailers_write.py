@@ -3,7 +3,7 @@
 Everything after the segments moves by the same ``delta``.  What points into it:
 - offsets counted from the trailer itself or from the end of the file (CanonVRD, FotoStation,
   PhotoMechanic, MIE, Insta360, NikonApp, Google motion photos): nothing to do;
-- MPF offsets (from the MPF header): engine.write.jpeg_writer._fix_mpf;
+- MPF offsets (from the MPF header): engine.containers.jpeg_write._fix_mpf;
 - absolute file offsets inside a trailer (AFCP directory and footer, Samsung QDIO audio
   offsets): each is shifted by ``delta`` (ExifTool: "Adjusted AFCP offsets by N");
 - maker-note pointers to a preview image after EOI (Olympus, Pentax, Minolta, Sony, Casio...:
@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import struct
 
+from engine.containers import jpeg as J
 from engine.errors import EngineError, WriteError
-from engine.formats import jpeg as J
-from engine.write.safety import Piece
+from engine.safewrite.safety import Piece
 
 # an IFD entry's type (and count) where a pointer to a preview can be: LONG with count 1
 # (PreviewImageStart) or UNDEFINED data stored elsewhere (Casio's PreviewImage, 0x2000)
@@ -31,7 +31,7 @@ def move_tail(data, layout, segs, delta: int, path: str) -> list[Piece]:
     """The plan's pieces: the segments ``segs`` (maker-note preview pointers fixed in place),
     then the tail from ``layout.tail_offset`` moved by ``delta`` with its absolute offsets
     fixed."""
-    from engine.formats.trailers import eoi_end, find_trailers
+    from engine.containers.trailers import eoi_end, find_trailers
 
     end = eoi_end(data, layout.sos_offset) if layout.sos_offset is not None else None
     size = len(data)
@@ -61,7 +61,7 @@ def move_tail(data, layout, segs, delta: int, path: str) -> list[Piece]:
 
 def trailer_summary(data, sos: int | None) -> list[tuple[str, int, int]]:
     """(kind, start, end) of the known trailers, first to last (for tests and messages)."""
-    from engine.formats.trailers import eoi_end, find_trailers
+    from engine.containers.trailers import eoi_end, find_trailers
 
     end = eoi_end(data, sos) if sos is not None else None
     if end is None:
@@ -100,7 +100,7 @@ def _fix_preview_pointers(data, layout, segs, end: int, delta: int, path: str) -
 
 
 def _maker_note_span(block: bytes, path: str) -> tuple[int, int] | None:
-    from engine.tiff.ifd import parse_tiff
+    from engine.exif.ifd import parse_tiff
 
     try:
         st = parse_tiff(block, path=path)
@@ -144,7 +144,7 @@ def _preview_pointers(data, block: bytes, tiff: int, end: int) -> list[tuple]:
 def image_region(data) -> tuple[int, int]:
     """What the JPEG validator compares byte for byte: from SOS up to the first trailer
     whose absolute offsets a write adjusts (those are checked by ``check_trailers``)."""
-    from engine.formats.trailers import eoi_end, find_trailers
+    from engine.containers.trailers import eoi_end, find_trailers
 
     layout = J.parse_jpeg(data)
     end = eoi_end(data, layout.sos_offset) if layout.sos_offset is not None else None
@@ -160,7 +160,7 @@ def image_regions(original, data) -> tuple[tuple[int, int], tuple[int, int]]:
     new file's EOI is taken to be where the original's falls after the shift of SOS, when
     an EOI marker stands there.  The caller compares the two regions byte for byte (ends
     whole), which is what proves it: the scan would stop at the same place in equal bytes."""
-    from engine.formats.trailers import eoi_end, remember_eoi
+    from engine.containers.trailers import eoi_end, remember_eoi
 
     old, new = J.parse_jpeg(original), J.parse_jpeg(data)
     if old.sos_offset is not None and new.sos_offset is not None:
@@ -175,7 +175,7 @@ def image_regions(original, data) -> tuple[tuple[int, int], tuple[int, int]]:
 def check_trailers(original, data) -> str | None:
     """Why the trailers of ``data`` do not read as those of ``original`` (None: they do):
     same kinds, same bytes, absolute offsets shifted by exactly how far each trailer moved."""
-    from engine.formats.trailers import eoi_end, find_trailers
+    from engine.containers.trailers import eoi_end, find_trailers
 
     found = []
     for d in (original, data):
@@ -211,7 +211,7 @@ def check_trailers(original, data) -> str | None:
 
 def _previews(data) -> list[int]:
     """Where the maker-note pointers into the bytes after EOI land (file offsets)."""
-    from engine.formats.trailers import eoi_end
+    from engine.containers.trailers import eoi_end
 
     layout = J.parse_jpeg(data)
     idx = J.find_kind(layout.segments, "exif")

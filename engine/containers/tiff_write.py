@@ -23,15 +23,15 @@ from __future__ import annotations
 import struct
 
 from engine.errors import WriteError
-from engine.tiff.ifd import TYPE_SIZES, Entry, TiffStructure, parse_tiff
-from engine.tiff.patch import NewEntry, TiffPatch
+from engine.exif.block import patch_file
+from engine.exif.ifd import TYPE_SIZES, Entry, TiffStructure, parse_tiff
+from engine.exif.patch import NewEntry, TiffPatch
+from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
-from engine.write.exif_block import patch_file
-from engine.write.safety import Piece
 
 XMP_TAG, IPTC_TAG, PHOTOSHOP_TAG = 700, 33723, 34377
 RW2_MAGIC = 0x55
-# File types (engine.formats.tiff.file_type) this writer refuses, and why.
+# File types (engine.containers.tiff.file_type) this writer refuses, and why.
 REFUSED_TYPES = {
     "BTF": "writing BigTIFF is not supported",
     "MRW": "writing Minolta MRW files is not supported (the TIFF is a block inside)",
@@ -41,7 +41,7 @@ IMAGE_PAIRS = ((0x0111, 0x0117), (0x0144, 0x0145), (0x0201, 0x0202))
 
 
 def plan_tiff(data, edits: Edits, path: str) -> list[Piece]:
-    from engine.formats.tiff import file_type
+    from engine.containers.tiff import file_type
 
     kind = file_type(data)
     if kind in REFUSED_TYPES:
@@ -75,7 +75,7 @@ def _check_trailer_stays_last(data, patch: TiffPatch, path: str) -> None:
     back freed space at the end) would bury or cut it, so such a write is refused."""
     if not patch.tail and patch.keep == len(data):
         return
-    from engine.formats.trailers import find_trailers
+    from engine.containers.trailers import find_trailers
 
     found, _ = find_trailers(data, 0)
     if found:
@@ -88,7 +88,7 @@ def _check_trailer_stays_last(data, patch: TiffPatch, path: str) -> None:
 # ---- XMP, IPTC, Photoshop ------------------------------------------------------------------
 
 def _xmp_entry(e: Entry | None, edits: Edits, extra: dict[int, NewEntry], path: str) -> None:
-    from engine.xmp_edit import edit_packet
+    from engine.xmp.edit import edit_packet
 
     old = e.raw if e is not None and e.raw else None
     packet = edit_packet(old, edits.xmp)
@@ -115,9 +115,9 @@ def fit_packet(packet: bytes, size: int) -> bytes:
 
 def _iptc_entries(old: dict[int, Entry], edits: Edits, bo: str, extra: dict[int, NewEntry],
                   path: str) -> None:
-    from engine.photoshop import IPTC_ID, parse_irb, render_irb
+    from engine.iptc.digest import update_digest
+    from engine.iptc.photoshop import IPTC_ID, parse_irb, render_irb
     from engine.write.changes import iptc_iim
-    from engine.write.iptc_digest import update_digest
 
     e, ps = old.get(IPTC_TAG), old.get(PHOTOSHOP_TAG)
     resources = None
@@ -192,7 +192,7 @@ def check_complete(data, structure: TiffStructure, path: str) -> None:
                                  f"0x{e.tag:04x} has a value at offset {e.value_offset} that "
                                  f"runs past the end ({size} bytes); refusing to write",
                                  path=path, offset=e.entry_offset)
-    from engine.write.exif_block import dangling_floor
+    from engine.exif.block import dangling_floor
 
     floor = dangling_floor(data, structure)
     if floor is not None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from engine.containers.base import FileFormat
 from engine.errors import CorruptFileError
-from engine.formats.base import FileFormat
 from engine.model import Blocks
 
 # image data: extract does not copy it

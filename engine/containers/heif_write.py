@@ -25,12 +25,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from engine.containers import heif as H
+from engine.containers.png_write import coalesce
 from engine.errors import CorruptFileError, UnsupportedFormatError, WriteError
-from engine.formats import heif as H
+from engine.exif.block import patch_block
+from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
-from engine.write.exif_block import patch_block
-from engine.write.png_writer import coalesce
-from engine.write.safety import Piece
 
 # Top-level boxes that hold (or index by) file offsets metafs does not update: movie sample
 # tables, fragments and their indexes.  Every other top-level box is kept byte for byte and
@@ -166,7 +166,7 @@ def _exif_payload(old: bytes | None, edits: Edits, path: str) -> bytes:
 
 
 def _xmp_payload(old: bytes | None, edits: Edits) -> bytes:
-    from engine.xmp_edit import edit_tree, serialise
+    from engine.xmp.edit import edit_tree, serialise
 
     # No padding: the item is always rewritten whole.
     return serialise(edit_tree(old, edits.xmp), pad=0)
@@ -266,7 +266,7 @@ class _Rewrite:
     def _left_behind(self, replaced: set[int]) -> None:
         """The old bytes of the replaced items, to be zeroed where no other item uses them:
         in the file (``self.zero``, absolute spans) and in ``idat`` (``self.idat_body``)."""
-        from engine.tiff.scrub import subtract
+        from engine.exif.scrub import subtract
 
         spans: dict[int, list[tuple[int, int]]] = {0: [], 1: []}  # by construction method
         others: dict[int, list[tuple[int, int]]] = {0: [], 1: []}

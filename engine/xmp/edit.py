@@ -13,8 +13,8 @@ import re
 from lxml import etree
 
 from engine.errors import CorruptFileError, ReadOnlyTagError, TagValueError
-from engine.tags import xmp as xmp_tables
-from engine.xmp_paths import CONTAINERS, XmpTarget, check_target, property_code, resolve
+from engine.xmp import tables as xmp_tables
+from engine.xmp.paths import CONTAINERS, XmpTarget, check_target, property_code, resolve
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -70,7 +70,7 @@ def _only_wrapper_after(tail: bytes) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Structure paths, as engine.xmp prints them: ``A:struct/B:field``, ``A:list[2]/B:field``,
+# Structure paths, as engine.xmp.decode prints them: ``A:struct/B:field``, ``A:list[2]/B:field``,
 # ``A:s/B:t/C:field``.  ExifTool's tables hold structure fields as *flattened* tags: the local
 # names concatenated, ucfirst (``CreatorContactInfo`` + ``CiEmailWork``), in the table of the
 # top-level property's namespace; that entry gives the field's type.
@@ -85,7 +85,7 @@ def _new_packet() -> etree._Element:
 def parse_packet(packet: bytes) -> etree._Element:
     if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
         raise CorruptFileError("XMP packet declares a DTD or entities; refusing to touch it")
-    from engine.xmp import parse_body, root_end, root_start, to_utf8
+    from engine.xmp.decode import parse_body, root_end, root_start, to_utf8
 
     data = to_utf8(bytes(packet))
     start = root_start(data)
@@ -253,7 +253,7 @@ def _is_empty(node: etree._Element) -> bool:
 
 
 def _local_uri(scope: etree._Element, prefix: str, uri: str) -> str:
-    """The namespace ``prefix`` names here.  engine.xmp prints a namespace it does not know
+    """The namespace ``prefix`` names here.  engine.xmp.decode prints a namespace it does not know
     with the packet's own prefix, so such a prefix means what the packet binds it to (``uri``,
     from the tables, when the packet does not use it)."""
     if prefix in xmp_tables.NS_URI:

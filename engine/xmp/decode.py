@@ -6,7 +6,7 @@ The packet is parsed with lxml (no DTD, no entities, no network) and the tree is
 Decoding follows ExifTool's model (XMP.pm): every element and attribute is a property in a
 property path; ``rdf:``/``x:``/``xml:`` levels are skipped, and the remaining local names,
 concatenated (``History`` + ``Action``), form the *flattened* tag id looked up in the table of
-the first property's namespace (engine.tags.xmp).  Unknown tags get ``ucfirst`` of that id, or the
+the first property's namespace (engine.xmp.tables).  Unknown tags get ``ucfirst`` of that id, or the
 flat name of their innermost known structure plus the rest.  The group is ``XMP-<prefix>``
 with ExifTool's standard prefix for known namespace URIs and the packet's own prefix otherwise.
 """
@@ -22,7 +22,7 @@ from lxml import etree
 
 from engine.errors import CorruptFileError
 from engine.model import TagValue, binary_text
-from engine.tags import xmp as T
+from engine.xmp import tables as T
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -588,7 +588,7 @@ def _describe(ev: _Event) -> tuple[str, str, str, tuple | None, bool, bool, bool
         lang = _lang_case(ev.lang)
         name += f"-{lang}"
         path += f"-{lang}"
-    # ExifTool writes only the properties of a namespace it knows (engine.xmp_paths)
+    # ExifTool writes only the properties of a namespace it knows (engine.xmp.paths)
     alien = group in T.TAGS and contributing[0].name not in table
     return path, f"XMP-{group}", name, entry, in_list and not lang_alt, lang_alt, alien
 
@@ -607,7 +607,7 @@ def _events_to_tags(events: list[_Event], warnings: list[str], path: str) -> lis
                 f.values.append(ev.value)
             continue
         binary = entry is not None and "*" in entry[1]
-        # Structure fields are written through engine.xmp_edit (which refuses the paths it
+        # Structure fields are written through engine.xmp.edit (which refuses the paths it
         # cannot address); the x: toolkit attribute of the packet root is not a property.
         writable = (entry is None or "-" not in entry[1]) and not tpath.startswith("xmp/x:") \
             and not alien

@@ -61,7 +61,7 @@ def _spans(data) -> list[tuple[int, int]] | list[bytes]:
 
 
 def _jpeg(data) -> list[tuple[int, int]]:
-    from engine.formats.jpeg import parse_jpeg
+    from engine.containers.jpeg import parse_jpeg
 
     layout = parse_jpeg(data)
     if layout.sos_offset is None:
@@ -72,8 +72,8 @@ def _jpeg(data) -> list[tuple[int, int]]:
 
 
 def _tiff(data) -> list[tuple[int, int]]:
-    from engine.tiff.ifd import parse_tiff
-    from engine.write.tiff_writer import image_layout
+    from engine.containers.tiff_write import image_layout
+    from engine.exif.ifd import parse_tiff
 
     return [span for _, _, spans in image_layout(parse_tiff(data)) for span in spans]
 
@@ -104,7 +104,7 @@ def _chunks_webp(data) -> list[tuple[int, int]]:
 
 
 def _heif(data) -> list[bytes]:
-    from engine.write.heif_writer import image_items
+    from engine.containers.heif_write import image_items
 
     # image_items reads the items into memory: those copies are hashed
     return [struct.pack(">IQ", i, len(d or b"")) + (d or b"")

@@ -27,7 +27,7 @@ from engine.reader import (
     read_metadata,
 )
 from engine.record import FrozenRecord, Record
-from engine.write import safety
+from engine.safewrite import safety
 from engine.write.changes import SYNC_GROUPS, Edits, expand_sync, split_changes
 
 
@@ -129,7 +129,7 @@ def _write(path: str, changes: Mapping[str, str | None], backup: bool,
            backups: str | os.PathLike[str] | None, sync_related: bool,
            root: str | None = None, keep_mtime: bool = False,
            repair: bool = False) -> WriteResult:
-    from engine.write.paths import Target
+    from engine.safewrite.paths import Target
 
     with Target(path, root) as target:
         target.lock()  # held until the new file is in place (or the write gave up)
@@ -284,10 +284,10 @@ def _image_regions(fmt: str, new_fmt: str, original, data
                    ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
     """Where the image data that must not change lies, in the original and the new file
     (JPEG: from SOS to the end, but for trailers with absolute offsets, which
-    engine.write.trailers.check_trailers checks)."""
+    engine.containers.trailers_write.check_trailers checks)."""
     if fmt != "JPEG":
         return None, None
-    from engine.write.trailers import image_region, image_regions
+    from engine.containers.trailers_write import image_region, image_regions
 
     if new_fmt != "JPEG":
         return image_region(original), None
@@ -295,7 +295,7 @@ def _image_regions(fmt: str, new_fmt: str, original, data
 
 
 def _heif_items(data) -> dict:
-    from engine.write.heif_writer import image_items
+    from engine.containers.heif_write import image_items
 
     return image_items(data)
 
@@ -303,8 +303,8 @@ def _heif_items(data) -> dict:
 def _tiff_layout(data) -> list | None:
     if bytes(data[:2]) not in (b"II", b"MM"):
         return None
-    from engine.tiff.ifd import parse_tiff
-    from engine.write.tiff_writer import image_layout
+    from engine.containers.tiff_write import image_layout
+    from engine.exif.ifd import parse_tiff
 
     return image_layout(parse_tiff(data))
 
@@ -350,7 +350,7 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
             ):
                 raise ValidationError("image data changed; nothing was written", path=path)
             if old is not None:
-                from engine.write.trailers import check_trailers
+                from engine.containers.trailers_write import check_trailers
 
                 why = check_trailers(original, data)
                 if why is not None:
@@ -405,7 +405,7 @@ def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
             raise ValidationError(f"tag {path_of} reads back as {got!r}, which is not what "
                                   f"{text!r} stores; nothing was written", path=path)
     if edits.xmp:
-        from engine.xmp_paths import reads_back
+        from engine.xmp.paths import reads_back
 
         for tag, value in edits.xmp.items():
             new = after.tags.get(f"xmp/{tag}")
@@ -448,8 +448,8 @@ def _decode_again(before: Metadata, blocks: Blocks | None, original,
 def _reads_back(name: str, text: str, tag) -> bool:
     """An EXIF value reads back right when its printed form encodes to the same bytes as the
     text we were given or, the printed form being lossy (1/3 s prints 0.3), when what
-    ``text`` stores prints as what was read (engine.exif_encode.reads_back)."""
-    from engine.exif_encode import reads_back
+    ``text`` stores prints as what was read (engine.exif.encode.reads_back)."""
+    from engine.exif.encode import reads_back
 
     if tag is None or not isinstance(tag.value, str):
         return False
@@ -458,7 +458,7 @@ def _reads_back(name: str, text: str, tag) -> bool:
 
 def _removed_items(tags: Mapping[str, object],
                    paths: Mapping[str, str | None]) -> dict[str, set[int]]:
-    """The items of XMP lists of structures a change set removes (engine.xmp_edit removes an
+    """The items of XMP lists of structures a change set removes (engine.xmp.edit removes an
     item once every field of it is deleted and none set): list path -> item numbers."""
     gone = {p for p, t in paths.items() if t is None and "[" in p and p.startswith("xmp/")}
     if not gone:
@@ -546,9 +546,9 @@ def template_changes(
     names tags or XMP structures (all their fields).  Items of lists of structures are left
     out: item N of the template is not item N of another file's list.  Without ``tags``,
     the tags ExifTool flags Protected (image structure such as ImageWidth or Compression,
-    camera calibration: engine.tags.exif.PROTECTED) are left out too, as
+    camera calibration: engine.exif.tables.PROTECTED) are left out too, as
     ``exiftool -tagsFromFile`` does; named in ``tags``, they are copied."""
-    from engine.tags.exif import PROTECTED
+    from engine.exif.tables import PROTECTED
 
     md = read_metadata(source)
     wanted = tuple(t + "/" for t in tags or ())
@@ -573,7 +573,7 @@ def template_changes(
 def tag_spec(tag_path: str) -> TagSpec:
     """What kind of tag ``tag_path`` is; raises UnknownTagError for names nobody knows."""
     if tag_path.startswith("xmp/"):
-        from engine.xmp_paths import resolve
+        from engine.xmp.paths import resolve
 
         t = resolve(tag_path[4:])  # a top-level property, or a field of a structure
         code = t.code
@@ -583,11 +583,11 @@ def tag_spec(tag_path: str) -> TagSpec:
         kind = {"l": "lang-alt", "d": "date", "i": "int", "r": "rational"}.get(code[:1], "string")
         return TagSpec(tag_path, "-" not in code, is_list, "list" if is_list else kind)
     if tag_path.startswith("iptc/"):
-        from engine.iptc_edit import dataset_for
+        from engine.iptc.edit import dataset_for
 
         ds = dataset_for(tag_path[5:])
         return TagSpec(tag_path, True, ds.repeatable, "list" if ds.repeatable else ds.kind)
-    from engine.exif_encode import lookup
+    from engine.exif.encode import lookup
 
     d = lookup(tag_path.rpartition("/")[2])
     kind = "enum" if d.values else d.fmt
@@ -597,16 +597,16 @@ def tag_spec(tag_path: str) -> TagSpec:
 def check_value(tag_path: str, text: str) -> None:
     """Raise TagValueError/ReadOnlyTagError/UnknownTagError when ``text`` cannot be written."""
     if tag_path.startswith("xmp/"):
-        from engine.xmp_paths import check_target, resolve
+        from engine.xmp.paths import check_target, resolve
 
         check_target(resolve(tag_path[4:]), text.split("\n") if "\n" in text else text)
         return
     if tag_path.startswith("iptc/"):
-        from engine.iptc_edit import check_iptc_value
+        from engine.iptc.edit import check_iptc_value
 
         check_iptc_value(tag_path[5:], text)
         return
-    from engine.exif_encode import encode
+    from engine.exif.encode import encode
 
     encode(tag_path.rpartition("/")[2], text, "<")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import struct
 
+from engine.containers.base import FileFormat
 from engine.errors import CorruptFileError
-from engine.formats.base import FileFormat
 from engine.model import Blocks
 
 _MAGIC = {

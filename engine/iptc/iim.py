@@ -5,7 +5,7 @@ big-endian length (or, with the top bit set, the number of bytes of an extended 
 follows), then the data.  Parse and render are pure and symmetric:
 ``render_iim(parse_iim(b)[0]) == b`` for every well-formed block.
 
-Decoding follows ExifTool (IPTC.pm): names and formats from engine.tags.iptc; strings are
+Decoding follows ExifTool (IPTC.pm): names and formats from engine.iptc.tables; strings are
 Windows Latin-1 unless 1:90 CodedCharacterSet says UTF-8 (``ESC % G``); repeatable datasets are
 lists; dates and times are printed ``YYYY:MM:DD`` and ``HH:MM:SS+hh:mm``.
 """
@@ -16,8 +16,8 @@ import re
 import struct
 from dataclasses import dataclass
 
+from engine.iptc.tables import DATASETS, RECORDS
 from engine.model import TagValue, binary_text
-from engine.tags.iptc import DATASETS, RECORDS
 
 UTF8_ESCAPE = b"\x1b%G"
 _MAX_EXT_LEN_BYTES = 8  # longest extended length field ExifTool accepts
@@ -171,7 +171,7 @@ def decode_iptc(iim: bytes, *, path: str) -> tuple[list[TagValue], list[str]]:
         name, flags = info[0], info[3]
         tpath = f"iptc/{name}"
         value = _value(d.record, d.dataset, d.data, info, utf8)
-        # only the ApplicationRecord is written (engine.iptc_edit): the envelope's character
+        # only the ApplicationRecord is written (engine.iptc.edit): the envelope's character
         # set is managed by the writer, and the other records are the sender's business
         writable = "-" not in flags and d.record == 2
         if value is None:

@@ -29,7 +29,7 @@ from engine.errors import (
     ValidationError,
     WriteError,
 )
-from engine.write import paths
+from engine.safewrite import paths
 
 Piece = bytes | tuple[int, int]
 BACKUP_DIR = ".originals"
@@ -91,7 +91,7 @@ def _describe_oserror(e: OSError, what: str) -> str:
 # On each backup, the identity (device, inode, size, mtime) of the file metafs last wrote at
 # that path: a fast "still the same photo" check.  When the file there is another one (a
 # program such as ExifTool rewrote it, or a new photo was copied in under the same name),
-# the image data decide (engine.write.identity): the same image data is the same photo,
+# the image data decide (engine.safewrite.identity): the same image data is the same photo,
 # edited elsewhere, whose first original is kept; other image data is another photo, and
 # the backup of the earlier one is moved aside (``NAME.replaced-<time>``).
 WRITTEN_XATTR = "user.metafs.written"
@@ -142,7 +142,7 @@ def record_written(backup: str | None, *files: os.stat_result) -> None:
 def _digest(fd: int) -> bytes | None:
     import mmap
 
-    from engine.write.identity import image_digest
+    from engine.safewrite.identity import image_digest
 
     try:
         if os.fstat(fd).st_size == 0:

@@ -1,8 +1,8 @@
 """Printed text -> stored EXIF value: the inverse of the reader's print conversions.
 
-Driven by the generated tables (engine/tags/exif.py): the tag's ExifTool format decides the
+Driven by the generated tables (engine/exif/tables.py): the tag's ExifTool format decides the
 TIFF type, its value map gives the reverse of enum print conversions, and the reader's
-conversion steps (engine.values.CONV) name the few parse functions that invert ExifTool's code
+conversion steps (engine.printconv.CONV) name the few parse functions that invert ExifTool's code
 conversions.  Accepts what the reader prints and the raw/numeric forms.
 """
 
@@ -14,10 +14,10 @@ import struct
 from collections.abc import Callable
 
 from engine.errors import EngineError, ReadOnlyTagError, TagValueError, UnknownTagError
+from engine.exif.patch import NewEntry
+from engine.exif.tables import EXIF_TAGS, GPS_TAGS, MULTI_VALUE, VALUES
+from engine.printconv import CONV, rationalize
 from engine.record import FrozenRecord
-from engine.tags.exif import EXIF_TAGS, GPS_TAGS, MULTI_VALUE, VALUES
-from engine.tiff.patch import NewEntry
-from engine.values import CONV, rationalize
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def _cfa_pattern(text: str, bo: str) -> bytes:
     cells = [[c.strip() for c in row.split(",")] for row in rows]
     if any(len(r) != len(cells[0]) for r in cells):
         raise ValueError(text)
-    from engine.values import CFA_COLORS
+    from engine.printconv import CFA_COLORS
 
     colours = [CFA_COLORS.index(c) for r in cells for c in r]  # ValueError when unknown
     return struct.pack(bo + "HH", len(cells), len(cells[0])) + bytes(colours)
@@ -273,7 +273,7 @@ def _components(text: str) -> bytes:
     return bytes(int(x) for x in _numbers(text))
 
 
-# The reader's conversion steps (engine.values.CONV, data from Exif.pm) name the inverse to
+# The reader's conversion steps (engine.printconv.CONV, data from Exif.pm) name the inverse to
 # use: first step -> parse kind.  Tags with none of these take the table/format route.
 _STEP_KIND: dict[object, str] = {
     "date": "date", "apex_shutter": "apex_time", "apex_aperture": "apex_f", "dms": "coord",
@@ -490,7 +490,7 @@ def _ascii(d: ExifTagDef, text: str) -> NewEntry:
 
 def printed(name: str, text: str, bo: str = "<") -> str:
     """What the reader shows for the value ``text`` stores in tag ``name``."""
-    from engine.values import READ_FORMAT, TYPE_FORMAT, convert, read_value
+    from engine.printconv import READ_FORMAT, TYPE_FORMAT, convert, read_value
 
     d = lookup(name)
     entry = encode(name, text, bo)[0][1]

@@ -13,18 +13,18 @@ CRC.  Changed metadata chunks are rebuilt in place with a fresh CRC:
   IPTC is not standard in PNG, so none is created.
 
 The EXIF block itself is always patched by ``exif_block.patch_block``.  The rules on which chunk
-holds what follow the reader (``engine.formats.png``), so the edited chunk is the one read back.
+holds what follow the reader (``engine.containers.png``), so the edited chunk is the one read back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.containers import png as P
 from engine.errors import WriteError
-from engine.formats import png as P
+from engine.exif.block import patch_block
+from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
-from engine.write.exif_block import patch_block
-from engine.write.safety import Piece
 
 EXIF_HEADER = b"Exif\0\0"
 XMP_APP1_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
@@ -168,7 +168,7 @@ def plan_png(data, edits: Edits, path: str) -> list[Piece]:
                              path=path, offset=c.offset)
     new_chunks: list[P.Chunk] = []  # inserted before the image data, in this order
     if edits.xmp:
-        from engine.xmp_edit import edit_tree, serialise
+        from engine.xmp.edit import edit_tree, serialise
 
         # No padding: a PNG is always rewritten whole, and a CRC guards the chunk anyway.
         packet = serialise(edit_tree(xmp.block if xmp else None, edits.xmp), pad=0)
@@ -192,9 +192,9 @@ def plan_png(data, edits: Edits, path: str) -> list[Piece]:
 
 def _edit_iptc(place: Place, edits: Edits, path: str) -> bytes:
     """The new profile data: IIM edited directly, or inside its Photoshop resource block."""
-    from engine.iptc_edit import edit_iim
-    from engine.photoshop import IPTC_ID, Resource, parse_irb, render_irb
-    from engine.write.iptc_digest import update_digest
+    from engine.iptc.digest import update_digest
+    from engine.iptc.edit import edit_iim
+    from engine.iptc.photoshop import IPTC_ID, Resource, parse_irb, render_irb
 
     if place.profile == "iptc" and place.block.startswith(b"\x1c"):
         return edit_iim(place.block, edits.iptc, path=path, fit=edits.iptc_fit)

@@ -3,7 +3,7 @@
 Chunks we do not change are copied from the original as byte ranges (VP8/VP8L/ALPH/ANMF image
 data is never read or decoded), in their original order with their original pad bytes.  The
 ``EXIF`` chunk is rebuilt from ``exif_block.patch_block`` (keeping an improper ``Exif\\0\\0``
-prefix when the file has one), the ``XMP `` chunk from ``engine.xmp_edit``.  New chunks go
+prefix when the file has one), the ``XMP `` chunk from ``engine.xmp.edit``.  New chunks go
 where the container spec puts them: EXIF after the image data, XMP after EXIF.  A simple
 (VP8/VP8L only) file gets the VP8X header chunk that EXIF/XMP need, with the canvas size read
 from the bitstream header, as libwebp's muxer and ExifTool do; the VP8X flags are updated and
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import struct
 
+from engine.containers import webp as W
+from engine.containers.png_write import coalesce
 from engine.errors import WriteError
-from engine.formats import webp as W
+from engine.exif.block import patch_block
+from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
-from engine.write.exif_block import patch_block
-from engine.write.png_writer import coalesce
-from engine.write.safety import Piece
 
 EXIF_HEADER = b"Exif\0\0"
 _TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
@@ -79,7 +79,7 @@ def plan_webp(data, edits: Edits, path: str) -> list[Piece]:
         else:
             chunks[i] = new
     if edits.xmp:
-        from engine.xmp_edit import edit_tree, serialise
+        from engine.xmp.edit import edit_tree, serialise
 
         i = _only(chunks, b"XMP ", path)
         old = chunks[i].body() if i is not None else None

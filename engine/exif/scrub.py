@@ -1,6 +1,6 @@
 """Which bytes of a patched TIFF/EXIF block no longer belong to anything: zero them.
 
-The patcher (engine.tiff.patch) leaves every byte it does not need to change where it was, so a
+The patcher (engine.exif.patch) leaves every byte it does not need to change where it was, so a
 deleted value, a value that moved because it grew, and the entry table of an IFD rewritten at
 the end would otherwise stay in the file, unreferenced but readable with ``grep``.  People
 delete GPS before sharing a photo: those bytes must go.

@@ -7,7 +7,7 @@ grows (a tag added) is written at the end and its parent's pointer updated; ever
 keeps its bytes and its offset.  Space freed at the very end of the block (our own earlier
 appends) is reused, so editing the same tag again does not grow the file.  The bytes an edit
 leaves behind (a deleted value, the old slot of a value that moved, the entry table of an IFD
-rewritten at the end) are zeroed wherever nothing else still points at them (engine.tiff.scrub):
+rewritten at the end) are zeroed wherever nothing else still points at them (engine.exif.scrub):
 a deleted GPS position or name must not stay readable in the file.
 
 All offsets here are relative to the TIFF header.  Pure functions, no I/O.
@@ -374,7 +374,7 @@ def _own_padding(data, structure, ranges: list[tuple[int, int]]) -> list[tuple[i
 
     Only where IFD0 lies after everything but its own values, as plan_patch leaves it: a
     camera's zero padding elsewhere may be the target of a pointer we cannot see."""
-    from engine.tiff.scrub import protected
+    from engine.exif.scrub import protected
 
     ifd0 = next(ifd for ifd in structure.ifds if ifd.name == "IFD0")
     own = {(e.value_offset, e.value_offset + e.size) for e in ifd0.entries
@@ -395,7 +395,7 @@ def _own_padding(data, structure, ranges: list[tuple[int, int]]) -> list[tuple[i
 def _scrub(data, structure, dead: set[int], tables: list[tuple[int, int]],
            overwrites: list[tuple[int, bytes]], end: int) -> list[tuple[int, bytes]]:
     """Zeroes for the bytes this edit leaves behind (deleted and moved values, the entry tables
-    of IFDs rewritten at the end) that nothing else still points at (engine.tiff.scrub)."""
+    of IFDs rewritten at the end) that nothing else still points at (engine.exif.scrub)."""
     gone = list(tables)
     for ifd in structure.ifds:
         for e in ifd.entries:
@@ -403,7 +403,7 @@ def _scrub(data, structure, dead: set[int], tables: list[tuple[int, int]],
                 gone.append((e.value_offset, e.value_offset + e.size))
     if not gone:
         return []
-    from engine.tiff.scrub import protected, zero_overwrites
+    from engine.exif.scrub import protected, zero_overwrites
 
     bo = structure.byte_order
     live = protected(data, structure) + [(o, o + len(b)) for o, b in overwrites]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from engine.containers.base import FileFormat
 from engine.errors import CorruptFileError
-from engine.formats.base import FileFormat
 from engine.model import Blocks
 
 MAX_DEPTH = 16

@@ -1,6 +1,6 @@
 """Edit IPTC IIM datasets: replace, add or remove the named ones, keep every other byte.
 
-The inverse of engine/iptc.py's value printing, driven by the generated DATASETS table.
+The inverse of engine/iptc/iim.py's value printing, driven by the generated DATASETS table.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError, WriteError
-from engine.iptc import UTF8_ESCAPE, Dataset, parse_iim, render_iim
-from engine.tags.iptc import DATASETS
+from engine.iptc.iim import UTF8_ESCAPE, Dataset, parse_iim, render_iim
+from engine.iptc.tables import DATASETS
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from engine.photoshop import IPTC_DIGEST_ID, Resource
+from engine.iptc.photoshop import IPTC_DIGEST_ID, Resource
 
 
 def update_digest(resources: list[Resource], old: bytes | None, new: bytes) -> None:

@@ -15,8 +15,8 @@ import re
 import struct
 from collections.abc import Callable
 
+from engine.exif.tables import VALUES
 from engine.record import FrozenRecord
-from engine.tags.exif import VALUES
 
 # ExifTool format name -> (struct code, size); rationals are two of the code.
 FORMATS = {

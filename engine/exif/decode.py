@@ -1,7 +1,7 @@
 """Decode an EXIF/TIFF block into tags, named and printed as ExifTool does.
 
-``decode_exif`` parses the IFD structure (engine.tiff.ifd), names each entry from the
-generated tables (engine.tags.exif) and prints its value (engine.values).  XMP (tag 700) and
+``decode_exif`` parses the IFD structure (engine.exif.ifd), names each entry from the
+generated tables (engine.exif.tables) and prints its value (engine.printconv).  XMP (tag 700) and
 IPTC (tag 33723, or inside the Photoshop block 34377) are handed back as raw blocks, not as EXIF
 tags, since ExifTool shows them in their own groups.
 """
@@ -12,12 +12,11 @@ import os
 import struct
 
 from engine.errors import EngineError
+from engine.exif.ifd import SUB_IFD_TAGS, Entry, Ifd, TiffStructure, parse_tiff
+from engine.exif.tables import EXIF_TAGS, GPS_TAGS, PANASONIC_RAW_TAGS
+from engine.iptc.photoshop import find_iptc
 from engine.model import TagValue, binary_text
-from engine.photoshop import find_iptc
-from engine.record import Record
-from engine.tags.exif import EXIF_TAGS, GPS_TAGS, PANASONIC_RAW_TAGS
-from engine.tiff.ifd import SUB_IFD_TAGS, Entry, Ifd, TiffStructure, parse_tiff
-from engine.values import (
+from engine.printconv import (
     PANASONIC_CONV,
     PANASONIC_READ_FORMAT,
     READ_FORMAT,
@@ -26,6 +25,7 @@ from engine.values import (
     convert,
     read_value,
 )
+from engine.record import Record
 
 XMP_TAG, IPTC_TAG, PHOTOSHOP_TAG, MAKERNOTE_TAG = 0x02BC, 0x83BB, 0x8649, 0x927C
 RW2_MAGIC, RW2_JPG_FROM_RAW = 0x55, 0x2E
@@ -89,7 +89,7 @@ class TagDef(Record):
     type: str  # ExifTool write format, "?" if not writable
     count: int
     writable: bool
-    values: str | None  # key of engine.tags.exif.VALUES
+    values: str | None  # key of engine.exif.tables.VALUES
 
     def __init__(self, name: str, type: str, count: int, writable: bool,
                  values: str | None) -> None:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 import struct
 
+from engine.containers.base import FileFormat
 from engine.errors import CorruptFileError, WriteError
-from engine.formats.base import FileFormat
+from engine.iptc.photoshop import find_iptc
 from engine.model import Blocks
-from engine.photoshop import find_iptc
 from engine.record import Record
 
 SOI, EOI, SOS = 0xD8, 0xD9, 0xDA

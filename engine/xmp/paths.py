@@ -1,7 +1,7 @@
 """XMP tag paths and values: what ``dc:title``, ``dc:title-de`` or
 ``Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiEmailWork`` names (ExifTool's tables say its
 kind), and what a value must look like to be written there.  Pure: no packet is touched here
-(engine.xmp_edit edits packets).
+(engine.xmp.edit edits packets).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 from lxml import etree
 
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
+from engine.printconv import rationalize
 from engine.record import Record
-from engine.tags import xmp as xmp_tables
-from engine.values import rationalize
+from engine.xmp import tables as xmp_tables
 
 _DATE = re.compile(r"^(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?)?(.*)$")
 
@@ -90,7 +90,7 @@ def _segments(tag: str) -> list[tuple[str, str, int | None]] | None:
 
 
 def _flat_entry(names: list[tuple[str, str]]) -> tuple | None:
-    """ExifTool's table entry for a structure field (its flattened tag), as engine.xmp finds
+    """ExifTool's table entry for a structure field (its flattened tag), as engine.xmp.decode finds
     it."""
     tid = ""
     for prefix, prop in names:
@@ -140,7 +140,7 @@ class XmpTarget(Record):
 
     @property
     def conv(self) -> str | None:
-        """The name of the conversion engine.xmp prints the value with (gen_xmp_tags)."""
+        """The name of the conversion engine.xmp.decode prints the value with (gen_xmp_tags)."""
         return self.entry[3] if self.entry is not None and len(self.entry) > 3 else None
 
     @property
@@ -285,7 +285,7 @@ def _number(tag: str, text: str) -> float:
 def _rational(tag: str, text: str, conv: str | None) -> str:
     """What ExifTool stores in an XMP rational for ``text``: APEX for the aperture and
     shutter speed values (printed as an f-number and a time), a fraction as typed, any other
-    number as ExifTool's Rationalize of it (through engine.exif_encode, as EXIF)."""
+    number as ExifTool's Rationalize of it (through engine.exif.encode, as EXIF)."""
     t = text.strip()
     unit = _UNITS.get(conv or "")
     if unit and t.endswith(unit):
@@ -396,7 +396,7 @@ def reads_back(tag: str, shown: str | list[str], text: str | list[str]) -> bool:
     same items stored for both, or (a print being lossy: 1/3 s prints 0.3) ``shown`` is what
     the reader prints for the items ``text`` stores."""
     from engine.errors import EngineError
-    from engine.xmp import apex_print, printed
+    from engine.xmp.decode import apex_print, printed
 
     t = resolve(tag)
     want = _stored(t, text)

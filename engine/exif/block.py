@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 
 from engine.errors import TagError, WriteError
-from engine.exif_encode import encode
-from engine.tiff.ifd import TYPE_SIZES, TiffStructure, parse_tiff
-from engine.tiff.patch import IfdEdit, NewEntry, TiffPatch, plan_patch
+from engine.exif.encode import encode
+from engine.exif.ifd import TYPE_SIZES, TiffStructure, parse_tiff
+from engine.exif.patch import IfdEdit, NewEntry, TiffPatch, plan_patch
 
 EMPTY_TIFF = b"II*\0\x08\0\0\0" + b"\0\0" + b"\0\0\0\0"
 
@@ -23,7 +23,7 @@ def ifd_edits(
                              tag=f"ifd1/{name}")
         ed = edits.setdefault(ifd, IfdEdit())
         if text is None:
-            from engine.exif_encode import lookup
+            from engine.exif.encode import lookup
 
             ed.drop.add(lookup(name).tag)
             continue

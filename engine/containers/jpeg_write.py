@@ -1,27 +1,27 @@
 """JPEG: rebuild the metadata segments, copy everything from the first SOS on as a range.
 
-EXIF is patched (engine.write.exif_block), XMP edited in place with Extended XMP split when
+EXIF is patched (engine.exif.block), XMP edited in place with Extended XMP split when
 needed, IPTC edited inside the Photoshop APP13 block; other segments and their order, the scan
 data and any trailer stay byte for byte.  MPF offsets follow images that move; so do the
 absolute offsets inside trailers and maker-note pointers to previews after EOI
-(engine.write.trailers).
+(engine.containers.trailers_write).
 """
 
 from __future__ import annotations
 
 import struct
 
+from engine.containers import jpeg as J
 from engine.errors import WriteError
-from engine.formats import jpeg as J
-from engine.tiff.ifd import parse_tiff
+from engine.exif.block import patch_block
+from engine.exif.ifd import parse_tiff
+from engine.safewrite.safety import Piece
 from engine.write.changes import Edits, iptc_iim
-from engine.write.exif_block import patch_block
-from engine.write.safety import Piece
 
 
 def _xmp_segments(segs, edits: Edits, path: str) -> None:
     """Edit the main XMP packet; split into Extended XMP when it outgrows one segment."""
-    from engine.xmp_edit import edit_tree, extended_touched, split_extended
+    from engine.xmp.edit import edit_tree, extended_touched, split_extended
 
     idx = J.find_kind(segs, "xmp")
     old = segs[idx[0]].payload[len(J.XMP_HEADER):] if idx else None
@@ -85,7 +85,7 @@ def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:
     delta = len(head) - layout.tail_offset
     if delta == 0:
         return [head, (layout.tail_offset, len(data) - layout.tail_offset)]
-    from engine.write.trailers import move_tail
+    from engine.containers.trailers_write import move_tail
 
     return move_tail(data, layout, segs, delta, path)
 
@@ -155,8 +155,8 @@ def _put(segs, index: int | None, marker: int, payload: bytes, insert_at: int) -
 
 
 def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
-    from engine.photoshop import IPTC_ID, Resource, parse_irb, render_irb
-    from engine.write.iptc_digest import update_digest
+    from engine.iptc.digest import update_digest
+    from engine.iptc.photoshop import IPTC_ID, Resource, parse_irb, render_irb
 
     idx = J.find_kind(segs, "photoshop")
     resources: list[Resource] = []

@@ -15,10 +15,10 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from engine.containers.base import FileFormat
 from engine.errors import CorruptFileError
-from engine.formats.base import FileFormat
+from engine.iptc.photoshop import find_iptc
 from engine.model import Blocks
-from engine.photoshop import find_iptc
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_INFLATE = 64 * 1024 * 1024  # cap on any decompressed text chunk (zlib bomb guard)
