@@ -51,4 +51,47 @@ __all__ = [
     "write_exif_field",
     "write_metadata",
     "write_metadata_batch",
+    # loaded when first asked for (see __getattr__): what the daemon and the CLI need beyond
+    # reading and writing, so that metafs never reaches into engine modules
+    "BACKUP_DIR",
+    "COPY_NOTES",
+    "READ_ONLY_TYPES",
+    "SYNC_GROUPS",
+    "backup_path",
+    "can_read",
+    "describe_tag",
+    "is_temp_name",
+    "list_backups",
+    "list_tags",
+    "open_folder",
+    "sniff",
+    "why_not_writable",
+    "writable_groups",
 ]
+
+# name -> (module, attribute), imported at first use: a one-tag CLI write pays for none of them
+_LAZY = {
+    "BACKUP_DIR": ("engine.safewrite.safety", "BACKUP_DIR"),
+    "COPY_NOTES": ("engine.write.changes", "COPY_NOTES"),
+    "READ_ONLY_TYPES": ("engine.registry", "READ_ONLY_TYPES"),
+    "SYNC_GROUPS": ("engine.write.changes", "SYNC_GROUPS"),
+    "backup_path": ("engine.safewrite.safety", "backup_path_for"),
+    "can_read": ("engine.registry", "can_read"),
+    "describe_tag": ("engine.tag_doc", "describe"),
+    "is_temp_name": ("engine.safewrite.safety", "is_temp_name"),
+    "list_backups": ("engine.write.writer", "list_backups"),
+    "list_tags": ("engine.tag_doc", "list_tags"),
+    "open_folder": ("engine.safewrite.paths", "open_folder"),
+    "sniff": ("engine.registry", "sniff"),
+    "why_not_writable": ("engine.registry", "why_not_writable"),
+    "writable_groups": ("engine.registry", "writable_groups"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = getattr(__import__(module, fromlist=[attr]), attr)
+    globals()[name] = value
+    return value

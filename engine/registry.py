@@ -98,6 +98,11 @@ def sniff(head: bytes, path: str = "?") -> type[FileFormat]:
     return best
 
 
+def can_read(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is a container metafs reads."""
+    return any(fmt.score(head) > 0 for fmt in _each_format())
+
+
 def file_type(fmt: type[FileFormat], data) -> str:
     """ExifTool's FileType for content read as ``fmt`` (HEIC, CR3, DNG...)."""
     sniff = getattr(fmt, "file_type", None)
