@@ -71,14 +71,14 @@ __all__ = [
 
 # name -> (module, attribute), imported at first use: a one-tag CLI write pays for none of them
 _LAZY = {
-    "BACKUP_DIR": ("engine.safewrite.safety", "BACKUP_DIR"),
+    "BACKUP_DIR": ("engine.safewrite.names", "BACKUP_DIR"),
     "COPY_NOTES": ("engine.write.changes", "COPY_NOTES"),
     "READ_ONLY_TYPES": ("engine.registry", "READ_ONLY_TYPES"),
     "SYNC_GROUPS": ("engine.write.changes", "SYNC_GROUPS"),
-    "backup_path": ("engine.safewrite.safety", "backup_path_for"),
+    "backup_path": ("engine.safewrite.names", "backup_path_for"),
     "can_read": ("engine.registry", "can_read"),
     "describe_tag": ("engine.tag_doc", "describe"),
-    "is_temp_name": ("engine.safewrite.safety", "is_temp_name"),
+    "is_temp_name": ("engine.safewrite.names", "is_temp_name"),
     "list_backups": ("engine.write.writer", "list_backups"),
     "list_tags": ("engine.tag_doc", "list_tags"),
     "open_folder": ("engine.safewrite.paths", "open_folder"),

@@ -79,14 +79,9 @@ class Blocks(Record):
                  iptc: bytes | None = None, warnings: list[str] | None = None,
                  offset_base: int | None = None,
                  extra_exif: list[tuple[bytes, int, str]] | None = None) -> None:
-        self.exif = exif
-        self.exif_offset = exif_offset
-        self.xmp = xmp
-        self.xmp_extended = xmp_extended
-        self.iptc = iptc
-        self.warnings = [] if warnings is None else warnings
-        self.offset_base = offset_base
-        self.extra_exif = [] if extra_exif is None else extra_exif
+        self._init(exif, exif_offset, xmp, xmp_extended, iptc,
+                   [] if warnings is None else warnings, offset_base,
+                   [] if extra_exif is None else extra_exif)
 
 
 class Metadata(Record):
@@ -101,11 +96,8 @@ class Metadata(Record):
 
     def __init__(self, path: str, format: str, tags: dict[str, TagValue] | None = None,
                  warnings: list[str] | None = None, file_type: str = "") -> None:
-        self.path = path
-        self.format = format
-        self.tags = {} if tags is None else tags
-        self.warnings = [] if warnings is None else warnings
-        self.file_type = file_type
+        self._init(path, format, {} if tags is None else tags,
+                   [] if warnings is None else warnings, file_type)
 
     def add(self, tag: TagValue) -> None:
         # First one wins, as in ExifTool without -a; a later duplicate is kept under a

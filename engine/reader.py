@@ -7,7 +7,7 @@ import os
 
 from engine.errors import CorruptFileError, EngineError
 from engine.model import Blocks, Metadata
-from engine.registry import READ_ONLY_TYPES, file_type, sniff
+from engine.registry import file_type, format_named, sniff
 
 # The parts of the metadata, each decoded from its own block(s); a tag's part shows in its
 # path (engine.model): "xmp/..." and "iptc/..." paths, every other path is EXIF.
@@ -64,7 +64,8 @@ def decode_blocks(blocks: Blocks, md: Metadata, parts: frozenset[str] = PARTS,
     """Add the tags and warnings of ``parts`` of ``blocks`` to ``md``; with ``exif_only``
     (tag names), only those EXIF tags (engine.exif.decode.decode_exif)."""
     _decode_blocks(blocks, md, parts, exif_only)
-    if md.file_type in READ_ONLY_TYPES:  # shown as they are, but nothing here can be written
+    fmt = format_named(md.format)
+    if fmt is not None and md.file_type in fmt.read_only:  # shown, but never written
         md.tags = {p: t.replace(writable=False) for p, t in md.tags.items()}
 
 

@@ -14,6 +14,12 @@ class Record:
 
     __slots__ = ()
 
+    def _init(self, *values: object) -> None:
+        """Set every field, in ``__slots__`` order (for classes made once per file or per
+        write; the classes made once per tag set their fields one by one, twice as fast)."""
+        for k, v in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, k, v)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
         return f"{type(self).__name__}({args})"
@@ -31,11 +37,6 @@ class FrozenRecord(Record):
     ``__init__`` takes the fields in ``__slots__`` order (copy and pickle rely on it)."""
 
     __slots__ = ()
-
-    def _init(self, *values: object) -> None:
-        """Set every field, in ``__slots__`` order."""
-        for k, v in zip(self.__slots__, values, strict=True):
-            object.__setattr__(self, k, v)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable (cannot set {name!r})")

@@ -1,11 +1,15 @@
-"""The list of container formats; a file's format is picked by sniffing its content."""
+"""The list of container formats; a file's format is picked by sniffing its content.
+
+Each container is one ``FileFormat`` subclass (engine.containers.base) in its own module,
+listed here once and imported when first needed (a JPEG write imports no other format).
+"""
 
 from __future__ import annotations
 
 from engine.containers.base import FileFormat
 from engine.errors import UnsupportedFormatError
 
-# module, class: each module defines one FileFormat subclass.
+# (module, class), tried in this order (ties of ``score`` go to the first)
 _FORMATS = [
     ("engine.containers.jpeg", "JpegFormat"),
     ("engine.containers.tiff", "TiffFormat"),
@@ -13,40 +17,8 @@ _FORMATS = [
     ("engine.containers.webp", "WebpFormat"),
     ("engine.containers.heif", "HeifFormat"),
 ]
-
-# File types read through another container's reader that metafs does not write (the real
-# type comes from the format's ``file_type`` sniffing of the content).
-READ_ONLY_TYPES = {
-    "RAF": "Fujifilm RAF", "MRW": "Minolta MRW", "CR3": "Canon CR3", "EXV": "Exiv2 EXV",
-    "BTF": "BigTIFF", "X3F": "Sigma X3F",
-}
-
-# Containers whose writers cannot hold every metadata group, and why (the writers in
-# engine/write/ refuse such edits; callers ask ``writable_groups`` before offering them).
-# IPTC is not standard in PNG: only an IPTC chunk the file has already is edited.
-_NO_IPTC = {
-    "PNG": "IPTC is not standard in PNG and this file has none to edit; use the XMP "
-           "equivalents",
-    "WEBP": "WebP has no place for IPTC; use the XMP equivalents",
-    "HEIF": "HEIF has no place for IPTC; use the XMP equivalents",
-}
-_IPTC_KEPT = frozenset({"PNG"})  # an IPTC block the file has is edited in place
-
-
-def writable_groups(fmt_name: str, has_iptc: bool = False) -> frozenset[str]:
-    """The metadata groups ("exif", "xmp", "iptc") a write to a file of container
-    ``fmt_name`` can hold; ``has_iptc``: the file has an IPTC block already."""
-    if fmt_name not in _NO_IPTC or (has_iptc and fmt_name in _IPTC_KEPT):
-        return frozenset({"exif", "xmp", "iptc"})
-    return frozenset({"exif", "xmp"})
-
-
-def why_not_writable(fmt_name: str, group: str) -> str:
-    """Why ``group`` is not in ``writable_groups(fmt_name)``."""
-    if group == "iptc" and fmt_name in _NO_IPTC:
-        return _NO_IPTC[fmt_name]
-    return f"{fmt_name} files cannot hold {group}"
-
+# Raw file types no container here reads, refused by name all the same
+_NOT_READ = {"X3F": "Sigma X3F"}
 
 _loaded: list[type[FileFormat]] | None = None
 MAX_SCORE = 100  # FileFormat.score's "certainly this format"
@@ -54,20 +26,15 @@ MAX_SCORE = 100  # FileFormat.score's "certainly this format"
 
 def import_attr(module: str, name: str):
     """``name`` from ``module``, imported now (``__import__``: importlib costs an import of
-    its own, and of warnings, at every CLI start)."""
+    its own, and of warnings, at every CLI start).  A broken module fails loudly."""
     return getattr(__import__(module, fromlist=[name]), name)
 
 
 def formats() -> list[type[FileFormat]]:
+    """Every container, all imported."""
     global _loaded
     if _loaded is None:
-        found = []
-        for mod, cls in _FORMATS:
-            try:
-                found.append(import_attr(mod, cls))
-            except (ImportError, AttributeError):  # a format not built yet
-                continue
-        _loaded = found
+        _loaded = [import_attr(mod, cls) for mod, cls in _FORMATS]
     return _loaded
 
 
@@ -77,10 +44,16 @@ def _each_format():
         yield from _loaded
         return
     for mod, cls in _FORMATS:
-        try:
-            yield import_attr(mod, cls)
-        except (ImportError, AttributeError):  # a format not built yet
-            continue
+        yield import_attr(mod, cls)
+
+
+def format_named(name: str) -> type[FileFormat] | None:
+    """The container called ``name`` (a ``Metadata.format``), imported if need be."""
+    for mod, cls in _FORMATS:
+        fmt = import_attr(mod, cls)
+        if fmt.name == name:
+            return fmt
+    return None
 
 
 def sniff(head: bytes, path: str = "?") -> type[FileFormat]:
@@ -105,10 +78,39 @@ def can_read(head: bytes) -> bool:
 
 def file_type(fmt: type[FileFormat], data) -> str:
     """ExifTool's FileType for content read as ``fmt`` (HEIC, CR3, DNG...)."""
-    sniff = getattr(fmt, "file_type", None)
-    if sniff is None:
-        return fmt.name
     try:
-        return sniff(data)
+        return fmt.file_type(data)
     except (ValueError, IndexError):
         return fmt.name
+
+
+def read_only_types() -> dict[str, str]:
+    """Real file type -> its name, for every type metafs reads (or knows) but never writes."""
+    out = {}
+    for fmt in formats():
+        out.update(fmt.read_only)
+    out.update(_NOT_READ)
+    return out
+
+
+def __getattr__(name: str):
+    if name == "READ_ONLY_TYPES":  # every container's ``read_only`` (imports them all)
+        return read_only_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def writable_groups(fmt_name: str, has_iptc: bool = False) -> frozenset[str]:
+    """The metadata groups ("exif", "xmp", "iptc") a write to a file of container
+    ``fmt_name`` can hold; ``has_iptc``: the file has an IPTC block already."""
+    fmt = format_named(fmt_name)
+    if fmt is None:
+        return frozenset({"exif", "xmp", "iptc"})
+    return fmt.writable_groups(frozenset({"iptc"}) if has_iptc else frozenset())
+
+
+def why_not_writable(fmt_name: str, group: str) -> str:
+    """Why ``group`` is not in ``writable_groups(fmt_name)``."""
+    fmt = format_named(fmt_name)
+    if fmt is None:
+        return f"{fmt_name} files cannot hold {group}"
+    return fmt.why_not_writable(group)

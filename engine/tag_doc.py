@@ -33,7 +33,7 @@ class TagDoc:
 
 
 def _exif_docs() -> list[TagDoc]:
-    from engine.exif.encode import WRITABLE, _expected_with_count
+    from engine.exif.encode import WRITABLE, expected_form
     from engine.exif.tables import EXIF_TAGS, GPS_TAGS
 
     out: dict[str, TagDoc] = {}
@@ -50,7 +50,7 @@ def _exif_docs() -> list[TagDoc]:
                 kind = "enum" if d.values else d.fmt
                 values = d.values or None
                 example = next(iter(values.values())) if values else _exif_example(d.fmt)
-                out[name] = TagDoc(name, kind, True, _expected_with_count(d), example, values)
+                out[name] = TagDoc(name, kind, True, expected_form(d), example, values)
     return list(out.values())
 
 

@@ -181,7 +181,9 @@ class Batcher:
             result = await trio.to_thread.run_sync(
                 self._commit, photo, changes, limiter=self.limiter
             )
-        except Exception as e:  # noqa: BLE001 - reported through status and commit_now
+        except Exception as e:  # noqa: BLE001 - ``commit`` is the caller's callback (a
+            # write through the engine): any failure is reported through status and
+            # commit_now, and must not end this photo's task
             error = e
             log.warning("commit of %s failed: %s", photo, e)
         self.commits += 1

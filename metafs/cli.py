@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import SimpleNamespace
 
 import engine
-from engine.errors import EngineError
-from engine.write.changes import COPY_NOTES  # loaded with engine.write.writer anyway
+from engine import EngineError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -86,11 +85,9 @@ class Batch:
 
 
 def _is_image(path: str) -> bool:
-    from engine.registry import sniff
-
     try:
         with open(path, "rb") as f:
-            sniff(f.read(64), path)
+            engine.sniff(f.read(64), path)
     except (OSError, EngineError):
         return False
     return True
@@ -250,7 +247,7 @@ def _run_batch(
             if said:
                 batch.say(said)
             for note in getattr(result, "notes", ()):
-                if note.startswith(COPY_NOTES):  # what was done: EXIF/XMP/IPTC copies
+                if note.startswith(engine.COPY_NOTES):  # what was done: EXIF/XMP/IPTC copies
                     if not quiet:
                         batch.say(f"{f}: {note}")
                     continue
@@ -273,15 +270,22 @@ def cmd_write(args: argparse.Namespace) -> int:
         _print_err("nothing to write: give --set TAG=VALUE or --delete TAG "
                    "(or --csv/--json FILE)")
         return 2
-    return _run_batch(
-        args.files,
-        lambda f: engine.write_metadata(
-            f, changes, backup=not args.no_backup, backups=args.backups,
-            sync_related=not args.no_sync, keep_mtime=args.keep_mtime,
-            **({"repair": True} if getattr(args, "repair", False) else {}),
-        ),
-        "write", args.quiet,
-    )
+    repair = {"repair": True} if getattr(args, "repair", False) else {}
+    return _write_each(args.files, changes, args, "write", **repair)
+
+
+def write_options(args: argparse.Namespace) -> dict[str, object]:
+    """The keywords of ``engine.write_metadata`` the write commands' options give."""
+    return {"backup": not args.no_backup, "backups": args.backups,
+            "sync_related": not args.no_sync, "keep_mtime": args.keep_mtime}
+
+
+def _write_each(files: Sequence[str], changes: dict[str, str | None],
+                args: argparse.Namespace, verb: str, **extra: object) -> int:
+    """``changes`` written to each file, with the command's write options."""
+    options = {**write_options(args), **extra}
+    return _run_batch(files, lambda f: engine.write_metadata(f, changes, **options), verb,
+                      args.quiet)
 
 
 def _when(st: os.stat_result) -> str:
@@ -291,24 +295,8 @@ def _when(st: os.stat_result) -> str:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from engine.write.writer import list_backups
-
     if args.list:
-        status = 0
-        for f in args.files:
-            try:
-                found = list_backups(f, backups=args.backups)
-            except EngineError as e:
-                _print_err(str(e))
-                status = 1
-                continue
-            if not found:
-                _print_err(f"{f}: no backup kept")
-                status = 1
-            for i, (path, st) in enumerate(found):
-                kind = "original" if i == 0 else "original of an earlier photo of this name"
-                print(f"{f}: {path}  ({kind}, version of {_when(st)}, {st.st_size} bytes)")
-        return status
+        return _list_backups(args.files, args.backups)
 
     def restore(f: str) -> object:
         used = engine.restore(f, backups=args.backups, keep_mtime=args.keep_mtime)
@@ -316,8 +304,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
             when = f", the version of {_when(os.stat(used, follow_symlinks=False))}"
         except OSError:
             when = ""
-        from types import SimpleNamespace
-
         # said by the batch, in the order the files were named (they run several at once)
         return SimpleNamespace(said=f"{f}: restored from {used}{when}")
 
@@ -326,6 +312,25 @@ def cmd_restore(args: argparse.Namespace) -> int:
                       (batch.failed, "files weren't restored due to errors", False))
 
     return _run_batch(args.files, restore, "restore", args.quiet, summary)
+
+
+def _list_backups(files: Sequence[str], backups: str | None) -> int:
+    """``metafs restore --list``: the backups kept of each file, restoring nothing."""
+    status = 0
+    for f in files:
+        try:
+            found = engine.list_backups(f, backups=backups)
+        except EngineError as e:
+            _print_err(str(e))
+            status = 1
+            continue
+        if not found:
+            _print_err(f"{f}: no backup kept")
+            status = 1
+        for i, (path, st) in enumerate(found):
+            kind = "original" if i == 0 else "original of an earlier photo of this name"
+            print(f"{f}: {path}  ({kind}, version of {_when(st)}, {st.st_size} bytes)")
+    return status
 
 
 def cmd_copy_tags(args: argparse.Namespace) -> int:
@@ -337,14 +342,7 @@ def cmd_copy_tags(args: argparse.Namespace) -> int:
     if not changes:
         _print_err(f"{args.source}: no writable tags to copy")
         return 1
-    return _run_batch(
-        args.dest,
-        lambda f: engine.write_metadata(
-            f, changes, backup=not args.no_backup, backups=args.backups,
-            sync_related=not args.no_sync, keep_mtime=args.keep_mtime,
-        ),
-        "copy-tags", args.quiet,
-    )
+    return _write_each(args.dest, changes, args, "copy-tags")
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
@@ -369,214 +367,13 @@ def cmd_tags(args: argparse.Namespace) -> int:
     return main_tags(args.what, args.writable)
 
 
-def _columns() -> int:
-    """The terminal's width, as shutil.get_terminal_size finds it."""
-    try:
-        columns = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-TAG_PATHS = """\
-tag paths: EXIF tags by name (Artist, DateTimeOriginal, GPSLatitude), XMP as
-xmp/PREFIX:NAME (xmp/dc:title, xmp/Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiAdrCity),
-IPTC as iptc/NAME (iptc/Keywords, iptc/City).  `metafs tags` lists them, `metafs tags NAME`
-says what one accepts."""
-
-EXIT = """\
-exit status: 0 when every file was written or already held the values, 1 when a file
-failed (the others are still done; each failure is one line on stderr), 2 for a usage
-error.  With more than one file a summary follows on stderr, in ExifTool's words
-("    3 image files updated", "    1 files weren't updated due to errors"); -q drops it."""
-
-EPILOGS = {
-    "read": """\
-examples:
-  metafs read photo.jpg                     every tag, one "path: value" per line
-  metafs read -r --json Pictures/ > all.json  a folder and its subfolders, as exiftool -j
-  metafs read --csv *.jpg > tags.csv        a spreadsheet: SourceFile, one column per tag
-  metafs read -G photo.jpg                  keys as ExifTool's Group:Name
-
-lists (iptc/Keywords, xmp/dc:subject) print joined with ", " (--sep to change it).
-exit status: 0 when every file was read, 1 otherwise.
-""" + TAG_PATHS,
-    "write": """\
-examples:
-  metafs write photo.jpg --set Artist="Jane Doe"
-  metafs write *.jpg --set xmp/dc:title="Harbour at dusk" --delete iptc/City
-  metafs write photo.jpg --set iptc/Keywords="sunset\\nbay"   a list: one item per \\n
-  metafs write -P *.jpg --set Copyright="(c) 2024 J. Doe"   keep each file's mtime
-  metafs write --csv tags.csv *.jpg       the values of a `metafs read --csv` spreadsheet
-  metafs write --json all.json Pictures/  the values of a `metafs read --json` listing
-
-Each file is written safely: the original is kept under .originals/ (first write only),
-the new file is checked before it replaces the old one (`metafs restore` puts it back).
-A tag with copies in EXIF, XMP and IPTC is kept in step (Artist also sets xmp/dc:creator,
-and iptc/By-line when the photo has IPTC), as ExifTool's MWG rules do; stdout says which
-copies were set.  --no-sync writes only the tags named.
---csv/--json: a row per file (SourceFile, as `metafs read` prints it; FILE arguments
-choose which rows apply, a folder stands for its images); an empty cell leaves the tag
-alone, a cell holding the delete marker ("-") deletes it, a cell equal to the file's
-value is skipped; list cells are split at the --sep separator.  A bad row refuses
-that file only.
-
-""" + TAG_PATHS + "\n\n" + EXIT,
-    "restore": """\
-examples:
-  metafs restore photo.jpg            put the original (kept at the first write) back
-  metafs restore --list photo.jpg     what backups there are, restore nothing
-  metafs restore -P *.jpg             keep each photo's current mtime
-
-""" + EXIT.replace("written", "restored"),
-    "copy-tags": """\
-examples:
-  metafs copy-tags best.jpg *.jpg                 every writable tag of best.jpg
-  metafs copy-tags best.jpg a.jpg b.jpg --tags Artist Copyright xmp/dc:rights
-  metafs copy-tags best.jpg a.jpg --tags xmp/Iptc4xmpCore:CreatorContactInfo
-
-""" + TAG_PATHS + "\n\n" + EXIT,
-    "mount": """\
-examples:
-  metafs mount ~/Pictures /mnt/meta
-  cat /mnt/meta/photo.jpg.meta/Make
-  echo "Jane Doe" > /mnt/meta/photo.jpg.meta/Artist    written a moment later, safely
-  ls /mnt/meta/photo.jpg.meta/xmp/                      XMP properties as files
-  metafs umount /mnt/meta                               commit pending edits, unmount
-
-An emptied tag file deletes the tag; rm deletes it too.  Edits are journalled, written
-with a backup under SOURCE/.originals/ and checked; .metafs/status says how they went.""",
-    "umount": """\
-example:
-  metafs umount /mnt/meta""",
-    "tags": """\
-examples:
-  metafs tags                    every known tag path, its kind and accepted forms
-  metafs tags --writable xmp     the writable XMP properties
-  metafs tags iptc               the IPTC datasets
-  metafs tags Orientation        one tag: what it accepts, an example, its values""",
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
-    import argparse
+    """argparse's parser of every command (metafs.cli_parser: options, help, examples)."""
+    from metafs.cli_parser import make_parser
 
-    class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-        # given the width: argparse would import shutil to find it (3 ms, and it makes a
-        # formatter for every argument added)
-        def __init__(self, prog: str) -> None:
-            super().__init__(prog, width=_columns() - 2)
-
-    class Parser(argparse.ArgumentParser):
-        def __init__(self, *args, **kwargs) -> None:
-            kwargs.setdefault("formatter_class", HelpFormatter)
-            super().__init__(*args, **kwargs)
-
-    ap = Parser(prog="metafs", description="Photo metadata as files, written safely.",
-                epilog="`metafs COMMAND --help` shows examples.\n\n" + TAG_PATHS)
-    sub = ap.add_subparsers(dest="command", required=True)
-
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
-                              epilog=EPILOGS[name])
-
-    def quiet(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-q", "--quiet", action="store_true",
-                       help="no summary, no progress bar, no list of the copies made "
-                       "(failures and warnings are still reported)")
-
-    def keep_mtime(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-P", "--keep-mtime", action="store_true",
-                       help="the photo keeps its modification time (exiftool -P)")
-
-    p = command("read", "print the metadata of files (a folder: the images in it)")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="JSON like exiftool -j")
-    p.add_argument("--csv", action="store_true",
-                   help="CSV like exiftool -csv: SourceFile, then one column per tag")
-    p.add_argument("--sep", default=", ", metavar="STR",
-                   help="--csv: between the items of a list (default: ', ')")
-    p.add_argument("-G", "--groups", action="store_true", help="keys as ExifTool Group:Name")
-    p.add_argument(
-        "-r", "--recursive", action="store_true", help="FILE folders: read their subfolders too"
-    )
-    quiet(p)
-    p.set_defaults(func=cmd_read)
-
-    def write_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--no-backup", action="store_true", help="do not keep the original")
-        p.add_argument("--backups", metavar="DIR", help="root of the .originals tree")
-        keep_mtime(p)
-        quiet(p)
-
-    p = command("write", "change tags safely (backup, validate, atomic replace)")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--set", action="append", metavar="TAG=VALUE",
-                   help="give TAG this value (\\n between the items of a list)")
-    p.add_argument("--delete", action="append", metavar="TAG", help="remove TAG")
-    p.add_argument("--csv", metavar="CSVFILE", help="the values of a CSV file (exiftool -csv=)")
-    p.add_argument("--json", metavar="JSONFILE",
-                   help="the values of a JSON file as `metafs read --json` prints")
-    p.add_argument("--sep", default=", ", metavar="STR",
-                   help="--csv: splits the cells of list tags (default: ', ')")
-    p.add_argument("--delete-marker", default="-", metavar="STR",
-                   help="--csv/--json: a cell holding this deletes the tag (default: '-')")
-    p.add_argument("--no-sync", action="store_true", help="do not update EXIF/XMP/IPTC copies")
-    p.add_argument("--repair", action="store_true",
-                   help="repair the EXIF damage a write would refuse (entries out of sequence "
-                   "or unreadable, multi-segment EXIF...) as ExifTool does; says what changed")
-    write_opts(p)
-    p.set_defaults(func=cmd_write)
-
-    p = command("restore", "put the backed-up original back")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--backups", metavar="DIR")
-    p.add_argument("--list", action="store_true",
-                   help="list the backups kept of each file, restore nothing")
-    keep_mtime(p)
-    quiet(p)
-    p.set_defaults(func=cmd_restore)
-
-    p = command("copy-tags", "apply one file's metadata to others")
-    p.add_argument("source", metavar="SRC")
-    p.add_argument("dest", nargs="+", metavar="DST")
-    p.add_argument("--tags", nargs="+", metavar="TAG",
-                   help="only these tag paths (an XMP structure: all its fields); without it, "
-                   "image-structure tags (ImageWidth, Compression...) are not copied")
-    p.add_argument("--no-sync", action="store_true", help="do not update EXIF/XMP/IPTC copies")
-    write_opts(p)
-    p.set_defaults(func=cmd_copy_tags)
-
-    p = command("mount", "mount a photo directory")
-    p.add_argument("source")
-    p.add_argument("mountpoint")
-    p.add_argument("--foreground", "-f", action="store_true")
-    p.add_argument("--debounce", type=int, default=300, metavar="MS",
-                   help="an edit is written this long after the last change (default 300)")
-    p.add_argument("--read-only", action="store_true")
-    p.add_argument("--no-sync", action="store_true",
-                   help="edits change only the tag written, not its EXIF/XMP/IPTC copies")
-    keep_mtime(p)
-    p.add_argument("--index", metavar="PATH",
-                   help="the metadata index (default: SOURCE/.originals/.journal/index.sqlite, "
-                        "or $XDG_CACHE_HOME/metafs/ for a read-only SOURCE)")
-    p.set_defaults(func=cmd_mount)
-
-    p = command("umount", "commit pending edits and unmount")
-    p.add_argument("mountpoint")
-    p.set_defaults(func=cmd_umount)
-
-    p = command("tags", "list the tag paths metafs knows (exiftool -list, -listw)")
-    p.add_argument("what", nargs="?", metavar="GROUP|NAME",
-                   help="exif, xmp, xmp/PREFIX, iptc; or one tag path")
-    p.add_argument("--writable", action="store_true", help="only the tags metafs can write")
-    p.set_defaults(func=cmd_tags)
-    return ap
+    return make_parser({"read": cmd_read, "write": cmd_write, "restore": cmd_restore,
+                        "copy-tags": cmd_copy_tags, "mount": cmd_mount, "umount": cmd_umount,
+                        "tags": cmd_tags})
 
 
 # ``metafs write FILE... --set TAG=VALUE...``, which scripts run once per photo, is parsed here

@@ -16,7 +16,7 @@ from typing import ParamSpec, TypeVar
 
 import pyfuse3
 
-from engine.errors import (
+from engine import (
     CorruptFileError,
     EngineError,
     NoBackupError,

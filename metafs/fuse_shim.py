@@ -14,6 +14,8 @@ import ctypes
 import logging
 import os
 
+from metafs.config import SessionFeatures
+
 log = logging.getLogger(__name__)
 
 LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_fuse_shim.so")
@@ -53,6 +55,11 @@ def releases_readers() -> bool:
     except ValueError:
         return False
     return bool(features & 1)
+
+
+def features() -> SessionFeatures:
+    """What the shim does for the session of this process (once pyfuse3.init() made it)."""
+    return SessionFeatures(dirs_by_inode=active(), stateless_readers=releases_readers())
 
 
 load()

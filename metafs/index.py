@@ -28,7 +28,7 @@ import time
 import zlib
 from typing import Any
 
-from engine.model import Metadata, TagValue
+from engine import Metadata, TagValue
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +346,7 @@ def open_beside_journal(journal_dir: str, source: str) -> MetaIndex:
     is (no symlink followed, the mounting user's own, mode 700)."""
     from metafs.journal import Journal
 
-    dir_fd = Journal(journal_dir, root=source)._open_dir()
+    dir_fd = Journal(journal_dir, root=source).open_dir()
     index = MetaIndex(FILE_NAME, dir_fd=dir_fd, shown=os.path.join(journal_dir, FILE_NAME))
     index.open()
     return index

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import trio
 
+import engine
+
 log = logging.getLogger(__name__)
 
 Changes = dict[str, str | None]
@@ -82,7 +84,7 @@ class Journal:
     # -- life cycle ---------------------------------------------------------------------
 
     def open(self) -> None:
-        dir_fd = self._open_dir()
+        dir_fd = self.open_dir()
         try:
             lock_fd = self._open_own(dir_fd, "lock")
             try:
@@ -107,12 +109,10 @@ class Journal:
         finally:
             os.close(dir_fd)
 
-    def _open_dir(self) -> int:
+    def open_dir(self) -> int:
         """The journal folder, created 0700, walked from ``root`` (or from its parent's
-        parent) without following a symlink; it must be ours and closed to others."""
-        from engine.errors import EngineError
-        from engine.safewrite.paths import open_folder
-
+        parent) without following a symlink; it must be ours and closed to others.  (The
+        metadata index lives there too: metafs.index opens its folder with this.)"""
         if self.root is not None:
             start, names = self.root, list(self.dir.relative_to(self.root).parts)
         else:
@@ -121,8 +121,8 @@ class Journal:
         try:
             # .originals mirrors SOURCE (mode, owner), as the backup code keeps it
             like = [os.fstat(start_fd)] if self.root is not None and len(names) == 2 else None
-            fd = open_folder(start_fd, names[:-1], str(self.dir), like)
-        except (OSError, EngineError) as e:
+            fd = engine.open_folder(start_fd, names[:-1], str(self.dir), like)
+        except (OSError, engine.EngineError) as e:
             raise JournalUnsafeError(f"{self.dir.parent}: {e}; metafs keeps its journal there: "
                                      "remove it (after checking what it holds) and mount "
                                      "again") from None
@@ -263,7 +263,8 @@ class Journal:
                 apply(photo, changes)
             except FileNotFoundError as e:
                 failed[photo] = e  # the photo is gone: nothing left to apply the edit to
-            except Exception as e:  # noqa: BLE001 - reported to the caller, edit kept
+            except Exception as e:  # noqa: BLE001 - ``apply`` is the caller's callback (a
+                # write through the engine): whatever it raises is reported, the edit kept
                 failed[photo] = e
                 kept[photo] = changes
         self._rewrite(kept)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyfuse3
+import trio
 
 TIMEOUT = 1.0  # seconds the kernel may cache entries and attributes of SOURCE paths
 # ... and of generated entries (.meta folders, tag files): every change the daemon makes or
@@ -82,6 +83,19 @@ class SrcHandle:
     written: bool = False  # then the folder's listing may change (a file became a photo)
 
 
+async def pread(h: SrcHandle, off: int, size: int) -> bytes:
+    return await trio.to_thread.run_sync(os.pread, h.fd, size, off)
+
+
+async def pwrite(h: SrcHandle, off: int, buf: bytes) -> int:
+    h.written = True
+    return await trio.to_thread.run_sync(os.pwrite, h.fd, buf, off)
+
+
+async def fsync(h: SrcHandle, datasync: bool) -> None:
+    await trio.to_thread.run_sync(os.fdatasync if datasync else os.fsync, h.fd)
+
+
 def scan(path: str) -> list[tuple[str, os.stat_result]]:
     """Entries of a folder with their lstat (blocking)."""
     out = []
@@ -126,7 +140,7 @@ def _lstat_at(fd: int, name: str) -> os.stat_result | None:
 
 
 def _move(rfd: int, o: list[str], n: list[str], root: str) -> list[str]:
-    from engine.safewrite.paths import open_folder
+    from engine import open_folder
 
     shown = os.path.join(root, *o)
     try:

@@ -1,4 +1,5 @@
-"""What a photo's .meta folder holds: cached metadata, pending edits on top, scratch files.
+"""What a photo's .meta folder holds: cached metadata, with what ``metafs.pending`` holds
+(pending edits, scratch files, tags being created, made folders) on top.
 
 The engine is reached through ``EngineFacade`` so tests can give the daemon a fake one.
 Metadata is cached per photo together with the photo's (inode, size, mtime, ctime); any change
@@ -26,15 +27,15 @@ from typing import Any
 
 import trio
 
-from engine.model import Metadata
-from engine.registry import READ_ONLY_TYPES
+import engine
+from engine import EngineError, Metadata
 from metafs.index import MetaIndex, key_of
-from metafs.tagfiles import ScratchFile, encode_text, tag_content
+from metafs.pending import Pending
+from metafs.tagfiles import encode_text, tag_content
 
 log = logging.getLogger(__name__)
 
 Signature = tuple[int, int, int, int]
-Changes = dict[str, str | None]
 Read = tuple[Signature, Metadata | None, str | None]
 
 # Folders every .meta shows even when empty, so new tags of these families can be created.
@@ -82,11 +83,9 @@ class EngineFacade:
 
 
 def real_engine() -> EngineFacade:
-    from engine.reader import read_metadata
-    from engine.write.writer import check_value, tag_spec, write_metadata
-
     load_engine()
-    return EngineFacade(read_metadata, write_metadata, tag_spec, check_value, sniff_image)
+    return EngineFacade(engine.read_metadata, engine.write_metadata, engine.tag_spec,
+                        engine.check_value, sniff_image)
 
 
 def load_engine() -> None:
@@ -98,24 +97,18 @@ def load_engine() -> None:
     import importlib
     import pkgutil
 
-    import engine
-
     for mod in pkgutil.walk_packages(engine.__path__, "engine."):
         importlib.import_module(mod.name)
 
 
 def sniff_image(path: str) -> bool:
     """Whether the engine knows this content (a 64-byte look, no parsing)."""
-    from engine.errors import UnsupportedFormatError
-    from engine.registry import sniff
-
     try:
         with open(path, "rb") as f:
             head = f.read(64)
-        sniff(head, path)
-    except (OSError, UnsupportedFormatError):
+    except OSError:
         return False
-    return True
+    return bool(engine.can_read(head))
 
 
 def signature(st: os.stat_result) -> Signature:
@@ -139,24 +132,27 @@ class Photo:
 
 
 class PhotoViews:
-    def __init__(self, engine: EngineFacade, source: str) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        facade: EngineFacade,
+        source: str,
+        pending: Pending,
+        *,
+        index: MetaIndex | None = None,
+        on_change: Callable[[str], None] = lambda rel: None,
+    ) -> None:
+        self.engine = facade
         self.source = source
+        self.pending = pending  # what the views show on top of the metadata
         self._photos: OrderedDict[str, Photo] = OrderedDict()
         self._is_image: OrderedDict[tuple[str, Signature], bool] = OrderedDict()
-        self.scratch: dict[str, dict[str, ScratchFile]] = {}
-        self.creating: dict[tuple[str, str], int] = {}  # (photo, tag) created, not flushed
-        # Folders made with mkdir in a .meta view (an XMP structure to fill): they exist in
-        # the view only, until a field written inside makes them real.
-        self.made_dirs: dict[str, set[str]] = {}
-        self.overlay: Callable[[str], Changes] = lambda rel: {}
         # Called when a photo is found changed by someone else (its metadata read again).
-        self.on_change: Callable[[str], None] = lambda rel: None
+        self.on_change = on_change
         # tag path -> (TagSpec, None) or (None, why the writer does not take it)
         self._specs: OrderedDict[str, tuple[Any, str | None]] = OrderedDict()
         # id(metadata) -> (metadata, the groups its format can hold)
         self._group_memo: dict[int, tuple[Metadata, frozenset[str]]] = {}
-        self.index: MetaIndex | None = None  # set by the mount (metafs.index)
+        self.index = index  # the persistent index of the mount (metafs.index), if any
         self.decodes = 0  # photos decoded by the engine (index misses included)
 
     def path(self, rel: str) -> str:
@@ -252,7 +248,7 @@ class PhotoViews:
         err: str | None = None
         try:
             md = self.engine.read_metadata(path)
-        except Exception as e:  # noqa: BLE001 - an unreadable photo shows an empty .meta
+        except (EngineError, OSError) as e:  # an unreadable photo shows an empty .meta
             log.warning("cannot read metadata of %s: %s", path, e)
             err = str(e)
         if index is not None:
@@ -273,6 +269,12 @@ class PhotoViews:
     def cached(self, rel: str) -> Photo | None:
         return self._photos.get(rel)
 
+    def recheck(self, rel: str) -> None:
+        """The photo is looked at again at its next access (it may have changed)."""
+        photo = self._photos.get(rel)
+        if photo is not None:
+            photo.checked = -1e9
+
     def recheck_all(self) -> None:
         """Every photo is looked at again at its next access (SOURCE may have changed)."""
         for photo in self._photos.values():
@@ -280,11 +282,8 @@ class PhotoViews:
 
     def settle_made_dirs(self, rel: str, md: Metadata | None) -> None:
         """Folders made with mkdir that the photo's metadata now has are real: forget them."""
-        made = self.made_dirs.get(rel)
-        if made and md is not None:
-            made -= _prefixes(md.tags)
-            if not made:
-                del self.made_dirs[rel]
+        if md is not None:
+            self.pending.settle_dirs(rel, _prefixes(md.tags))
 
     def forget(self, rel: str) -> None:
         """The photo was removed or renamed: drop its state (pending edits live elsewhere)."""
@@ -292,18 +291,13 @@ class PhotoViews:
             del self._photos[key]
         if self.index is not None:
             self.index.drop(rel)
-        for key in [k for k in self.scratch if k == rel or k.startswith(rel + "/")]:
-            del self.scratch[key]
-        for key in [k for k in self.made_dirs if k == rel or k.startswith(rel + "/")]:
-            del self.made_dirs[key]
+        self.pending.forget(rel)
 
     # -- the tag tree -------------------------------------------------------------------
 
     def clean(self, rel: str) -> bool:
         """No pending edit, scratch file or tag being created: the view is md alone."""
-        if self.overlay(rel) or self.scratch.get(rel) or self.made_dirs.get(rel):
-            return False
-        return not self.creating or all(p != rel for (p, _) in self.creating)
+        return self.pending.clean(rel)
 
     def memo(self, rel: str, md: Metadata | None) -> dict[Any, Any] | None:
         """The memo of a clean photo whose metadata is ``md`` (None: compute afresh)."""
@@ -321,14 +315,14 @@ class PhotoViews:
                 memo[key] = tag_content(md.tags[tag]) if tag in md.tags else None
             content: bytes | None = memo[key]
             return content
-        over = self.overlay(rel)
+        over = self.pending.overlay(rel)
         if tag in over:
             text = over[tag]
             if text is not None:
                 return encode_text(text)
         elif md is not None and tag in md.tags:
             return tag_content(md.tags[tag])
-        if (rel, tag) in self.creating:  # created (vim: after renaming the old one away)
+        if self.pending.creating(rel, tag):  # created (vim: after renaming the old one away)
             return b""
         return None
 
@@ -343,7 +337,7 @@ class PhotoViews:
             return hit
         try:
             hit = (self.engine.tag_spec(tag), None)
-        except Exception as e:  # noqa: BLE001 - unknown tag, or an engine that cannot tell yet
+        except (EngineError, NotImplementedError) as e:  # unknown, or cannot tell yet
             hit = (None, str(getattr(e, "reason", e)))
         self._specs[tag] = hit
         if len(self._specs) > 4 * CACHE_SIZE:
@@ -361,7 +355,7 @@ class PhotoViews:
         """A tag the reader shows as writable and the writer takes (the reader shows some
         tags, such as XMP structure fields, that the writer cannot address yet), in a group
         the photo's format can hold."""
-        if md is not None and md.file_type in READ_ONLY_TYPES:
+        if md is not None and md.file_type in engine.READ_ONLY_TYPES:
             return False
         if self.group_refusal(md, tag) is not None:
             return False
@@ -377,17 +371,14 @@ class PhotoViews:
         group = group_of(tag)
         if group in self._groups(md):
             return None
-        from engine.registry import why_not_writable
-
-        return why_not_writable(md.format, group)
+        why: str = engine.why_not_writable(md.format, group)
+        return why
 
     def _groups(self, md: Metadata) -> frozenset[str]:
         hit = self._group_memo.get(id(md))
         if hit is not None and hit[0] is md:
             return hit[1]
-        from engine.registry import writable_groups
-
-        groups = writable_groups(md.format, any(t.startswith("iptc/") for t in md.tags))
+        groups = engine.writable_groups(md.format, any(t.startswith("iptc/") for t in md.tags))
         if len(self._group_memo) >= 64:
             self._group_memo.clear()
         self._group_memo[id(md)] = (md, groups)
@@ -396,9 +387,7 @@ class PhotoViews:
     def sync_partners(self, tag: str) -> tuple[str, ...]:
         """The tags a write of ``tag`` also sets when the photo has them (Artist:
         xmp/dc:creator and iptc/By-line), as the engine keeps them in step."""
-        from engine.write.changes import SYNC_GROUPS
-
-        return tuple(t for group in SYNC_GROUPS if tag in group for t in group if t != tag)
+        return tuple(t for group in engine.SYNC_GROUPS if tag in group for t in group if t != tag)
 
     def write_refusal(self, rel: str, md: Metadata | None) -> tuple[int, str] | None:
         """(errno, reason) when no tag of this photo can be written, else None."""
@@ -406,22 +395,19 @@ class PhotoViews:
             photo = self._photos.get(rel)
             why = photo.error if photo is not None and photo.error else "unknown error"
             return errno.EIO, f"cannot read the photo's metadata, so it cannot be written: {why}"
-        name = READ_ONLY_TYPES.get(md.file_type)
+        name = engine.READ_ONLY_TYPES.get(md.file_type)
         if name is not None:
             return errno.EACCES, f"metafs reads {name} files but cannot write them"
         return None
 
-    def scratch_of(self, rel: str) -> dict[str, ScratchFile]:
-        return self.scratch.setdefault(rel, {})
-
     def tag_paths(self, rel: str, md: Metadata | None) -> set[str]:
         paths = set(md.tags) if md is not None else set()
-        for tag, text in self.overlay(rel).items():
+        for tag, text in self.pending.overlay(rel).items():
             if text is None:
                 paths.discard(tag)
             else:
                 paths.add(tag)
-        paths.update(tag for (photo, tag) in self.creating if photo == rel)
+        paths.update(self.pending.created_tags(rel))
         return paths
 
     def is_dir(self, rel: str, md: Metadata | None, prefix: str) -> bool:
@@ -433,9 +419,10 @@ class PhotoViews:
                 photo.dirs = _prefixes(md.tags)
             if prefix in photo.dirs:
                 return True
-        extra = list(self.overlay(rel)) + [t for (p, t) in self.creating if p == rel]
-        extra += list(self.scratch.get(rel, {}))
-        made = self.made_dirs.get(rel, ())
+        pending = self.pending
+        extra = list(pending.overlay(rel)) + pending.created_tags(rel)
+        extra += pending.scratch_names(rel)
+        made = pending.made_dirs(rel)
         return prefix in made or prefix in _prefixes(extra + [d + "/" for d in made])
 
     def children(self, rel: str, md: Metadata | None, prefix: str) -> list[tuple[str, bool]]:
@@ -455,8 +442,8 @@ class PhotoViews:
         if not prefix:  # a group's folder, as far as the photo's format can hold it
             held = self._groups(md) if md is not None else DEFAULT_DIRS
             out.update(dict.fromkeys((d for d in DEFAULT_DIRS if d in held), True))
-        names = self.tag_paths(rel, md) | set(self.scratch.get(rel, {}))
-        names |= {d + "/" for d in self.made_dirs.get(rel, ())}  # a folder, however empty
+        names = self.tag_paths(rel, md) | set(self.pending.scratch_names(rel))
+        names |= {d + "/" for d in self.pending.made_dirs(rel)}  # a folder, however empty
         for path in names:
             if not path.startswith(base):
                 continue

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import engine
-from engine.errors import EngineError, TagValueError
+from engine import EngineError, TagValueError
 
 # Columns that describe a row, not tags of the photo (ExifTool ignores FileName and
 # Directory on import too).
@@ -129,7 +129,7 @@ def changes_for(path: str, row: dict[str, Any], sep: str | None,
 def import_table(args: Any, run_batch: Callable[..., int]) -> int:
     """``metafs write --csv/--json FILE FILES...``: each named file (a folder: its images)
     gets the values of its row, as one safe write."""
-    from metafs.cli import _expand, _print_err
+    from metafs.cli import _expand, _print_err, write_options
 
     source = args.csv or args.json
     try:
@@ -146,6 +146,7 @@ def import_table(args: Any, run_batch: Callable[..., int]) -> int:
             by_file.setdefault(_key(row["SourceFile"]), {}).update(row)
     files, empty = _expand(args.files, False)
     sep = args.sep if args.csv else None  # JSON lists are lists already
+    options = write_options(args)
 
     def write(f: str) -> engine.WriteResult:
         row = {**default, **by_file.get(_key(f), {})}
@@ -154,9 +155,7 @@ def import_table(args: Any, run_batch: Callable[..., int]) -> int:
         changes = changes_for(f, row, sep, args.delete_marker)
         if not changes:
             return engine.WriteResult(f, None, {}, unchanged=True)
-        return engine.write_metadata(
-            f, changes, backup=not args.no_backup, backups=args.backups,
-            sync_related=not args.no_sync, keep_mtime=args.keep_mtime)
+        return engine.write_metadata(f, changes, **options)
 
     status = run_batch(files, write, "write", args.quiet)
     return status or (1 if empty else 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from engine.errors import EngineError
+import engine
 
 GROUPS = ("exif", "xmp", "iptc")
 
@@ -15,18 +15,16 @@ def _is_group(what: str) -> bool:
 
 
 def main_tags(what: str | None, writable: bool) -> int:
-    from engine.tag_doc import describe, list_tags
-
     try:
         if what is None or _is_group(what):
-            docs = list_tags(what, writable)
+            docs = engine.list_tags(what, writable)
             width = min(48, max((len(d.path) for d in docs), default=0))
             for d in docs:
                 kind = d.kind + ("" if d.writable else ", read only")
                 print(f"{d.path:<{width}}  {kind:<20}  {d.forms}")
             return 0
-        d = describe(what)
-    except EngineError as e:
+        d = engine.describe_tag(what)
+    except engine.EngineError as e:
         print(f"metafs: {e}", file=sys.stderr)
         return 1
     print(f"{d.path}: {d.kind}{', a list' if d.is_list else ''}"

@@ -11,8 +11,9 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from engine.errors import TagValueError
-from engine.model import TagValue, Value
+from engine import TagValue, TagValueError
+from engine.model import Value
+from metafs.inodes import Node
 
 # Names editors and tools use for their own files next to the one they save: vim's swap
 # files and ``4913`` probe, backups ``Make~``, emacs ``#Make#`` and ``.#Make``, sed's
@@ -159,3 +160,25 @@ def truncate(data: bytearray, size: int) -> None:
         del data[size:]
     else:
         data.extend(b"\0" * (size - len(data)))
+
+
+@dataclass(eq=False)
+class TagHandle:
+    """An open tag file."""
+
+    photo: str
+    tag: str
+    snapshot: bytes  # content when opened (what a reader sees, consistently)
+    buf: WriteBuffer | None = None  # set when opened for writing
+    created: bool = False
+    # Opened through the kernel's page cache: reads fill the cache of the inode, so they
+    # serve the content the inode shows now (``Node.page``), whichever handle asks.
+    node: Node | None = None
+
+
+@dataclass(eq=False)
+class ScratchHandle:
+    """An open scratch file."""
+
+    file: ScratchFile
+    append: bool = False

@@ -18,6 +18,7 @@ run on a 1,000-photo subset of the same library, and are scaled to N.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import shutil
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,75 +100,100 @@ def _status_line(mnt: Path, head: str) -> str:
 
 def run(n: int, grep_all: bool = False, say=print) -> list[Row]:
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale."))
-    rows: list[Row] = []
     try:
         src, mnt = tmp / "src", tmp / "mnt"
         mnt.mkdir()
         kinds = templates(tmp)
         make_library(src, n, kinds)
-        subset = " ".join(f"d{i:04d}" for i in range(min(n, SUBSET) // PER_FOLDER))
-        sub_n = min(n, SUBSET)
         say(f"library: {n} photos from {len(kinds)} corpus JPEGs in {tmp}")
-        scale = n / sub_n
-
-        et = _sh(f"exiftool -Make -r {subset} > /dev/null", src)  # untimed: warms the cache
-        # the best of two runs: the machine may be busy with something else
-        et = min(_sh(f"exiftool -Make -r {subset} > /dev/null", src) for _ in range(2)) * scale
-        rows.append((f"exiftool -Make -r ({sub_n} scaled to {n})", et, "reference"))
-        et_all = min(_sh(f"exiftool -a -r {subset} > /dev/null", src) for _ in range(2)) * scale
-        rows.append((f"exiftool -a -r ({sub_n} scaled to {n})", et_all, "reference for grep"))
-        peak = 0
-        index = src / ".originals" / ".journal" / "index.sqlite"
-
-        def vs(ref: float, t: float) -> str:
-            return f"{ref / t:.1f}x faster than exiftool" if t else ""
-
-        t0 = time.perf_counter()
-        with mounted(src, mnt):
-            rows.append(("mount ready (new library)", time.perf_counter() - t0, ""))
-            t = _sh("cat */*.meta/Make > /dev/null", mnt)
-            rows.append(("cat */*.meta/Make, first walk", t, vs(et, t)))
-            say(rows[-1])
-            t = _sh("cat */*.meta/Make > /dev/null", mnt)
-            rows.append(("cat */*.meta/Make, second walk", t, vs(et, t)))
-            say(rows[-1])
-            say(_status_line(mnt, "index:"))
-            peak = max(peak, _hwm(mnt))
-        t0 = time.perf_counter()
-        with mounted(src, mnt):
-            rows.append(("mount ready (indexed library)", time.perf_counter() - t0, ""))
-            t = _sh("cat */*.meta/Make > /dev/null", mnt)
-            rows.append(("cat */*.meta/Make, after remount", t, vs(et, t)))
-            say(rows[-1])
-            say(_status_line(mnt, "index:"))
-            # Every tag file of the subset's photos (about 100 a photo), scaled to N as
-            # ExifTool's figure is; --grep-all: of the whole library.
-            metas = "*/*.meta" if grep_all else " ".join(f"{d}/*.meta" for d in subset.split())
-            what = f"{n}" if grep_all else f"{sub_n} scaled to {n}"
-            times = [_sh(f"grep -r -l 'no such text anywhere' {metas} > /dev/null", mnt)
-                     * (1 if grep_all else scale) for _ in range(2)]
-            rows.append((f"grep -r every tag file, first ({what})", times[0],
-                         vs(et_all, times[0])))
-            rows.append((f"grep -r every tag file, warm ({what})", times[1],
-                         vs(et_all, times[1])))
-            say(rows[-1])
-            cmd = "cat " + " ".join(f"{d}/*.jpg" for d in subset.split()) + " > /dev/null"
-            _sh(cmd, src)
-            direct = min(_sh(cmd, src) for _ in range(3))
-            _sh(cmd, mnt)
-            through = min(_sh(cmd, mnt) for _ in range(3))
-            rows.append((f"read {sub_n} photos directly (warm)", direct, ""))
-            rows.append((f"read {sub_n} photos through the mount (warm)", through,
-                         f"{through / direct:.1f}x direct"))
-            peak = max(peak, _hwm(mnt))
-            say(_status_line(mnt, "requests:"))
-        size = sum(os.path.getsize(f"{index}{s}") for s in ("", "-wal")
-                   if os.path.exists(f"{index}{s}"))
-        rows.append(("daemon peak RSS (MiB)", peak / 2**20, ""))
-        rows.append(("index size per 1,000 photos (MB)", size / 1e6 / n * 1000, ""))
-        return rows
+        return _Run(src, mnt, n, say).all(grep_all)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Run:
+    """The timings of one library, in the order of the table."""
+
+    def __init__(self, src: Path, mnt: Path, n: int, say) -> None:
+        self.src, self.mnt, self.n, self.say = src, mnt, n, say
+        self.sub_n = min(n, SUBSET)
+        self.subset = [f"d{i:04d}" for i in range(self.sub_n // PER_FOLDER)]
+        self.scale = n / self.sub_n
+        self.rows: list[Row] = []
+        self.peak = 0  # the daemon's peak RSS, largest of the mounts
+        self.et = self.et_all = 0.0  # ExifTool's times, scaled to n
+
+    def all(self, grep_all: bool) -> list[Row]:
+        self.exiftool()
+        with self.mount("new library"):
+            self.cat_make("first walk")
+            self.cat_make("second walk")
+            self.say(_status_line(self.mnt, "index:"))
+            self.peak = max(self.peak, _hwm(self.mnt))
+        with self.mount("indexed library"):
+            self.cat_make("after remount")
+            self.say(_status_line(self.mnt, "index:"))
+            self.grep(grep_all)
+            self.read_photos()
+            self.peak = max(self.peak, _hwm(self.mnt))
+            self.say(_status_line(self.mnt, "requests:"))
+        index = self.src / ".originals" / ".journal" / "index.sqlite"
+        size = sum(os.path.getsize(f"{index}{s}") for s in ("", "-wal")
+                   if os.path.exists(f"{index}{s}"))
+        self.rows.append(("daemon peak RSS (MiB)", self.peak / 2**20, ""))
+        self.rows.append(("index size per 1,000 photos (MB)", size / 1e6 / self.n * 1000, ""))
+        return self.rows
+
+    def exiftool(self) -> None:
+        subset, what = " ".join(self.subset), f"{self.sub_n} scaled to {self.n}"
+        _sh(f"exiftool -Make -r {subset} > /dev/null", self.src)  # untimed: warms the cache
+        # the best of two runs: the machine may be busy with something else
+        self.et = min(_sh(f"exiftool -Make -r {subset} > /dev/null", self.src)
+                      for _ in range(2)) * self.scale
+        self.rows.append((f"exiftool -Make -r ({what})", self.et, "reference"))
+        self.et_all = min(_sh(f"exiftool -a -r {subset} > /dev/null", self.src)
+                          for _ in range(2)) * self.scale
+        self.rows.append((f"exiftool -a -r ({what})", self.et_all, "reference for grep"))
+
+    @contextlib.contextmanager
+    def mount(self, library: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        with mounted(self.src, self.mnt):
+            self.rows.append((f"mount ready ({library})", time.perf_counter() - t0, ""))
+            yield
+
+    def cat_make(self, walk: str) -> None:
+        t = _sh("cat */*.meta/Make > /dev/null", self.mnt)
+        self.rows.append((f"cat */*.meta/Make, {walk}", t, _vs(self.et, t)))
+        self.say(self.rows[-1])
+
+    def grep(self, grep_all: bool) -> None:
+        """Every tag file of the subset's photos (about 100 a photo), scaled to N as
+        ExifTool's figure is; ``grep_all``: of the whole library."""
+        metas = "*/*.meta" if grep_all else " ".join(f"{d}/*.meta" for d in self.subset)
+        what = f"{self.n}" if grep_all else f"{self.sub_n} scaled to {self.n}"
+        times = [_sh(f"grep -r -l 'no such text anywhere' {metas} > /dev/null", self.mnt)
+                 * (1 if grep_all else self.scale) for _ in range(2)]
+        self.rows.append((f"grep -r every tag file, first ({what})", times[0],
+                          _vs(self.et_all, times[0])))
+        self.rows.append((f"grep -r every tag file, warm ({what})", times[1],
+                          _vs(self.et_all, times[1])))
+        self.say(self.rows[-1])
+
+    def read_photos(self) -> None:
+        """The subset's photos read directly and through the mount, warm."""
+        cmd = "cat " + " ".join(f"{d}/*.jpg" for d in self.subset) + " > /dev/null"
+        _sh(cmd, self.src)
+        direct = min(_sh(cmd, self.src) for _ in range(3))
+        _sh(cmd, self.mnt)
+        through = min(_sh(cmd, self.mnt) for _ in range(3))
+        self.rows.append((f"read {self.sub_n} photos directly (warm)", direct, ""))
+        self.rows.append((f"read {self.sub_n} photos through the mount (warm)", through,
+                          f"{through / direct:.1f}x direct"))
+
+
+def _vs(ref: float, t: float) -> str:
+    return f"{ref / t:.1f}x faster than exiftool" if t else ""
 
 
 def print_rows(rows: list[Row], n: int) -> None:

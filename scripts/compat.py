@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from exiftool_compat import compare, corpus_files, exiftool_json, load_json  # noqa: E402
+from support.exiftool_compat import compare, corpus_files, exiftool_json, load_json  # noqa: E402
 
 
 def main() -> int:

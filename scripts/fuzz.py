@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Large fuzz run: mutate corpus files (tests/mutants.py), read and write each mutant, and judge
-accepted writes with our reader and, with --exiftool, with ExifTool.
+"""Large fuzz run: mutate corpus files (tests/support/mutants.py), read and write each mutant,
+and judge accepted writes with our reader and, with --exiftool, with ExifTool.
 
     scripts/fuzz.py [--cases 5000] [--seed 1] [--exiftool] [--max-size 3000000] [--show 20]
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from mutants import BUGS, Hang, judge_write, mutate  # noqa: E402
+from support.mutants import BUGS, Hang, judge_mutant, mutate  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 CHANGES = [{"Artist": "fuzz"}, {"xmp/dc:title": "fuzz"}]
@@ -77,16 +77,8 @@ def run(args) -> int:
         what, data = got
         changes = rnd.choice(CHANGES)
         d = work / str(i)
-        d.mkdir()
         path = d / src.name
-        path.write_bytes(data)
-        signal.alarm(args.timeout)
-        try:
-            status, detail = judge_write(path, data, changes)
-        except Hang:
-            status, detail = "hang", f"over {args.timeout} s"
-        finally:
-            signal.alarm(0)
+        status, detail = judge_mutant(d, src.name, data, changes, args.timeout)
         counts[status] += 1
         if status in BUGS:
             samples.setdefault(status, []).append(

@@ -74,7 +74,7 @@ lists some ids several times, chosen by conditions); each variant is
 ``(name, type, count, writable, group, values)`` where ``type`` is ExifTool's write format
 ("?" when not writable), ``count`` 0 when not fixed, ``group`` the family-1 group ExifTool
 writes it to, and ``values`` the name of an entry of ``VALUES`` (raw value text -> English
-meaning) or None.
+meaning) or None.  ``MAPS`` holds each distinct value map once; ``VALUES`` names them.
 """
 
 # ruff: noqa: E501
@@ -116,11 +116,31 @@ def protected_names(exif_pm: Path) -> set[str]:
     return names
 
 
+def value_maps(values: dict[str, dict[str, str]]) -> str:
+    """``MAPS``, each distinct value map once, and ``VALUES``: name -> one of them."""
+    maps: list[dict[str, str]] = []
+    index: dict[tuple, int] = {}
+    refs = {}
+    for name, vm in values.items():
+        key = tuple(sorted(vm.items()))
+        if key not in index:
+            index[key] = len(maps)
+            maps.append(vm)
+        refs[name] = index[key]
+    out = ["MAPS = [\n"]
+    out += [f"    {pprint.pformat(vm, width=96, compact=True)},\n".replace("\n ", "\n     ")
+            for vm in maps]
+    out.append("]\n\nVALUES = {\n")
+    out += [f"    {name!r}: MAPS[{i}],\n" for name, i in sorted(refs.items())]
+    out.append("}\n\n")
+    return "".join(out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--exiftool", default="exiftool")
     ap.add_argument("--perl-dir", default="/usr/share/perl5/Image/ExifTool")
-    ap.add_argument("--out", default=str(ROOT / "engine" / "tags" / "exif.py"))
+    ap.add_argument("--out", default=str(ROOT / "engine" / "exif" / "tables.py"))
     args = ap.parse_args()
     values: dict[str, dict[str, str]] = {}
     parts = [HEADER]
@@ -148,7 +168,7 @@ def main() -> int:
                 variants.append((name, typ, count, writable, g1, key))
             out[tid] = tuple(variants)
         parts.append(f"{var} = {pprint.pformat(out, width=100, compact=True)}\n\n")
-    parts.append(f"VALUES = {pprint.pformat(values, width=100, compact=True)}\n\n")
+    parts.append(value_maps(values))
     parts.append("# Tags whose value count may vary (Exif.pm ``Count => -1``; -listx omits it):\n"
                  "# other numeric tags without a fixed count take exactly one value.\n")
     multi = sorted(variable_count_names(Path(args.perl_dir) / "Exif.pm"))

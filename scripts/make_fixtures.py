@@ -45,7 +45,6 @@ def picture(w: int = W, h: int = H, seed: int = 0) -> Image.Image:
 # -- a minimal TIFF writer (uncompressed RGB; strips or tiles; several pages) ------------------
 
 SHORT, LONG, RATIONAL = 3, 4, 5
-_SIZES = {SHORT: 2, LONG: 4, RATIONAL: 8}
 
 
 def _pack_values(bo: str, typ: int, values: Sequence[int | tuple[int, int]]) -> bytes:
@@ -53,94 +52,6 @@ def _pack_values(bo: str, typ: int, values: Sequence[int | tuple[int, int]]) -> 
         return b"".join(struct.pack(bo + "II", *v) for v in values)  # type: ignore[misc]
     code = {SHORT: "H", LONG: "I"}[typ]
     return struct.pack(f"{bo}{len(values)}{code}", *values)
-
-
-def tiff_bytes(
-    pages: Sequence[Image.Image], *, big_endian: bool = False, rows_per_strip: int = 0,
-    tile: int = 0,
-) -> bytes:
-    """A baseline TIFF: one IFD per page, pixel data chunked into strips or ``tile``-sized tiles.
-    Layout: header, then per page [pixel chunks][IFD][out-of-line values]."""
-    bo = ">" if big_endian else "<"
-    out = bytearray(b"MM\x00\x2a" if big_endian else b"II\x2a\x00")
-    out += b"\0\0\0\0"  # first IFD offset, patched below
-    link_at = 4  # where the offset of the next IFD goes
-    for page_no, im in enumerate(pages):
-        rgb = im.convert("RGB")
-        w, h = rgb.size
-        raw = rgb.tobytes()
-        chunks: list[bytes] = []
-        if tile:
-            for ty in range(0, h, tile):
-                for tx in range(0, w, tile):
-                    t = bytearray()
-                    for y in range(ty, ty + tile):
-                        for x in range(tx, tx + tile):
-                            i = (y * w + x) * 3
-                            t += raw[i:i + 3] if x < w and y < h else b"\0\0\0"
-                    chunks.append(bytes(t))
-        else:
-            rps = rows_per_strip or h
-            chunks = [raw[y * w * 3:min(h, y + rps) * w * 3] for y in range(0, h, rps)]
-        offsets = []
-        for c in chunks:
-            offsets.append(len(out))
-            out += c
-            if len(out) % 2:
-                out += b"\0"
-        entries: list[tuple[int, int, list]] = [
-            (254, LONG, [0]),
-            (256, LONG, [w]),
-            (257, LONG, [h]),
-            (258, SHORT, [8, 8, 8]),
-            (259, SHORT, [1]),
-            (262, SHORT, [2]),
-            (277, SHORT, [3]),
-            (282, RATIONAL, [(72, 1)]),
-            (283, RATIONAL, [(72, 1)]),
-            (284, SHORT, [1]),
-            (296, SHORT, [2]),
-        ]
-        if len(pages) > 1:
-            entries.append((297, SHORT, [page_no, len(pages)]))
-        if tile:
-            entries += [
-                (322, SHORT, [tile]),
-                (323, SHORT, [tile]),
-                (324, LONG, offsets),
-                (325, LONG, [len(c) for c in chunks]),
-            ]
-        else:
-            entries += [
-                (273, LONG, offsets),
-                (278, LONG, [rows_per_strip or h]),
-                (279, LONG, [len(c) for c in chunks]),
-            ]
-        entries.sort(key=lambda e: e[0])
-        ifd_at = len(out)
-        struct.pack_into(bo + "I", out, link_at, ifd_at)
-        extra_at = ifd_at + 2 + 12 * len(entries) + 4
-        body = bytearray(struct.pack(bo + "H", len(entries)))
-        extra = bytearray()
-        for tag, typ, values in entries:
-            data = _pack_values(bo, typ, values)
-            body += struct.pack(bo + "HHI", tag, typ, len(values))
-            if len(data) <= 4:
-                body += data.ljust(4, b"\0")
-            else:
-                body += struct.pack(bo + "I", extra_at + len(extra))
-                extra += data
-                if len(extra) % 2:
-                    extra += b"\0"
-        link_at = len(out) + len(body)
-        body += b"\0\0\0\0"
-        out += body + extra
-    return bytes(out)
-
-
-# -- TIFFs with maker notes (built by hand: ExifTool would rewrite a maker note it copies) ----
-
-ASCII, UNDEF = 2, 7
 
 
 def _ifd_block(bo: str, entries: Sequence[tuple[int, int, int, bytes]], at: int,
@@ -158,6 +69,89 @@ def _ifd_block(bo: str, entries: Sequence[tuple[int, int, int, bytes]], at: int,
             table += struct.pack(bo + "I", values_at + len(values) - base)
             values += raw + (b"\0" if len(raw) % 2 else b"")
     return bytes(table + struct.pack(bo + "I", 0) + values)
+
+
+def tiff_bytes(
+    pages: Sequence[Image.Image], *, big_endian: bool = False, rows_per_strip: int = 0,
+    tile: int = 0,
+) -> bytes:
+    """A baseline TIFF: one IFD per page, pixel data chunked into strips or ``tile``-sized tiles.
+    Layout: header, then per page [pixel chunks][IFD][out-of-line values]."""
+    bo = ">" if big_endian else "<"
+    out = bytearray(b"MM\x00\x2a" if big_endian else b"II\x2a\x00")
+    out += b"\0\0\0\0"  # first IFD offset, patched below
+    link_at = 4  # where the offset of the next IFD goes
+    for page_no, im in enumerate(pages):
+        rgb = im.convert("RGB")
+        chunks = _chunks(rgb, rows_per_strip, tile)
+        offsets = []
+        for c in chunks:
+            offsets.append(len(out))
+            out += c
+            if len(out) % 2:
+                out += b"\0"
+        entries = _page_entries(rgb.size, (page_no, len(pages)), rows_per_strip, tile)
+        if tile:
+            entries += [(324, LONG, offsets), (325, LONG, [len(c) for c in chunks])]
+        else:
+            entries += [(273, LONG, offsets), (279, LONG, [len(c) for c in chunks])]
+        ifd_at = len(out)
+        struct.pack_into(bo + "I", out, link_at, ifd_at)
+        link_at = ifd_at + 2 + 12 * len(entries)
+        out += _ifd_block(bo, [(tag, typ, len(values), _pack_values(bo, typ, values))
+                               for tag, typ, values in entries], ifd_at)
+    return bytes(out)
+
+
+def _chunks(rgb: Image.Image, rows_per_strip: int, tile: int) -> list[bytes]:
+    """The pixels as strips of ``rows_per_strip`` rows (0: one strip), or as ``tile``-sized
+    square tiles (padded with black past the picture's edges)."""
+    w, h = rgb.size
+    raw = rgb.tobytes()
+    if not tile:
+        rps = rows_per_strip or h
+        return [raw[y * w * 3:min(h, y + rps) * w * 3] for y in range(0, h, rps)]
+    chunks = []
+    for ty in range(0, h, tile):
+        for tx in range(0, w, tile):
+            t = bytearray()
+            for y in range(ty, ty + tile):
+                for x in range(tx, tx + tile):
+                    i = (y * w + x) * 3
+                    t += raw[i:i + 3] if x < w and y < h else b"\0\0\0"
+            chunks.append(bytes(t))
+    return chunks
+
+
+def _page_entries(size: tuple[int, int], page: tuple[int, int], rows_per_strip: int,
+                  tile: int) -> list[tuple[int, int, list]]:
+    """A page's IFD entries but for its chunks' offsets and byte counts."""
+    w, h = size
+    entries: list[tuple[int, int, list]] = [
+        (254, LONG, [0]),
+        (256, LONG, [w]),
+        (257, LONG, [h]),
+        (258, SHORT, [8, 8, 8]),
+        (259, SHORT, [1]),
+        (262, SHORT, [2]),
+        (277, SHORT, [3]),
+        (282, RATIONAL, [(72, 1)]),
+        (283, RATIONAL, [(72, 1)]),
+        (284, SHORT, [1]),
+        (296, SHORT, [2]),
+    ]
+    if page[1] > 1:
+        entries.append((297, SHORT, list(page)))
+    if tile:
+        entries += [(322, SHORT, [tile]), (323, SHORT, [tile])]
+    else:
+        entries.append((278, LONG, [rows_per_strip or h]))
+    return entries
+
+
+# -- TIFFs with maker notes (built by hand: ExifTool would rewrite a maker note it copies) ----
+
+ASCII, UNDEF = 2, 7
 
 
 def _text(s: str) -> tuple[int, int, bytes]:
@@ -324,7 +318,15 @@ def patch_ifd_loop(data: bytes) -> bytes:
 
 
 def make_all(out: Path, tmp: Path) -> list[str]:
-    notes = []
+    """Every fixture into ``out`` (``tmp``: scratch files); notes on what was kept."""
+    _jpegs(out, tmp)
+    _tiffs(out)
+    notes = _png_webp_heif(out)
+    _broken(out)
+    return notes
+
+
+def _jpegs(out: Path, tmp: Path) -> None:
     thumb = thumbnail(tmp)
     thumb_args = [
         f"-ThumbnailImage<={thumb}", "-IFD1:XResolution=72", "-IFD1:YResolution=72",
@@ -357,6 +359,8 @@ def make_all(out: Path, tmp: Path) -> list[str]:
     jpeg(p, seed=4)
     exiftool(p, ["-ExifByteOrder=II", *EXIF_ALL, *thumb_args, *XMP, *IPTC])
 
+
+def _tiffs(out: Path) -> None:
     p = out / "strips_le.tif"
     p.write_bytes(tiff_bytes([picture(seed=5)], rows_per_strip=12))
     exiftool(p, [*IFD0, *EXIF_IFD, *GPS, *XMP, *IPTC])
@@ -375,6 +379,8 @@ def make_all(out: Path, tmp: Path) -> list[str]:
         for order, big in (("le", False), ("be", True)):
             (out / f"makernote_{maker}_{order}.tif").write_bytes(makernote_tiff(big, maker))
 
+
+def _png_webp_heif(out: Path) -> list[str]:
     p = out / "exif_xmp.png"
     from PIL.PngImagePlugin import PngInfo
 
@@ -403,15 +409,17 @@ def make_all(out: Path, tmp: Path) -> list[str]:
         picture(seed=12).save(p, "HEIF", quality=50)
         exiftool(p, heif_args)
     except ImportError:
-        notes.append("pillow-heif not installed: kept the committed exif_xmp.heic")
+        return ["pillow-heif not installed: kept the committed exif_xmp.heic"]
+    return []
 
-    # Broken files, made from a good one.
+
+def _broken(out: Path) -> None:
+    """Broken files, made from a good one."""
     good = (out / "exif_le.jpg").read_bytes()
     app1 = good.index(b"Exif\0\0")
     (out / "truncated_exif.jpg").write_bytes(good[:app1 + 300])  # cut inside IFD0's values
     (out / "truncated_scan.jpg").write_bytes(good[:-200])  # metadata whole, image data cut, no EOI
     (out / "ifd_loop.jpg").write_bytes(patch_ifd_loop(good))
-    return notes
 
 
 def main() -> int:

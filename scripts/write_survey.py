@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from write_compat import write_and_judge  # noqa: E402
+from support.write_compat import write_and_judge  # noqa: E402
 
 SETS = {"Artist": "metafs test", "xmp/dc:title": "Hello metafs"}
 EXPECT = {"IFD0:Artist": "metafs test", "XMP-dc:Title": "Hello metafs"}

@@ -1,6 +1,6 @@
 """The image-data copy of the write pipeline: every way it takes gives the same bytes.
 
-``_copy_range`` splices 64 KiB-aligned chunks when the source and the new file line up
+``copy_range`` splices 64 KiB-aligned chunks when the source and the new file line up
 page for page, copies through a buffer when they do not (the metadata changed size), and
 falls back to the buffer when the kernel cannot copy between the two files.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.safewrite import safety
+from engine.safewrite import copying
 
 SIZE = 3 * (1 << 20) + 12345  # more than one buffer, not a whole number of pages
 
@@ -31,7 +31,7 @@ def copy(tmp_path: Path, head: bytes, offset: int, length: int) -> bytes:
     dst = os.open(tmp_path / "dst", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(dst, head)
-        safety._copy_range(src, dst, offset, length, len(head))
+        copying.copy_range(src, dst, offset, length, len(head))
     finally:
         os.close(dst)
         os.close(src)

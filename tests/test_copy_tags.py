@@ -3,14 +3,13 @@ leaving image-structure tags alone (as ``exiftool -tagsFromFile`` does)."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.mount import Mount, needs_mount, until
+from support.oracles import exiftool
 
 import engine
 from engine.exif.tables import PROTECTED
@@ -19,12 +18,6 @@ from metafs.cli import main as cli_main
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool")
-
-
-def _exiftool(p: Path) -> dict:
-    out = subprocess.run(["exiftool", "-j", "-G1", "-a", str(p)], capture_output=True,
-                         text=True, check=True).stdout
-    return json.loads(out)[0]
 
 
 def _no_iptc(tmp_copy) -> Path:
@@ -62,7 +55,7 @@ def test_copy_tags_without_tags_onto_a_photo_without_iptc(tmp_copy, fixtures_dir
     p = _no_iptc(tmp_copy)
     assert cli_main(["copy-tags", str(fixtures_dir / "photo.jpg"), str(p), "--no-backup"]) == 0
     assert "failed" not in capsys.readouterr().err
-    tags = _exiftool(p)
+    tags = exiftool(p, "-G1", "-a")
     assert tags["IPTC:ApplicationRecordVersion"] == 4
     assert tags["IPTC:Keywords"] == ["sunset", "bay", "Zoë's trip"]
     assert "Warning" not in tags
@@ -78,12 +71,12 @@ def test_copy_tags_leaves_image_structure_alone(tmp_copy, fixtures_dir: Path) ->
     changes = engine.template_changes(src)
     assert not set(structure) & set(changes)
     assert "Artist" in changes
-    before = _exiftool(dst)
+    before = exiftool(dst, "-G1", "-a")
     assert cli_main(["copy-tags", str(src), str(dst), "--no-backup"]) == 0
-    after = _exiftool(dst)
+    after = exiftool(dst, "-G1", "-a")
     for name in structure:
         assert after.get(f"IFD0:{name}") == before.get(f"IFD0:{name}"), name
-    assert after["IFD0:Artist"] == _exiftool(src)["IFD0:Artist"]
+    assert after["IFD0:Artist"] == exiftool(src, "-G1", "-a")["IFD0:Artist"]
 
 
 def test_named_structure_tag_is_copied() -> None:
@@ -92,24 +85,17 @@ def test_named_structure_tag_is_copied() -> None:
                                                                            "Artist"}
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None
-                    or shutil.which("exiftool") is None, reason="no FUSE or exiftool")
-def test_mount_cp_iptc_folder_onto_photo_without_iptc(tmp_path: Path,
+@needs_mount
+def test_mount_cp_iptc_folder_onto_photo_without_iptc(mount: Mount,
                                                       fixtures_dir: Path) -> None:
-    from test_mount import Mount, _wait
-
-    m = Mount(tmp_path)
-    try:
-        shutil.copyfile(fixtures_dir / "exif_le.jpg", m.src / "b.jpg")
-        assert _wait(lambda: (m.mnt / "b.jpg.meta").is_dir())
-        res = m.sh("cp -r photo.jpg.meta/iptc/. b.jpg.meta/iptc/", check=False)
-        # the envelope record (character set, its version) is the writer's: read-only files
-        refused = {line.split("'")[1].rpartition("/")[2] for line in res.stderr.splitlines()}
-        assert refused <= {"CodedCharacterSet", "EnvelopeRecordVersion"}, res.stderr
-        m.commit(m.mnt / "b.jpg.meta")
-        tags = m.exif("b.jpg")
-        assert tags["IPTC:ApplicationRecordVersion"] == 4
-        assert tags["IPTC:Keywords"] == ["sunset", "bay", "Zoë's trip"]
-        assert "Warning" not in tags
-    finally:
-        m.close()
+    shutil.copyfile(fixtures_dir / "exif_le.jpg", mount.src / "b.jpg")
+    assert until(lambda: (mount.mnt / "b.jpg.meta").is_dir())
+    res = mount.sh("cp -r photo.jpg.meta/iptc/. b.jpg.meta/iptc/", check=False)
+    # the envelope record (character set, its version) is the writer's: read-only files
+    refused = {line.split("'")[1].rpartition("/")[2] for line in res.stderr.splitlines()}
+    assert refused <= {"CodedCharacterSet", "EnvelopeRecordVersion"}, res.stderr
+    mount.commit(mount.mnt / "b.jpg.meta")
+    tags = mount.exif("b.jpg")
+    assert tags["IPTC:ApplicationRecordVersion"] == 4
+    assert tags["IPTC:Keywords"] == ["sunset", "bay", "Zoë's trip"]
+    assert "Warning" not in tags

@@ -14,7 +14,7 @@ import pytest
 from engine import EngineError, read_metadata
 
 sys.path.insert(0, str(Path(__file__).parent))
-from exiftool_compat import compare, corpus_files, exiftool_json, load_json  # noqa: E402
+from support.exiftool_compat import compare, corpus_files, exiftool_json, load_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 METAFS = REPO / ".venv" / "bin" / "metafs"

@@ -1,5 +1,6 @@
 """Issue 3, "Done when" 1: write two tags to a copy of every corpus JPEG with the CLI and let
-ExifTool judge the result (tests/write_compat.py is the judge, as in scripts/write_survey.py).
+ExifTool judge the result (tests/support/write_compat.py is the judge, as in
+scripts/write_survey.py).
 
 Fast by batching: two ``metafs write`` processes (half the files each, in a thread pool of 2)
 and one ``exiftool -j -G1 -a -u -@ LIST`` per side, instead of three processes per file.  The
@@ -21,9 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support.oracles import exiftool_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_compat import diff, image_tail, warnings_of  # noqa: E402
+from support.write_compat import problems_of_write  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -54,11 +56,7 @@ def corpus_jpegs() -> list[Path]:
 
 
 def _exiftool(paths: list[Path], listfile: Path) -> dict[str, dict]:
-    listfile.write_text("".join(f"{p}\n" for p in paths))
-    r = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", "-@", str(listfile)],
-                       capture_output=True, text=True, check=False)
-    out = json.loads(r.stdout) if r.stdout.strip() else []
-    return {d.get("SourceFile", ""): d for d in out}
+    return exiftool_files(paths, "-G1", "-a", "-u", listfile=listfile)
 
 
 def _write(copies: list[Path]) -> dict[str, list[str]]:
@@ -103,21 +101,7 @@ def _judge(src: Path, dst: Path, before: dict, after: dict, errs: list[str] | No
         return outcome
     created = {k for g, keys in CREATED_WITH.items()
                if not any(key.startswith(g + ":") for key in before) for k in keys}
-    problems = diff(before, after, ALLOWED | set(EXPECT) | created)
-    new_warn = warnings_of(after) - warnings_of(before)
-    if new_warn:
-        problems.append(f"new ExifTool warning: {sorted(new_warn)}")
-    for k, v in EXPECT.items():
-        if str(after.get(k)) != v:
-            problems.append(f"{k} reads back as {after.get(k)!r}, expected {v!r}")
-    backup = dst.parent / ".originals" / dst.name
-    if not backup.exists() or backup.read_bytes() != original:
-        problems.append("backup missing or not the original")
-    try:
-        if image_tail(src) != image_tail(dst):
-            problems.append("image data changed")
-    except Exception as e:  # noqa: BLE001 - judged, not hidden
-        problems.append(f"cannot compare image data: {e}")
+    problems = problems_of_write(src, dst, before, after, EXPECT, ALLOWED | created)
     if problems:
         outcome.update(status="damaged", detail="; ".join(problems[:5]))
     return outcome

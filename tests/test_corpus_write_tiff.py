@@ -1,8 +1,8 @@
 """Issue 4, "Done when" 1: write two tags to a copy of every TIFF, DNG and TIFF-based RAW file of
-the corpus with the CLI and let ExifTool judge the result (tests/write_compat.py, the judge of
-scripts/write_survey.py; image data compared by tests/tiff_compare.py: every strip, tile and
-JPEG range, and the pixels Pillow decodes).  Files that are not TIFF inside (RAF, MRW, CR3,
-X3F) and BigTIFF must be refused with one clear line and left byte-identical.
+the corpus with the CLI and let ExifTool judge the result (tests/support/write_compat.py, the
+judge of scripts/write_survey.py; image data compared by tests/support/tiff_compare.py: every
+strip, tile and JPEG range, and the pixels Pillow decodes).  Files that are not TIFF inside
+(RAF, MRW, CR3, X3F) and BigTIFF must be refused with one clear line and left byte-identical.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_compat import Outcome, write_and_judge  # noqa: E402
+from support.write_compat import Outcome, write_and_judge  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"

@@ -10,10 +10,10 @@ import struct
 from pathlib import Path
 
 import pytest
-from tiff_builder import build
+from support.refuse import assert_refused
+from support.tiff_builder import build
 
 import engine
-from engine import EngineError
 from engine.containers import heif as H
 from engine.containers import jpeg as J
 from engine.exif.ifd import parse_tiff
@@ -21,19 +21,6 @@ from engine.exif.ifd import parse_tiff
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 CORPUS = ROOT.parent / "shared" / "corpus"
-
-
-def _refused(path: Path, changes: dict, *needles: str) -> str:
-    data = path.read_bytes()
-    with pytest.raises(EngineError) as info:
-        engine.write_metadata(path, changes, backup=False)
-    msg = str(info.value)
-    assert str(path) in msg
-    assert "internal error" not in msg
-    for n in needles:
-        assert n in msg, msg
-    assert path.read_bytes() == data
-    return msg
 
 
 def _pointer(data: bytearray, base: int, st, ifd: str, tag: int, value: int) -> None:
@@ -48,9 +35,9 @@ def test_exif_ifd_pointer_at_the_end_of_a_tiff_is_refused(tmp_path: Path) -> Non
     _pointer(data, 0, parse_tiff(bytes(data)), "IFD0", 0x8769, len(data))
     path = tmp_path / "a.tif"
     path.write_bytes(data)
-    _refused(path, {"Artist": "x"}, "TIFF structure is damaged",
-             f"ExifIFD offset {len(data)} is outside the data")
-    _refused(path, {"xmp/dc:title": "x"}, "ExifIFD offset")  # XMP lives in IFD0 too
+    assert_refused(path, {"Artist": "x"}, "TIFF structure is damaged",
+                   f"ExifIFD offset {len(data)} is outside the data")
+    assert_refused(path, {"xmp/dc:title": "x"}, "ExifIFD offset")  # XMP lives in IFD0 too
 
 
 def test_exif_ifd_pointer_at_the_end_of_a_jpeg_exif_block_is_refused(tmp_path: Path) -> None:
@@ -60,11 +47,11 @@ def test_exif_ifd_pointer_at_the_end_of_a_jpeg_exif_block_is_refused(tmp_path: P
     _pointer(data, seg.payload_offset + 6, parse_tiff(block), "IFD0", 0x8769, len(block))
     path = tmp_path / "a.jpg"
     path.write_bytes(data)
-    _refused(path, {"Artist": "x"}, f"EXIF block (APP1 segment at offset {seg.offset})",
-             "ExifIFD offset")
+    assert_refused(path, {"Artist": "x"}, f"EXIF block (APP1 segment at offset {seg.offset})",
+                   "ExifIFD offset")
     # An XMP write leaves the EXIF block as it is, but ExifTool reads a pointer past its end
     # from the bytes that follow, which the new XMP segment would change
-    _refused(path, {"xmp/dc:title": "x"}, "ExifIFD offset")
+    assert_refused(path, {"xmp/dc:title": "x"}, "ExifIFD offset")
 
 
 def test_damage_inside_the_exif_block_does_not_stop_an_xmp_write(tmp_path: Path) -> None:
@@ -75,7 +62,7 @@ def test_damage_inside_the_exif_block_does_not_stop_an_xmp_write(tmp_path: Path)
     struct.pack_into("<H", data, seg.payload_offset + 6 + e.entry_offset + 2, 99)  # bad type
     path = tmp_path / "a.jpg"
     path.write_bytes(data)
-    _refused(path, {"Artist": "x"}, "has unknown type 99")
+    assert_refused(path, {"Artist": "x"}, "has unknown type 99")
     engine.write_metadata(path, {"xmp/dc:title": "x"}, sync_related=False, backup=False)
     assert engine.read_metadata(path).get("xmp/dc:title") == "x"  # the EXIF stays as it was
 
@@ -85,7 +72,7 @@ def test_sub_ifd_looping_to_ifd0_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "loop.tif"
     path.write_bytes(build([[(0x0100, 4, [1]), (0x0101, 4, [1]), (0x0111, 4, [200]),
                              (0x0117, 4, [1]), (0x014A, 4, [8]), (0x010F, 2, "Cam")]]))
-    _refused(path, {"Artist": "x"}, "SubIFD at offset 8 was already read (IFD loop)")
+    assert_refused(path, {"Artist": "x"}, "SubIFD at offset 8 was already read (IFD loop)")
 
 
 def test_unreadable_value_is_not_carried_into_new_data(tmp_path: Path) -> None:
@@ -99,7 +86,7 @@ def test_unreadable_value_is_not_carried_into_new_data(tmp_path: Path) -> None:
                      len(block) + 40)
     path = tmp_path / "a.jpg"
     path.write_bytes(data)
-    _refused(path, {"Artist": "x"}, f"tag 0x{e.tag:04x}: value offset {len(block) + 40}")
+    assert_refused(path, {"Artist": "x"}, f"tag 0x{e.tag:04x}: value offset {len(block) + 40}")
 
 
 def test_jpeg_with_garbage_after_soi_is_refused(tmp_path: Path) -> None:
@@ -107,8 +94,8 @@ def test_jpeg_with_garbage_after_soi_is_refused(tmp_path: Path) -> None:
     data = (FIXTURES / "photo.jpg").read_bytes()
     path = tmp_path / "g.jpg"
     path.write_bytes(data[:2] + b"garbage!" + data[2:])
-    _refused(path, {"Artist": "x"}, "garbage at offset 2")
-    _refused(path, {"xmp/dc:title": "x"}, "garbage at offset 2")
+    assert_refused(path, {"Artist": "x"}, "garbage at offset 2")
+    assert_refused(path, {"xmp/dc:title": "x"}, "garbage at offset 2")
 
 
 def test_jpeg_with_two_standard_xmp_segments_is_refused_for_xmp(tmp_path: Path) -> None:
@@ -120,7 +107,7 @@ def test_jpeg_with_two_standard_xmp_segments_is_refused_for_xmp(tmp_path: Path) 
     path = tmp_path / "two.jpg"
     path.write_bytes(J.render_jpeg(J.JpegLayout(segs, layout.tail_offset, layout.sos_offset),
                                    (FIXTURES / "xmp.jpg").read_bytes()))
-    _refused(path, {"xmp/dc:title": "x"}, "2 standard XMP APP1 segments")
+    assert_refused(path, {"xmp/dc:title": "x"}, "2 standard XMP APP1 segments")
 
 
 def _mpf_jpeg(entry_offset_zero: bool) -> bytes:
@@ -151,8 +138,8 @@ def test_mpf_index_pointing_at_its_own_header_is_refused(tmp_path: Path) -> None
     # write the new offsets over the MPF directory ("Bad MPF0 directory")
     path = tmp_path / "mpf.jpg"
     path.write_bytes(_mpf_jpeg(True))
-    _refused(path, {"Artist": "a longer artist name than before"}, "MPF (multi-picture) index",
-             "damaged")
+    assert_refused(path, {"Artist": "a longer artist name than before"},
+                   "MPF (multi-picture) index", "damaged")
 
 
 def _second_image(data: bytes) -> bytes:
@@ -178,7 +165,7 @@ def test_strips_over_the_tiff_header_are_refused_with_a_real_message(tmp_path: P
     path = tmp_path / "s.tif"
     path.write_bytes(build([[(0x0100, 4, [1]), (0x0101, 4, [1]), (0x0111, 4, [0]),
                              (0x0117, 4, [16]), (0x010F, 2, "Cam")]]))
-    _refused(path, {"Artist": "x"}, "image data of IFD0", "overlaps the TIFF header")
+    assert_refused(path, {"Artist": "x"}, "image data of IFD0", "overlaps the TIFF header")
 
 
 def _heif_exif_item(data: bytes) -> tuple[int, bytes]:
@@ -252,7 +239,7 @@ def test_corpus_files_with_exif_damage_are_refused_only_where_exiftool_warns(
             pytest.skip("corpus not available")
         path = tmp_path / src.name
         shutil.copyfile(src, path)
-        _refused(path, {"Artist": "x"}, needle)
+        assert_refused(path, {"Artist": "x"}, needle)
 
 
 @pytest.mark.parametrize(("mutation", "needle"), [
@@ -271,7 +258,7 @@ def test_entries_exiftool_calls_bad_are_refused(tmp_path: Path, mutation: str,
         struct.pack_into("<I", data, make.entry_offset + 8, 2)
     path = tmp_path / "e.tif"
     path.write_bytes(data)
-    _refused(path, {"Artist": "x"}, needle)
+    assert_refused(path, {"Artist": "x"}, needle)
 
 
 def test_heif_item_info_box_swallowing_its_siblings_is_refused(tmp_path: Path) -> None:
@@ -289,5 +276,5 @@ def test_heif_item_info_box_swallowing_its_siblings_is_refused(tmp_path: Path) -
     struct.pack_into(">I", data, kids[i].offset, size + nxt.header_len + nxt.body_len)
     path = tmp_path / "i.heic"
     path.write_bytes(data)
-    _refused(path, {"xmp/dc:title": "x"}, f"item info box (offset {kids[i].offset})",
-             "not only item entries")
+    assert_refused(path, {"xmp/dc:title": "x"}, f"item info box (offset {kids[i].offset})",
+                   "not only item entries")

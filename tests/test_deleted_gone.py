@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.mount import Mount, needs_mount
 
 from engine.exif.ifd import parse_tiff
 from engine.exif.patch import IfdEdit, plan_patch
@@ -26,7 +27,7 @@ from engine.reader import read_blocks_from
 from metafs.cli import main as cli_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tiff_builder as tb  # noqa: E402
+import support.tiff_builder as tb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -186,22 +187,15 @@ def test_an_ifd_that_grows_leaves_no_old_table(tmp_path: Path) -> None:
 # -- through the mount, as the user did -------------------------------------------------------
 
 
-@pytest.mark.skipif(not Path("/dev/fuse").exists() or shutil.which("fusermount3") is None
-                    or not HAS_EXIFTOOL, reason="needs /dev/fuse, fusermount3 and exiftool")
-def test_rm_through_the_mount_leaves_no_bytes(tmp_path: Path) -> None:
-    from test_mount import Mount
-
-    m = Mount(tmp_path)
-    try:
-        triple = gps_latitude(m.src / "photo.jpg")
-        m.sh("rm photo.jpg.meta/GPSLatitude photo.jpg.meta/Artist")
-        m.commit()
-        data = (m.src / "photo.jpg").read_bytes()
-        assert data.count(triple) == 0
-        assert b"\0Jane Doe\0" not in data  # EXIF Artist (Copyright is "(c) 2020 Jane Doe")
-        assert (m.src / ".originals" / "photo.jpg").read_bytes().count(triple) == 1
-    finally:
-        m.close()
+@needs_mount
+def test_rm_through_the_mount_leaves_no_bytes(mount: Mount) -> None:
+    triple = gps_latitude(mount.src / "photo.jpg")
+    mount.sh("rm photo.jpg.meta/GPSLatitude photo.jpg.meta/Artist")
+    mount.commit()
+    data = (mount.src / "photo.jpg").read_bytes()
+    assert data.count(triple) == 0
+    assert b"\0Jane Doe\0" not in data  # EXIF Artist (Copyright is "(c) 2020 Jane Doe")
+    assert (mount.src / ".originals" / "photo.jpg").read_bytes().count(triple) == 1
 
 
 # -- real camera files ----------------------------------------------------------------------
@@ -251,7 +245,7 @@ def test_corpus_deletes_leave_no_bytes(tmp_path: Path, rel: str, tag: str) -> No
 def test_replaced_heif_items_leave_no_bytes(tmp_path: Path, case: str) -> None:
     """The old Exif and XMP items (in mdat, or in the meta box's idat) are zeroed where they
     were; every other item reads back the same."""
-    from test_write_heif import SYNTH, build_heif, check_same_items
+    from support.heif_builder import SYNTH, build_heif, check_same_items
 
     from engine.containers import heif as H
 

@@ -12,20 +12,15 @@ from typing import Any
 
 import pyfuse3
 import pytest
-from fake_engine import photo_tags
-from test_fs_ops import Env, W, _ops_with, create_file, errno_of, walk, write_file
+from support.fake_engine import photo_tags
+from support.ops_env import Env, W, create_file, errno_of, ops_with, walk, write_file
 
 from engine.errors import CorruptFileError, TagValueError, ValidationError
-from metafs.editing import land
 from metafs.fs import Operations
+from metafs.landing import land
 from metafs.tagfiles import decode, is_scratch_name
 
 NO_SPACE = "not written: no space left on SOURCE; free space and write again"
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Env:
-    return Env(tmp_path)
 
 
 def full_journal(env: Env) -> None:
@@ -126,7 +121,7 @@ def test_fsync_of_a_refused_tag_fails_while_the_others_land(tmp_path: Path) -> N
             raise ValidationError("tag Model does not read back after writing it", path=path)
         return real(path, changes, **kw)
 
-    env.ops = _ops_with(env, write_metadata=write)
+    env.ops = ops_with(env, write_metadata=write)
 
     async def t(ops: Operations) -> None:
         await write_file(ops, "photo.jpg.meta/Make", b"Nikon\n")

@@ -6,17 +6,17 @@ would crash the daemon's commit path), a valid write was refused, or wrong bytes
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import struct
 import subprocess
-from pathlib import Path
 
 import pytest
-from tiff_builder import build
+from support.oracles import exiftool
+from support.refuse import assert_refused
+from support.tiff_builder import build
 
-from engine.errors import EngineError, TagValueError, UnknownTagError
+from engine.errors import TagValueError, UnknownTagError
 from engine.exif.block import patch_block
 from engine.exif.ifd import parse_tiff
 from engine.reader import read_metadata
@@ -24,21 +24,6 @@ from engine.write.writer import write_metadata
 
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None,
                                     reason="exiftool not installed")
-
-
-def _exiftool(path: Path) -> dict:
-    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", str(path)],
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out)[0]
-
-
-def _refused(path: Path, changes: dict, error: type[EngineError] = EngineError) -> None:
-    """The write is refused with an EngineError naming the file, and the file is untouched."""
-    before = path.read_bytes()
-    with pytest.raises(error) as info:
-        write_metadata(path, changes, backup=False)
-    assert str(path) in str(info.value)
-    assert path.read_bytes() == before
 
 
 # ---- exif_encode ---------------------------------------------------------------------------
@@ -49,7 +34,7 @@ def _refused(path: Path, changes: dict, error: type[EngineError] = EngineError) 
     {"ExposureCompensation": "-99999999999"},  # rational64s
 ])
 def test_rational_out_of_range_is_a_tag_error(tmp_copy, changes) -> None:
-    _refused(tmp_copy("exif_be.jpg"), changes, TagValueError)
+    assert_refused(tmp_copy("exif_be.jpg"), changes, error=TagValueError)
 
 
 @needs_exiftool
@@ -63,7 +48,7 @@ def test_gps_seconds_rounding_to_60_carry(tmp_copy, name, text, printed, ref) ->
     # write was refused by validation.  ExifTool carries into the minutes (and degrees).
     p = tmp_copy(name)
     write_metadata(p, {"GPSLatitude": text}, backup=False)
-    et = _exiftool(p)
+    et = exiftool(p, "-G1", "-a", "-u")
     assert (et["GPS:GPSLatitude"], et["GPS:GPSLatitudeRef"]) == (printed, ref)
 
 
@@ -71,7 +56,7 @@ def test_gps_seconds_rounding_to_60_carry(tmp_copy, name, text, printed, ref) ->
 def test_gps_time_seconds_rounding_to_60_carry(tmp_copy) -> None:
     p = tmp_copy("exif_be.jpg")
     write_metadata(p, {"GPSTimeStamp": "10:59:59.9999"}, backup=False)
-    assert _exiftool(p)["GPS:GPSTimeStamp"] == "11:00:00"
+    assert exiftool(p, "-G1", "-a", "-u")["GPS:GPSTimeStamp"] == "11:00:00"
 
 
 # ---- tiff/patch ----------------------------------------------------------------------------
@@ -118,12 +103,12 @@ def test_ifd1_pointer_found_past_entries_the_reader_skipped(bo) -> None:
     {"ImageDescription": "sync\x01"},  # EXIF takes it; the synced XMP copy cannot
 ])
 def test_xmp_text_that_xml_cannot_hold_is_a_tag_error(tmp_copy, changes) -> None:
-    _refused(tmp_copy("photo.jpg"), changes, TagValueError)
+    assert_refused(tmp_copy("photo.jpg"), changes, error=TagValueError)
 
 
 @pytest.mark.parametrize("tag", ["xmp/dc:ti tle", "xmp/dc:1title", "xmp/dc:a&b"])
 def test_xmp_property_name_that_is_not_an_xml_name_is_refused(tmp_copy, tag) -> None:
-    _refused(tmp_copy("xmp.jpg"), {tag: "x"}, UnknownTagError)
+    assert_refused(tmp_copy("xmp.jpg"), {tag: "x"}, error=UnknownTagError)
 
 
 @needs_exiftool
@@ -131,7 +116,7 @@ def test_xmp_property_name_that_is_not_an_xml_name_is_refused(tmp_copy, tag) -> 
 def test_lang_alt_with_region_subtag_sets_the_language(tmp_copy, lang) -> None:
     p = tmp_copy("xmp.jpg")
     write_metadata(p, {f"xmp/dc:title-{lang}": "Hello"}, backup=False)
-    et = _exiftool(p)
+    et = exiftool(p, "-G1", "-a", "-u")
     assert et[f"XMP-dc:Title-{lang}"] == "Hello"
     assert et["XMP-dc:Title"] == "Sunset over the bay"
     packet = subprocess.run(["exiftool", "-b", "-XMP", str(p)], capture_output=True,
@@ -150,7 +135,7 @@ def test_xmp_date_error_names_the_tag(tmp_copy) -> None:
 # ---- iptc_edit -----------------------------------------------------------------------------
 
 def test_iptc_lone_surrogate_is_a_tag_error(tmp_copy) -> None:
-    _refused(tmp_copy("iptc.jpg"), {"iptc/Keywords": "a\udcff"}, TagValueError)
+    assert_refused(tmp_copy("iptc.jpg"), {"iptc/Keywords": "a\udcff"}, error=TagValueError)
 
 
 def test_iptc_list_drops_empty_lines_like_xmp(tmp_copy) -> None:
@@ -161,13 +146,14 @@ def test_iptc_list_drops_empty_lines_like_xmp(tmp_copy) -> None:
     assert md.tags["iptc/Keywords"].value == ["a", "b"]  # the synced copy agrees
 
 
+@pytest.mark.expect_error_log(r"^unexpected error writing .*photo\.jpg$")
 def test_a_bug_in_planning_is_still_one_engine_error(tmp_path, monkeypatch) -> None:
     import shutil
     from pathlib import Path
 
     import engine
+    from engine.containers.jpeg import JpegFormat
     from engine.errors import WriteError
-    from engine.write import planners
 
     src = Path(__file__).resolve().parents[1] / "fixtures" / "photo.jpg"
     path = tmp_path / "photo.jpg"
@@ -177,7 +163,7 @@ def test_a_bug_in_planning_is_still_one_engine_error(tmp_path, monkeypatch) -> N
     def broken(data, edits, path):
         raise IndexError("a bug")
 
-    monkeypatch.setitem(planners.PLANNERS, "JPEG", broken)
+    monkeypatch.setattr(JpegFormat, "writer", broken)
     with pytest.raises(WriteError, match=r"internal error \(IndexError: a bug\); the file is "
                                          r"untouched; please report this"):
         engine.write_metadata(path, {"Artist": "x"})

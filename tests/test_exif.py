@@ -3,11 +3,13 @@ from __future__ import annotations
 import struct
 
 import pytest
-from tiff_builder import build
+from support.tiff_builder import build
 
+from engine.exif.conversions import convert
 from engine.exif.decode import decode_exif
+from engine.exif.printing import read_value
 from engine.exif.tables import EXIF_TAGS
-from engine.printconv import Binary, convert, read_value
+from engine.printconv import Binary
 
 
 def tags_of(data: bytes, **kw) -> dict[str, object]:
@@ -52,33 +54,42 @@ def test_paths_groups_and_values(bo: str) -> None:
         bo=bo,
     )
     t = tags_of(data)
-    assert t["Make"].value == "Canon" and t["Make"].group == "IFD0"
-    assert t["Orientation"].value == "Rotate 90 CW"
-    assert t["XResolution"].value == "72"
-    assert t["ExposureTime"].value == "1/500" and t["ExposureTime"].group == "ExifIFD"
-    assert t["FNumber"].value == "4.9"
-    assert t["ExifVersion"].value == "0220"
-    assert t["ComponentsConfiguration"].value == "Y, Cb, Cr, -"
-    assert t["ExposureCompensation"].value == "-1/3"
-    assert t["ShutterSpeedValue"].value == "1/501"
-    assert t["ApertureValue"].value == "5.0"
-    assert t["FocalLength"].value == "21.3 mm"
-    assert t["Flash"].value == "Auto, Did not fire"
-    assert t["UserComment"].value == "hello"
-    assert t["ColorSpace"].value == "Unknown (0x1234)"
+    values = {
+        "Make": "Canon",
+        "Orientation": "Rotate 90 CW",
+        "XResolution": "72",
+        "ExposureTime": "1/500",
+        "FNumber": "4.9",
+        "ExifVersion": "0220",
+        "ComponentsConfiguration": "Y, Cb, Cr, -",
+        "ExposureCompensation": "-1/3",
+        "ShutterSpeedValue": "1/501",
+        "ApertureValue": "5.0",
+        "FocalLength": "21.3 mm",
+        "Flash": "Auto, Did not fire",
+        "UserComment": "hello",
+        "ColorSpace": "Unknown (0x1234)",
+        "InteropIndex": "R98 - DCF basic file (sRGB)",
+        "InteropVersion": "0100",
+        "Exif_0xeeee": "7",
+        "GPSVersionID": "2.3.0.0",
+        "GPSLatitudeRef": "North",
+        "GPSLatitude": "37 deg 46' 29.64\"",
+        "GPSAltitude": "undef",
+        "GPSTimeStamp": "14:34:23.07",
+        "ifd1/Compression": "JPEG (old-style)",
+        "ifd1/Orientation": "Horizontal (normal)",
+    }
+    assert {p: t[p].value for p in values} == values
+    groups = {
+        "Make": "IFD0",
+        "ExposureTime": "ExifIFD",
+        "InteropIndex": "InteropIFD",
+        "Exif_0xeeee": "ExifIFD",
+        "ifd1/Compression": "IFD1",
+    }
+    assert {p: t[p].group for p in groups} == groups
     assert t["MakerNote"].binary_size == 21 and not t["MakerNote"].writable
-    assert t["InteropIndex"].value == "R98 - DCF basic file (sRGB)"
-    assert t["InteropIndex"].group == "InteropIFD"
-    assert t["InteropVersion"].value == "0100"
-    assert t["Exif_0xeeee"].value == "7" and t["Exif_0xeeee"].group == "ExifIFD"
-    assert t["GPSVersionID"].value == "2.3.0.0"
-    assert t["GPSLatitudeRef"].value == "North"
-    assert t["GPSLatitude"].value == "37 deg 46' 29.64\""
-    assert t["GPSAltitude"].value == "undef"
-    assert t["GPSTimeStamp"].value == "14:34:23.07"
-    assert t["ifd1/Compression"].value == "JPEG (old-style)"
-    assert t["ifd1/Compression"].group == "IFD1"
-    assert t["ifd1/Orientation"].value == "Horizontal (normal)"
     assert t["ifd1/ThumbnailOffset"].writable is False
     assert t["ifd1/ThumbnailImage"].binary_size == 4
     assert "ExifOffset" not in t and "GPSInfo" not in t

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from support.builders import box, full_box, infe, segment, xmp_packet
 
 from engine.containers import heif, jpeg, png, tiff, webp
 from engine.containers.heif import HeifFormat
@@ -30,23 +31,11 @@ IIM = b"\x1c\x02\x00\x00\x02\x00\x04" + b"\x1c\x02\x19\x00\x03abc"
 # --- synthetic files -------------------------------------------------------------------------
 
 
-def seg(marker: int, payload: bytes) -> bytes:
-    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
-
-
-def xmp_packet(extra: str = "") -> bytes:
-    return (
-        '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
-        f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description {extra}'
-        ' xmlns:dc="http://purl.org/dc/elements/1.1/"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-    ).encode()
-
-
 def ext_xmp_segments(packet: bytes, guid: str, chunk: int) -> list[bytes]:
     out = []
     for off in range(0, len(packet), chunk):
         head = jpeg.XMP_EXT_HEADER + guid.encode() + struct.pack(">II", len(packet), off)
-        out.append(seg(0xE1, head + packet[off : off + chunk]))
+        out.append(segment(0xE1, head + packet[off : off + chunk]))
     return out
 
 
@@ -61,16 +50,16 @@ def make_jpeg(*, ext_ok: bool = True, tail: bytes = b"") -> tuple[bytes, bytes]:
     irb = render_irb([Resource(b"8BIM", 0x0404, b"", IIM)])
     parts = [
         b"\xff\xd8",
-        seg(0xE0, b"JFIF\0\x01\x02\0\0\x01\0\x01\0\0"),
-        seg(0xE1, jpeg.EXIF_HEADER + TIFF_BE),
+        segment(0xE0, b"JFIF\0\x01\x02\0\0\x01\0\x01\0\0"),
+        segment(0xE1, jpeg.EXIF_HEADER + TIFF_BE),
         b"\xff\xff\xff",  # fill bytes
-        seg(0xE1, jpeg.XMP_HEADER + main),
+        segment(0xE1, jpeg.XMP_HEADER + main),
         *ext_xmp_segments(ext, guid, 100),
-        seg(0xED, jpeg.PS_HEADER + irb[:10]),
-        seg(0xED, jpeg.PS_HEADER + irb[10:]),
+        segment(0xED, jpeg.PS_HEADER + irb[:10]),
+        segment(0xED, jpeg.PS_HEADER + irb[10:]),
         b"\xff\xd0",  # a standalone marker before SOS (odd but seen)
-        seg(0xDB, bytes(65)),
-        seg(0xC0, b"\x08\0\x10\0\x10\x01\x01\x11\0"),
+        segment(0xDB, bytes(65)),
+        segment(0xC0, b"\x08\0\x10\0\x10\x01\x01\x11\0"),
         b"\xff\xda\0\x08\x01\x01\0\0?\0" + b"\x12\xff\x00\x34" + b"\xff\xd9" + tail,
     ]
     return b"".join(parts), ext
@@ -85,21 +74,6 @@ def make_png(chunks: list[png.Chunk]) -> bytes:
 def make_webp(chunks: list[webp.RiffChunk]) -> bytes:
     vp8x = webp.make_chunk(b"VP8X", b"\x0c" + bytes(9))
     return webp.render_webp([vp8x, *chunks, webp.make_chunk(b"VP8L", b"\x2f\0\0\0\0")])
-
-
-def full_box(btype: bytes, version: int, body: bytes, flags: int = 0) -> bytes:
-    return box(btype, struct.pack(">I", (version << 24) | flags) + body)
-
-
-def box(btype: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body) + 8) + btype + body
-
-
-def infe(iid: int, itype: bytes, name: bytes = b"", ctype: bytes = b"") -> bytes:
-    body = struct.pack(">HH4s", iid, 0, itype) + name + b"\0"
-    if itype == b"mime":
-        body += ctype + b"\0"
-    return full_box(b"infe", 2, body)
 
 
 def make_heif(brand: bytes = b"heic") -> tuple[bytes, int]:
@@ -170,8 +144,8 @@ def test_jpeg_multi_segment_exif_and_variants() -> None:
     tiff_a = b"MM\0*\0\0\0\x08" + b"first"
     data = b"".join([
         b"\xff\xd8",
-        seg(0xE1, b"Exif\0\0" + tiff_a),
-        seg(0xE1, b"Exif\0\0" + b"second"),
+        segment(0xE1, b"Exif\0\0" + tiff_a),
+        segment(0xE1, b"Exif\0\0" + b"second"),
         b"\xff\xda\0\x02\xff\xd9",
     ])  # fmt: skip
     b = JpegFormat.extract(data, "x.jpg")
@@ -179,7 +153,7 @@ def test_jpeg_multi_segment_exif_and_variants() -> None:
     assert any("multi-segment" in w for w in b.warnings)
     # Exif\0\xff variant (ExifTool accepts "Exif\0" + any byte) and leading garbage
     for ident in (b"Exif\0\xff", b"ab" + b"Exif\0\0"):
-        d = b"\xff\xd8" + seg(0xE1, ident + TIFF_LE) + b"\xff\xda\0\x02"
+        d = b"\xff\xd8" + segment(0xE1, ident + TIFF_LE) + b"\xff\xda\0\x02"
         got = JpegFormat.extract(d, "x.jpg")
         assert got.exif == TIFF_LE
         assert d[got.exif_offset : got.exif_offset + 4] == b"II*\0"

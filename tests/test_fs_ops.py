@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import shutil
 import stat
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,107 +13,26 @@ from typing import Any
 import pyfuse3
 import pytest
 import trio
-from fake_engine import FakeEngine, make_photo, photo_tags
+from support.fake_engine import FakeEngine, make_photo, photo_tags
+from support.ops_env import (
+    Env,
+    W,
+    cat,
+    create_file,
+    errno_of,
+    ops_with,
+    walk,
+    write_file,
+)
 
 from engine.errors import CorruptFileError, WriteError
 from engine.safewrite import safety
 from metafs import passthrough as pt
 from metafs import photos
+from metafs.config import SessionFeatures
 from metafs.fs import Operations
+from metafs.inodes import Kind
 from metafs.journal import Journal
-
-R = os.O_RDONLY
-W = os.O_WRONLY
-
-
-class Env:
-    def __init__(self, tmp_path: Path, *, read_only: bool = False, debounce: float = 0.05) -> None:
-        self.src = tmp_path / "src"
-        self.src.mkdir()
-        (self.src / "sub").mkdir()
-        self.photo = make_photo(
-            self.src / "photo.jpg",
-            {"Make": "Canon", "ISO": "200", "MakerNote": "xyz", "iptc/Keywords": ["a", "b"]},
-        )
-        (self.src / "notes.txt").write_text("hello\n")
-        self.engine = FakeEngine()
-        self.journal = Journal(self.src / ".originals" / ".journal")
-        self.journal.open()
-        self.ops = Operations(
-            str(self.src),
-            engine=self.engine.facade(),
-            journal=self.journal,
-            debounce=debounce,
-            read_only=read_only,
-            notify_kernel=False,
-        )
-
-    def run(self, fn: Callable[[Operations], Awaitable[None]]) -> None:
-        async def main() -> None:
-            async with trio.open_nursery() as n:
-                self.ops.start(n)
-                await fn(self.ops)
-                await self.ops.batcher.commit_all()
-                n.cancel_scope.cancel()
-
-        try:
-            trio.run(main)
-        finally:
-            self.journal.close()
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Env:
-    return Env(tmp_path)
-
-
-async def walk(ops: Operations, path: str) -> int:
-    inode = pyfuse3.ROOT_INODE
-    for part in path.split("/"):
-        inode = (await ops.lookup(inode, part.encode(), None)).st_ino
-    return inode
-
-
-async def parent_and_name(ops: Operations, path: str) -> tuple[int, bytes]:
-    head, _, name = path.rpartition("/")
-    return (await walk(ops, head) if head else pyfuse3.ROOT_INODE), name.encode()
-
-
-async def cat(ops: Operations, path: str) -> bytes:
-    fi = await ops.open(await walk(ops, path), R, None)
-    try:
-        return await ops.read(fi.fh, 0, 1 << 20)
-    finally:
-        await ops.release(fi.fh)
-
-
-async def write_file(
-    ops: Operations, path: str, data: bytes, flags: int = W | os.O_TRUNC, *, fsync: bool = False
-) -> None:
-    fi = await ops.open(await walk(ops, path), flags, None)
-    try:
-        await ops.write(fi.fh, 0, data)
-        await ops.flush(fi.fh)
-        if fsync:
-            await ops.fsync(fi.fh, False)
-    finally:
-        await ops.release(fi.fh)
-
-
-async def create_file(ops: Operations, path: str, data: bytes) -> None:
-    parent, name = await parent_and_name(ops, path)
-    fi, _ = await ops.create(parent, name, 0o644, W | os.O_CREAT | os.O_TRUNC, None)
-    try:
-        if data:
-            await ops.write(fi.fh, 0, data)
-        await ops.flush(fi.fh)
-    finally:
-        await ops.release(fi.fh)
-
-
-def errno_of(excinfo: pytest.ExceptionInfo[pyfuse3.FUSEError]) -> int:
-    return excinfo.value.errno
-
 
 # -- what the mount shows -----------------------------------------------------------------
 
@@ -345,6 +262,7 @@ def test_external_modification_is_seen_and_pending_applies_on_top(env: Env) -> N
     assert photo_tags(env.photo) == {"Make": "Fuji", "ISO": "1600"}
 
 
+@pytest.mark.expect_error_log(r"^unexpected error in lookup$")
 def test_unexpected_errors_become_eio(env: Env) -> None:
     env.engine.fail_reads = True
 
@@ -357,7 +275,7 @@ def test_unexpected_errors_become_eio(env: Env) -> None:
         async def boom(node: object) -> None:
             raise RuntimeError("a bug")
 
-        ops.editor.attr = boom  # type: ignore[method-assign]
+        ops.views[Kind.META].attr = boom  # type: ignore[method-assign]
         with pytest.raises(pyfuse3.FUSEError) as e:
             await ops.lookup(pyfuse3.ROOT_INODE, b"photo.jpg.meta", None)
         assert errno_of(e) == errno.EIO
@@ -487,7 +405,7 @@ def disk_full(tmp_path: Path) -> Env:
     def write(path: str, changes: dict[str, str | None], **kw: object) -> Any:
         raise OSError(errno.ENOSPC, "No space left")
 
-    env.ops = _ops_with(env, write_metadata=write)
+    env.ops = ops_with(env, write_metadata=write)
     return env
 
 
@@ -665,21 +583,13 @@ def test_append_to_single_value_tag_refused(env: Env) -> None:
     assert "photo.jpg.meta/Make: holds one value, not a list: '>>'" in status
 
 
-def _ops_with(env: Env, **fields: object) -> Operations:
-    """Operations over ``env`` whose engine facade has some functions replaced."""
-    facade = dataclasses.replace(env.engine.facade(), **fields)
-    return Operations(
-        str(env.src), engine=facade, journal=env.journal, debounce=0.05, notify_kernel=False
-    )
-
-
 def test_read_only_format_and_unreadable_photo_refused_at_once(env: Env) -> None:
     def read_as_cr3(path: str) -> Any:
         md = env.engine.read_metadata(path)
         md.file_type = "CR3"
         return md
 
-    env.ops = _ops_with(env, read_metadata=read_as_cr3)
+    env.ops = ops_with(env, read_metadata=read_as_cr3)
 
     async def t(ops: Operations) -> None:
         meta = await walk(ops, "photo.jpg.meta")
@@ -748,7 +658,7 @@ def test_failed_commit_kept_in_journal_only_when_the_disk_failed(
         err = CorruptFileError("no image data", path=path)
         raise err from cause
 
-    env.ops = _ops_with(env, write_metadata=write)
+    env.ops = ops_with(env, write_metadata=write)
 
     async def t(ops: Operations) -> None:
         await write_file(ops, "photo.jpg.meta/Make", b"Pentax\n")
@@ -822,7 +732,7 @@ def test_listing_by_inode_keeps_one_snapshot_per_folder(env: Env) -> None:
     from metafs import fs
 
     async def body(ops: Operations) -> None:
-        ops.dirs_by_inode = True
+        ops.handles.features = SessionFeatures(dirs_by_inode=True)
         meta = await walk(ops, "photo.jpg.meta")
         first = await ops._entries(meta, 0)
         assert [n for n, _, _ in first] == ["ISO", "Make", "MakerNote", "iptc", "xmp"]

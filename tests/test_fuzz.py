@@ -2,8 +2,8 @@
 
 Reading never raises anything but EngineError, whatever the values (every TIFF type, extreme
 values: 0, negative, denormal, Inf, NaN, huge, zero denominators), and prints them as ExifTool
-does.  Seeded structural mutants of the fixtures and of the corpus (tests/mutants.py): reading
-raises only EngineError, a one-tag write either is refused with the file byte-identical or
+does.  Seeded structural mutants of the fixtures and of the corpus (tests/support/mutants.py):
+reading raises only EngineError, a one-tag write either is refused with the file byte-identical or
 reads back with every tag readable before unchanged, and no case hangs (a per-case alarm).
 The large run judged by ExifTool is scripts/fuzz.py.
 """
@@ -17,12 +17,15 @@ import struct
 from pathlib import Path
 
 import pytest
-from mutants import BUGS, Hang, judge_write, mutate
-from tiff_builder import build
+from support.mutants import BUGS, Hang, judge_mutant, mutate
+from support.tiff_builder import build
 
 import engine
-from engine import printconv as V
-from engine.exif.tables import EXIF_TAGS, GPS_TAGS
+from engine.exif import conversions as C
+from engine.exif import overrides as O
+from engine.exif import printing as V
+from engine.exif.tables import EXIF_TAGS, GPS_TAGS, VALUES
+from engine.printconv import Binary, Val
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -55,7 +58,7 @@ def _raw_values(fmt: str) -> list[bytes]:
 
 
 def _tag_names() -> dict[str, str | None]:
-    names: dict[str, str | None] = dict.fromkeys(set(V.CONV) | set(V.PANASONIC_CONV))
+    names: dict[str, str | None] = dict.fromkeys(set(O.RULES) | set(O.PANASONIC_RULES))
     for table in (EXIF_TAGS, GPS_TAGS):
         for variants in table.values():
             for v in variants:
@@ -71,20 +74,17 @@ def test_every_conversion_takes_extreme_values_of_every_type() -> None:
             for bo in "<>":
                 value = V.read_value(fmt, raw, bo)
                 for name, key in names.items():
-                    for conv in (V.CONV, V.PANASONIC_CONV):
-                        v: V.Val = value
+                    for panasonic in (False, True):
+                        v: Val = value
                         try:
-                            for step in conv.get(name, ()):
-                                sname, arg = (step, "") if isinstance(step, str) else step
-                                v = V.STEPS[sname](v, bo if sname in ("cfa_pattern", "sfr")
-                                                   else arg, V.VALUES.get(key) if key else None)
-                                if isinstance(v, V.Binary):
-                                    break
-                            out = V.convert(name, value, key, bo, conv)
+                            conv = C.CONVERSIONS.get(O.rule(name, panasonic).conv or "")
+                            if conv is not None:  # every step, even of a binary tag
+                                v = conv.show(v, VALUES.get(key) if key else None, bo)
+                            out = C.convert(name, value, key, bo, panasonic)
                         except Exception as e:  # noqa: BLE001 - collected, reported below
                             failures.append(f"{name} {fmt} {value!r}: {type(e).__name__}: {e}")
                             continue
-                        assert isinstance(out, str | V.Binary)
+                        assert isinstance(out, str | Binary)
     assert failures == [], "\n".join(failures[:20])
 
 
@@ -186,17 +186,7 @@ def test_mutants_read_and_write_safely(tmp_path: Path) -> None:
             if got is None:
                 continue
             what, data = got
-            d = tmp_path / str(i)
-            d.mkdir()
-            path = d / src.name
-            path.write_bytes(data)
-            signal.alarm(TIMEOUT)
-            try:
-                status, detail = judge_write(path, data, change)
-            except Hang:
-                status, detail = "hang", f"over {TIMEOUT} s"
-            finally:
-                signal.alarm(0)
+            status, detail = judge_mutant(tmp_path / str(i), src.name, data, change, TIMEOUT)
             seen += 1
             if status in BUGS:
                 bugs.append(f"{status}: {src.name} [{what}] {change}: {detail[:200]}")

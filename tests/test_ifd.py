@@ -3,7 +3,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from tiff_builder import build
+from support.tiff_builder import build
 
 from engine.errors import CorruptFileError
 from engine.exif.ifd import parse_tiff

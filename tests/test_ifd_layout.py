@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tiff_builder import build
+from support.tiff_builder import build
 
 import engine
 from engine.exif.ifd import parse_tiff

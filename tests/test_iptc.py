@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.oracles import as_exiftool_json
 
 from engine.iptc.iim import Dataset, decode_iptc, parse_iim, render_iim
-from engine.model import Metadata
 
 UTF8_BLOCK = [
     Dataset(1, 90, b"\x1b%G"), Dataset(2, 0, b"\x00\x04"),
@@ -57,12 +57,7 @@ LATIN_EXIFTOOL = {
 
 def _json(block: bytes) -> tuple[dict, list[str]]:
     tags, warnings = decode_iptc(block, path="t.jpg")
-    md = Metadata("t.jpg", "JPEG")
-    for t in tags:
-        md.add(t)
-    out = md.to_json(exiftool_keys=True)
-    del out["SourceFile"]
-    return out, warnings
+    return as_exiftool_json(tags, "t.jpg", "JPEG"), warnings
 
 
 @pytest.mark.parametrize(("datasets", "expected"), [(UTF8_BLOCK, UTF8_EXIFTOOL),

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.mount import Mount, needs_mount
 
 import engine
 from metafs.cli import main
@@ -68,18 +69,12 @@ def test_engine_flag(tmp_path: Path) -> None:
     assert a.stat().st_mtime_ns == OLD
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None
-                    or shutil.which("exiftool") is None, reason="no FUSE or exiftool")
-def test_mount_keep_mtime(tmp_path: Path) -> None:
-    from test_mount import Mount
-
-    m = Mount(tmp_path, 200, "--keep-mtime")
-    try:
-        photo = m.src / "photo.jpg"
-        os.utime(photo, ns=(OLD, OLD))
-        (m.meta / "Artist").write_text("Mounted\n")
-        m.commit(m.meta)
-        assert m.exif()["IFD0:Artist"] == "Mounted"
-        assert photo.stat().st_mtime_ns == OLD
-    finally:
-        m.close()
+@needs_mount
+@pytest.mark.mount_args(200, "--keep-mtime")
+def test_mount_keep_mtime(mount: Mount) -> None:
+    photo = mount.src / "photo.jpg"
+    os.utime(photo, ns=(OLD, OLD))
+    (mount.meta / "Artist").write_text("Mounted\n")
+    mount.commit(mount.meta)
+    assert mount.exif()["IFD0:Artist"] == "Mounted"
+    assert photo.stat().st_mtime_ns == OLD

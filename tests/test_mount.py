@@ -12,121 +12,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.mount import FIXTURES, REPO, Mount, alive, needs_mount, start_daemon, until
 
 from metafs.cli import main as cli_main
-from metafs.mount import daemon_pid, main_umount
+from metafs.mount import main_umount
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "fixtures"
-
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse"),
-    pytest.mark.skipif(shutil.which("fusermount3") is None, reason="no fusermount3"),
-    pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool"),
-]
-
-
-def _start(src: Path, mnt: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "metafs.mount", str(src), str(mnt), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-class Mount:
-    def __init__(self, tmp: Path, debounce_ms: int = 200, *extra: str) -> None:
-        self.src = tmp / "src"
-        self.mnt = tmp / "mnt"
-        self.src.mkdir()
-        self.mnt.mkdir()
-        (self.src / "sub").mkdir()
-        shutil.copy2(FIXTURES / "photo.jpg", self.src / "photo.jpg")
-        shutil.copy2(FIXTURES / "iptc.jpg", self.src / "sub" / "iptc.jpg")
-        (self.src / "notes.txt").write_text("not a photo\n")
-        self.args = ("--debounce", str(debounce_ms), *extra)
-        self.pids: list[int] = []
-        self.start()
-
-    def start(self) -> None:
-        res = _start(self.src, self.mnt, *self.args)
-        assert res.returncode == 0, res.stderr
-        pid = daemon_pid(str(self.mnt))
-        assert pid is not None
-        self.pid = pid
-        self.pids.append(pid)
-
-    @property
-    def meta(self) -> Path:
-        return self.mnt / "photo.jpg.meta"
-
-    def sh(self, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(
-            ["bash", "-c", script], cwd=self.mnt, capture_output=True, text=True, timeout=120
-        )
-        if check:
-            assert res.returncode == 0, (script, res.stderr)
-        return res
-
-    def commit(self, folder: Path | None = None) -> None:
-        fd = os.open(folder or self.mnt / ".metafs", os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        except OSError as e:
-            raise AssertionError(f"commit failed: {e}\n{self.status()}") from None
-        finally:
-            os.close(fd)
-
-    def status(self) -> str:
-        return (self.mnt / ".metafs" / "status").read_text()
-
-    def exif(self, rel: str = "photo.jpg") -> dict[str, object]:
-        out = subprocess.run(
-            ["exiftool", "-j", "-G1", "-a", str(self.src / rel)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return json.loads(out)[0]
-
-    def close(self) -> None:
-        if os.path.ismount(self.mnt):
-            if main_umount(str(self.mnt), timeout=10) != 0:
-                subprocess.run(["fusermount3", "-u", "-z", str(self.mnt)], capture_output=True)
-        for pid in self.pids:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def mount(tmp_path: Path) -> Iterator[Mount]:
-    m = Mount(tmp_path)
-    try:
-        yield m
-    finally:
-        m.close()
-
-
-def _wait(pred: object, timeout: float = 60.0) -> bool:
-    """Poll until ``pred()`` holds.  The timeout is generous on purpose: CI runs these tests
-    beside CPU-heavy ones on two cores; a healthy daemon answers within milliseconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
+pytestmark = needs_mount
 
 
 # -- what the mount shows -----------------------------------------------------------------
@@ -257,14 +151,11 @@ def test_vim_sed_rsync_cp_tee_python(mount: Mount, tmp_path: Path) -> None:
     assert tags["IFD0:ImageDescription"] == "Python description"
 
 
-def test_five_quick_edits_one_rewrite(tmp_path: Path) -> None:
+@pytest.mark.mount_args(60_000)
+def test_five_quick_edits_one_rewrite(mount: Mount) -> None:
     # A debounce far longer than the edits can take on a loaded machine: the count of
     # rewrites must not depend on the scheduler.  fsync commits at once.
-    mount = Mount(tmp_path, 60_000)
-    try:
-        _five_quick_edits(mount)
-    finally:
-        mount.close()
+    _five_quick_edits(mount)
 
 
 def _five_quick_edits(mount: Mount) -> None:
@@ -290,14 +181,11 @@ def test_two_processes_at_once(mount: Mount) -> None:
     assert (tags["IFD0:Make"], tags["IFD0:Model"]) == ("Make5", "Model5")
 
 
-def test_external_modification(tmp_path: Path) -> None:
+@pytest.mark.mount_args(60_000)
+def test_external_modification(mount: Mount) -> None:
     # A long debounce: ExifTool and the daemon must not rewrite the photo at the same time
     # (two writers racing on one file lose one edit whatever anyone does).
-    mount = Mount(tmp_path, 60_000)
-    try:
-        _external_modification(mount)
-    finally:
-        mount.close()
+    _external_modification(mount)
 
 
 def _external_modification(mount: Mount) -> None:
@@ -305,7 +193,7 @@ def _external_modification(mount: Mount) -> None:
         ["exiftool", "-q", "-overwrite_original", "-Model=Outside", str(mount.src / "photo.jpg")],
         check=True,
     )
-    assert _wait(lambda: (mount.meta / "Model").read_text() == "Outside\n")
+    assert until(lambda: (mount.meta / "Model").read_text() == "Outside\n")
     mount.sh("echo 'On top' > photo.jpg.meta/Make")
     subprocess.run(
         ["exiftool", "-q", "-overwrite_original", "-Artist=Outsider", str(mount.src / "photo.jpg")],
@@ -336,85 +224,70 @@ def test_reads_exact_when_photo_changes_keeping_mtime(mount: Mount) -> None:
         assert os.stat(make).st_size == len(value) + 1
 
 
-def test_unmount_commits_pending(tmp_path: Path) -> None:
-    m = Mount(tmp_path, 60_000)
-    try:
-        m.sh("echo Pending > photo.jpg.meta/Make")
-        assert "pending: 1 edits" in m.status()
-        assert main_umount(str(m.mnt)) == 0
-        assert not os.path.ismount(m.mnt)
-        assert m.exif()["IFD0:Make"] == "Pending"
-        assert _wait(lambda: not _alive(m.pid))
-    finally:
-        m.close()
+@pytest.mark.mount_args(60_000)
+def test_unmount_commits_pending(mount: Mount) -> None:
+    mount.sh("echo Pending > photo.jpg.meta/Make")
+    assert "pending: 1 edits" in mount.status()
+    assert main_umount(str(mount.mnt)) == 0
+    assert not os.path.ismount(mount.mnt)
+    assert mount.exif()["IFD0:Make"] == "Pending"
+    assert until(lambda: not alive(mount.pid))
 
 
-def test_fusermount_unmount_commits_pending(tmp_path: Path) -> None:
-    m = Mount(tmp_path, 60_000)
-    try:
-        m.sh("echo ViaFusermount > photo.jpg.meta/Make")
-        subprocess.run(["fusermount3", "-u", str(m.mnt)], check=True)
-        assert _wait(lambda: not _alive(m.pid))
-        assert m.exif()["IFD0:Make"] == "ViaFusermount"
-    finally:
-        m.close()
+@pytest.mark.mount_args(60_000)
+def test_fusermount_unmount_commits_pending(mount: Mount) -> None:
+    mount.sh("echo ViaFusermount > photo.jpg.meta/Make")
+    subprocess.run(["fusermount3", "-u", str(mount.mnt)], check=True)
+    assert until(lambda: not alive(mount.pid))
+    assert mount.exif()["IFD0:Make"] == "ViaFusermount"
 
 
-def test_sigkill_after_close_then_remount(tmp_path: Path) -> None:
-    m = Mount(tmp_path, 60_000)
-    try:
-        m.sh(
-            "echo Survivor > photo.jpg.meta/Make && echo 'kept kw' >> photo.jpg.meta/iptc/Keywords"
-        )
-        os.kill(m.pid, signal.SIGKILL)
-        assert _wait(lambda: not _alive(m.pid))
-        assert m.exif()["IFD0:Make"] == "MetaFS Test Camera Co."  # never committed
-        subprocess.run(["fusermount3", "-u", "-z", str(m.mnt)], check=True)
-        m.start()  # replays the journal before serving
-        tags = m.exif()
-        assert tags["IFD0:Make"] == "Survivor"
-        assert tags["IPTC:Keywords"][-1] == "kept kw"
-        assert "Warning" not in tags and "ExifTool:Warning" not in tags
-        assert (m.meta / "Make").read_text() == "Survivor\n"
-    finally:
-        m.close()
+@pytest.mark.mount_args(60_000)
+def test_sigkill_after_close_then_remount(mount: Mount) -> None:
+    mount.sh(
+        "echo Survivor > photo.jpg.meta/Make && echo 'kept kw' >> photo.jpg.meta/iptc/Keywords"
+    )
+    os.kill(mount.pid, signal.SIGKILL)
+    assert until(lambda: not alive(mount.pid))
+    assert mount.exif()["IFD0:Make"] == "MetaFS Test Camera Co."  # never committed
+    subprocess.run(["fusermount3", "-u", "-z", str(mount.mnt)], check=True)
+    mount.start()  # replays the journal before serving
+    tags = mount.exif()
+    assert tags["IFD0:Make"] == "Survivor"
+    assert tags["IPTC:Keywords"][-1] == "kept kw"
+    assert "Warning" not in tags and "ExifTool:Warning" not in tags
+    assert (mount.meta / "Make").read_text() == "Survivor\n"
 
 
-def test_signal_commits_and_unmounts(tmp_path: Path) -> None:
-    m = Mount(tmp_path, 60_000)
-    try:
-        m.sh("echo Signalled > photo.jpg.meta/Make")
-        os.kill(m.pid, signal.SIGTERM)
-        assert _wait(lambda: not _alive(m.pid))
-        assert not os.path.ismount(m.mnt)
-        assert m.exif()["IFD0:Make"] == "Signalled"
-    finally:
-        m.close()
+@pytest.mark.mount_args(60_000)
+def test_signal_commits_and_unmounts(mount: Mount) -> None:
+    mount.sh("echo Signalled > photo.jpg.meta/Make")
+    os.kill(mount.pid, signal.SIGTERM)
+    assert until(lambda: not alive(mount.pid))
+    assert not os.path.ismount(mount.mnt)
+    assert mount.exif()["IFD0:Make"] == "Signalled"
 
 
-def test_read_only_mount(tmp_path: Path) -> None:
-    m = Mount(tmp_path, 200, "--read-only")
-    try:
-        res = m.sh("echo x > photo.jpg.meta/Make", check=False)
-        assert res.returncode != 0 and "Read-only" in res.stderr
-        assert (m.meta / "Make").read_text() == "MetaFS Test Camera Co.\n"
-    finally:
-        m.close()
+@pytest.mark.mount_args(200, "--read-only")
+def test_read_only_mount(mount: Mount) -> None:
+    res = mount.sh("echo x > photo.jpg.meta/Make", check=False)
+    assert res.returncode != 0 and "Read-only" in res.stderr
+    assert (mount.meta / "Make").read_text() == "MetaFS Test Camera Co.\n"
 
 
 def test_mount_refusals(mount: Mount, tmp_path: Path) -> None:
-    res = _start(mount.src, mount.mnt)
+    res = start_daemon(mount.src, mount.mnt)
     assert res.returncode != 0 and "busy" in res.stderr
     full = tmp_path / "full"
     full.mkdir()
     (full / "x").write_text("x")
-    res = _start(mount.src, full)
+    res = start_daemon(mount.src, full)
     assert res.returncode != 0 and "not empty" in res.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    res = _start(mount.src, empty)  # a second daemon on the same SOURCE
+    res = start_daemon(mount.src, empty)  # a second daemon on the same SOURCE
     assert res.returncode != 0 and "another metafs daemon" in res.stderr
-    res = _start(mount.src, tmp_path / "missing")
+    res = start_daemon(mount.src, tmp_path / "missing")
     assert res.returncode != 0 and "does not exist" in res.stderr
 
 
@@ -445,10 +318,10 @@ def test_rename_photo_and_folder_moves_the_originals(mount: Mount) -> None:
     mount.sh("echo Renamed > photo.jpg.meta/Make")
     mount.commit(mount.meta)
     view = mount.mnt / ".originals"
-    assert _wait(lambda: "photo.jpg" in os.listdir(view))
+    assert until(lambda: "photo.jpg" in os.listdir(view))
     mount.sh("echo 'kw moved' >> sub/iptc.jpg.meta/iptc/Keywords")  # left pending: mv commits
     mount.sh("mv photo.jpg sub/renamed.jpg && mv sub album")
-    assert _wait(lambda: sorted(os.listdir(view)) == ["album"], 5)
+    assert until(lambda: sorted(os.listdir(view)) == ["album"], 5)
     assert not (orig / "photo.jpg").exists() and not (orig / "sub").exists()
     assert (orig / "album" / "renamed.jpg").read_bytes() == photo
     assert (orig / "album" / "iptc.jpg").read_bytes() == iptc
@@ -460,7 +333,7 @@ def test_rename_photo_and_folder_moves_the_originals(mount: Mount) -> None:
     assert cli_main(["restore", str(new), "--backups", str(orig)]) == 0
     assert new.read_bytes() == photo
     make = mount.mnt / "album" / "renamed.jpg.meta" / "Make"
-    assert _wait(lambda: make.read_text() == "MetaFS Test Camera Co.\n"), make.read_text()
+    assert until(lambda: make.read_text() == "MetaFS Test Camera Co.\n"), make.read_text()
     assert "errors: 0" in mount.status()
 
 

@@ -12,35 +12,21 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_mount import Mount, _wait
+from support.mount import Mount, needs_mount, until
 
 from metafs import fuse_shim
 from metafs.passthrough import GENERATED_TIMEOUT
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse"),
-    pytest.mark.skipif(shutil.which("fusermount3") is None, reason="no fusermount3"),
-    pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool"),
-]
+pytestmark = needs_mount
 needs_shim = pytest.mark.skipif(
     not os.path.exists(fuse_shim.LIBRARY), reason="metafs/_fuse_shim.so not built (scripts/setup)"
 )
 # Well inside the time the kernel would otherwise keep a generated entry: passing in time
 # means the daemon told the kernel, not that the entry expired.
 SOON = GENERATED_TIMEOUT / 2
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Mount]:
-    m = Mount(tmp_path)
-    try:
-        yield m
-    finally:
-        m.close()
 
 
 def _requests(mount: Mount) -> dict[str, int]:
@@ -59,8 +45,7 @@ def _walk_and_read(top: Path) -> int:
 
 
 @needs_shim
-def test_a_warm_walk_is_served_by_the_kernel(live: Mount) -> None:
-    mount = live
+def test_a_warm_walk_is_served_by_the_kernel(mount: Mount) -> None:
     assert "kernel directory cache: on" in mount.status()
     assert _walk_and_read(mount.mnt) == 1  # photo.jpg (sub/iptc.jpg has no Make)
     _walk_and_read(mount.mnt)  # the tag pages are kept from the second read on
@@ -76,10 +61,9 @@ def test_a_warm_walk_is_served_by_the_kernel(live: Mount) -> None:
 
 
 @needs_shim
-def test_the_first_reader_fills_the_kernel_cache(live: Mount) -> None:
+def test_the_first_reader_fills_the_kernel_cache(mount: Mount) -> None:
     """The first open of a tag file hands the kernel its content: reading it costs no READ,
     and a second walk of the tree no GETATTR (a READ would mark the atime stale)."""
-    mount = live
     tags = [p for p in (mount.meta).rglob("*") if p.is_file()]
     before = _requests(mount)
     for p in tags:
@@ -97,10 +81,9 @@ def test_the_first_reader_fills_the_kernel_cache(live: Mount) -> None:
 
 
 @needs_shim
-def test_many_readers_of_the_same_fresh_tags_at_once(live: Mount) -> None:
+def test_many_readers_of_the_same_fresh_tags_at_once(mount: Mount) -> None:
     """First opens race with reads of the same files (the store waits on page locks a
     reader holds): the mount must answer them all, with the right content."""
-    mount = live
     shutil.copy2(mount.src / "photo.jpg", mount.src / "twin.jpg")
     tags = sorted(p.name for p in (mount.mnt / "twin.jpg.meta").iterdir() if p.is_file())
     want = {t: (mount.meta / t).read_bytes() for t in tags}
@@ -121,24 +104,24 @@ def test_listings_follow_changes_made_elsewhere(tmp_path: Path) -> None:
         # folder lists the new tag at once.
         subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Source=Outside",
                         str(mount.src / "photo.jpg")], check=True)
-        assert _wait(lambda: (mount.meta / "Make").read_bytes() and "dc:source" in os.listdir(xmp),
+        assert until(lambda: (mount.meta / "Make").read_bytes() and "dc:source" in os.listdir(xmp),
                      SOON)
         # A file written through the mount becomes a photo: its .meta appears.
         assert "notes.txt.meta" not in os.listdir(mount.mnt)
         shutil.copyfile(mount.src / "photo.jpg", mount.mnt / "notes.txt")
-        assert _wait(lambda: "notes.txt.meta" in os.listdir(mount.mnt), SOON)
+        assert until(lambda: "notes.txt.meta" in os.listdir(mount.mnt), SOON)
         # A commit's backup shows in .originals, listed before it existed.
         originals = mount.mnt / ".originals"
         assert "photo.jpg" not in os.listdir(originals)
         (mount.meta / "Make").write_text("Cached Camera\n")
         mount.commit()
-        assert _wait(lambda: "photo.jpg" in os.listdir(originals), SOON)
+        assert until(lambda: "photo.jpg" in os.listdir(originals), SOON)
         # The daemon's own change in another folder: deleting Artist also deletes its
         # synchronised copy, dc:creator, from xmp/.
         assert "dc:creator" in os.listdir(xmp)
         os.unlink(mount.meta / "Artist")
         mount.commit()
-        assert _wait(lambda: "dc:creator" not in os.listdir(xmp), SOON)
+        assert until(lambda: "dc:creator" not in os.listdir(xmp), SOON)
         assert "XMP-dc:Creator" not in mount.exif()
     finally:
         mount.close()
@@ -160,21 +143,21 @@ def test_changes_other_programs_make_show_at_once(tmp_path: Path) -> None:
 
         exiftool("-XMP-dc:Source=Outside", "-Make=A Much Longer Camera Maker Name",
                  str(mount.src / "photo.jpg"))
-        assert _wait(lambda: "dc:source" in os.listdir(xmp), SOON)
-        assert _wait(lambda: make.stat().st_size == len("A Much Longer Camera Maker Name\n"),
+        assert until(lambda: "dc:source" in os.listdir(xmp), SOON)
+        assert until(lambda: make.stat().st_size == len("A Much Longer Camera Maker Name\n"),
                      SOON), size
         # A folder made elsewhere is watched too, also after it is renamed.
         os.mkdir(mount.src / "new")
         shutil.copyfile(mount.src / "photo.jpg", mount.src / "new" / "a.jpg")
-        assert _wait(lambda: "a.jpg.meta" in os.listdir(mount.mnt / "new"), SOON)
+        assert until(lambda: "a.jpg.meta" in os.listdir(mount.mnt / "new"), SOON)
         os.rename(mount.src / "new", mount.src / "renamed")
         listed = mount.mnt / "renamed" / "a.jpg.meta" / "xmp"
         assert "dc:rights" in os.listdir(listed)
         exiftool("-XMP-dc:Rights=", str(mount.src / "renamed" / "a.jpg"))
-        assert _wait(lambda: "dc:rights" not in os.listdir(listed), SOON)
+        assert until(lambda: "dc:rights" not in os.listdir(listed), SOON)
         # A photo deleted elsewhere: its .meta goes from the listing.
         os.unlink(mount.src / "renamed" / "a.jpg")
-        assert _wait(lambda: os.listdir(mount.mnt / "renamed") == [], SOON)
+        assert until(lambda: os.listdir(mount.mnt / "renamed") == [], SOON)
         from metafs.watch import is_local
 
         cached = "120 s" if is_local(str(mount.src)) else "10 s"

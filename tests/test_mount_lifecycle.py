@@ -15,13 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_mount import FIXTURES, REPO, Mount, _alive, _wait
+from support.mount import FIXTURES, REPO, Mount, alive, needs_mount, until
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse"),
-    pytest.mark.skipif(shutil.which("fusermount3") is None, reason="no fusermount3"),
-    pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool"),
-]
+pytestmark = needs_mount
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (bind mounts)")
 
 
@@ -33,7 +29,7 @@ def test_kill9_then_mount_again_clears_the_dead_mount(tmp_path: Path) -> None:
     try:
         m.sh("echo Survivor > photo.jpg.meta/Make")
         os.kill(m.pid, signal.SIGKILL)
-        assert _wait(lambda: not _alive(m.pid))
+        assert until(lambda: not alive(m.pid))
         with pytest.raises(OSError) as e:
             os.statvfs(m.mnt)  # (stat may still answer from the kernel's cache)
         assert e.value.errno in (errno.ENOTCONN, errno.ECONNABORTED)
@@ -45,19 +41,16 @@ def test_kill9_then_mount_again_clears_the_dead_mount(tmp_path: Path) -> None:
         m.close()
 
 
-def test_a_dead_mount_is_told_from_a_live_one(tmp_path: Path) -> None:
+@pytest.mark.mount_args(200)
+def test_a_dead_mount_is_told_from_a_live_one(mount: Mount) -> None:
     """Only a dead fuse.metafs mount is cleared (any other dead mount gets the advice to
     unmount it); statfs, not stat, tells it is dead."""
-    m = Mount(tmp_path, 200)
-    try:
-        os.kill(m.pid, signal.SIGKILL)
-        assert _wait(lambda: not _alive(m.pid))
-        from metafs import mount as mount_mod
+    os.kill(mount.pid, signal.SIGKILL)
+    assert until(lambda: not alive(mount.pid))
+    from metafs import mount as mount_mod
 
-        assert mount_mod.dead_fuse_mount(str(m.mnt)) == "fuse.metafs"
-        assert mount_mod.dead_fuse_mount(str(m.src)) is None  # alive, and not a mount
-    finally:
-        m.close()
+    assert mount_mod.dead_fuse_mount(str(mount.mnt)) == "fuse.metafs"
+    assert mount_mod.dead_fuse_mount(str(mount.src)) is None  # alive, and not a mount
 
 
 # -- a read-only SOURCE ---------------------------------------------------------------------
@@ -110,37 +103,31 @@ def test_read_only_source_mounts_read_only_with_a_note(
 # -- --no-sync --------------------------------------------------------------------------------
 
 
-def test_no_sync_mount_leaves_the_other_copies_alone(tmp_path: Path) -> None:
-    m = Mount(tmp_path, 200, "--no-sync")
-    try:
-        assert "sync: off (--no-sync)" in m.status()
-        m.sh("echo Bob > photo.jpg.meta/Artist")
-        m.commit()
-        tags = m.exif()
-        assert tags["IFD0:Artist"] == "Bob"
-        assert tags["XMP-dc:Creator"] == ["Jane Doe", "John Roe"]
-        assert tags["IPTC:By-line"] == "Jane Doe"
-    finally:
-        m.close()
+@pytest.mark.mount_args(200, "--no-sync")
+def test_no_sync_mount_leaves_the_other_copies_alone(mount: Mount) -> None:
+    assert "sync: off (--no-sync)" in mount.status()
+    mount.sh("echo Bob > photo.jpg.meta/Artist")
+    mount.commit()
+    tags = mount.exif()
+    assert tags["IFD0:Artist"] == "Bob"
+    assert tags["XMP-dc:Creator"] == ["Jane Doe", "John Roe"]
+    assert tags["IPTC:By-line"] == "Jane Doe"
 
 
-def test_sync_is_the_default(tmp_path: Path) -> None:
-    m = Mount(tmp_path, 200)
-    try:
-        assert "sync: EXIF, XMP and IPTC copies kept in step" in m.status()
-        m.sh("echo Bob > photo.jpg.meta/Artist")
-        m.sh(f"echo {'d' * 2100} > photo.jpg.meta/ImageDescription")
-        m.commit()
-        tags = m.exif()
-        assert tags["IFD0:Artist"] == "Bob" and tags["IPTC:By-line"] == "Bob"
-        assert len(tags["IPTC:Caption-Abstract"]) == 2000
-        # every copy made and every value cut is in the status file (the engine's words)
-        notices = [line for line in m.status().splitlines() if line.startswith("  ")
-                   and "photo.jpg: " in line and "pending" not in line]
-        assert any("dc:creator" in line and "Artist" in line for line in notices), notices
-        assert any("Caption-Abstract" in line and "2000 bytes" in line for line in notices)
-    finally:
-        m.close()
+@pytest.mark.mount_args(200)
+def test_sync_is_the_default(mount: Mount) -> None:
+    assert "sync: EXIF, XMP and IPTC copies kept in step" in mount.status()
+    mount.sh("echo Bob > photo.jpg.meta/Artist")
+    mount.sh(f"echo {'d' * 2100} > photo.jpg.meta/ImageDescription")
+    mount.commit()
+    tags = mount.exif()
+    assert tags["IFD0:Artist"] == "Bob" and tags["IPTC:By-line"] == "Bob"
+    assert len(tags["IPTC:Caption-Abstract"]) == 2000
+    # every copy made and every value cut is in the status file (the engine's words)
+    notices = [line for line in mount.status().splitlines() if line.startswith("  ")
+               and "photo.jpg: " in line and "pending" not in line]
+    assert any("dc:creator" in line and "Artist" in line for line in notices), notices
+    assert any("Caption-Abstract" in line and "2000 bytes" in line for line in notices)
 
 
 def test_no_room_for_metafs_state_is_a_clear_refusal(tmp_path: Path) -> None:

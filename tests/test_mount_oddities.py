@@ -17,26 +17,19 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_mount import FIXTURES, Mount, _start, _wait
+from support.mount import FIXTURES, Mount, start_daemon, until
 
-from metafs.editing import Status, escape
+from metafs.status import Status, escape
 
 no_mount = (not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None
             or shutil.which("exiftool") is None)
 mounts = pytest.mark.skipif(no_mount, reason="needs /dev/fuse, fusermount3 and exiftool")
 
 
-@pytest.fixture
-def mount(tmp_path: Path) -> Iterator[Mount]:
-    m = Mount(tmp_path, 60_000)
-    try:
-        yield m
-    finally:
-        m.close()
+pytestmark = pytest.mark.mount_args(60_000)  # edits stay pending until a test commits them
 
 
 # -- a real x.jpg.meta beside x.jpg -----------------------------------------------------------
@@ -46,7 +39,7 @@ def mount(tmp_path: Path) -> Iterator[Mount]:
 def test_a_real_meta_named_file_wins_and_rsync_copies_it(mount: Mount, tmp_path: Path) -> None:
     assert (mount.mnt / "sub" / "iptc.jpg.meta" / "iptc").is_dir()  # the kernel holds it
     (mount.src / "sub" / "iptc.jpg.meta").write_text("my own notes\n")
-    assert _wait(lambda: (mount.mnt / "sub" / "iptc.jpg.meta").is_file(), 5)
+    assert until(lambda: (mount.mnt / "sub" / "iptc.jpg.meta").is_file(), 5)
     listing = os.listdir(mount.mnt / "sub")
     assert sorted(listing) == ["iptc.jpg", "iptc.jpg.meta"]
     assert (mount.mnt / "sub" / "iptc.jpg.meta").read_text() == "my own notes\n"
@@ -60,7 +53,7 @@ def test_a_real_meta_named_file_wins_and_rsync_copies_it(mount: Mount, tmp_path:
     # the file can be removed through the mount; then the photo's tags show again
     os.unlink(mount.mnt / "sub" / "iptc.jpg.meta")
     assert not (mount.src / "sub" / "iptc.jpg.meta").exists()
-    assert _wait(lambda: (mount.mnt / "sub" / "iptc.jpg.meta").is_dir(), 5)
+    assert until(lambda: (mount.mnt / "sub" / "iptc.jpg.meta").is_dir(), 5)
     assert "iptc" in os.listdir(mount.mnt / "sub" / "iptc.jpg.meta")
 
 
@@ -75,7 +68,7 @@ def test_a_real_metafs_folder_is_reported(tmp_path: Path) -> None:
     shutil.copy2(FIXTURES / "photo.jpg", src / "photo.jpg")
     (src / ".metafs").mkdir()
     (src / ".metafs" / "mine.txt").write_text("x\n")
-    res = _start(src, mnt, "--debounce", "200")
+    res = start_daemon(src, mnt, "--debounce", "200")
     try:
         assert res.returncode == 0, res.stderr
         note = (f"{src}/.metafs is hidden by the mount's control folder .metafs/ "

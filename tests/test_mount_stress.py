@@ -13,14 +13,9 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-from test_mount import FIXTURES, Mount
+from support.mount import FIXTURES, Mount, needs_mount
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse"),
-    pytest.mark.skipif(shutil.which("fusermount3") is None, reason="no fusermount3"),
-    pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool"),
-]
+pytestmark = needs_mount
 
 SECONDS = 4.0
 PHOTOS = ("a.jpg", "b.jpg", "c.jpg")

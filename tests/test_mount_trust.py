@@ -14,30 +14,16 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_mount import FIXTURES, Mount, _alive, _wait
+from support.mount import FIXTURES, Mount, alive, needs_mount, until
 
 from metafs.mount import main_umount
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists("/dev/fuse"), reason="no /dev/fuse"),
-    pytest.mark.skipif(shutil.which("fusermount3") is None, reason="no fusermount3"),
-    pytest.mark.skipif(shutil.which("exiftool") is None, reason="no exiftool"),
-]
+pytestmark = needs_mount
 
 NO_SPACE = "not written: no space left on SOURCE; free space and write again"
-
-
-@pytest.fixture
-def mount(tmp_path: Path) -> Iterator[Mount]:
-    m = Mount(tmp_path)
-    try:
-        yield m
-    finally:
-        m.close()
 
 
 def _py(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -78,7 +64,7 @@ class TmpfsMount(Mount):
 
     def close(self) -> None:
         super().close()
-        _wait(lambda: not any(_alive(p) for p in self.pids), 20)
+        until(lambda: not any(alive(p) for p in self.pids), 20)
         subprocess.run(["umount", "-l", str(self.src)], capture_output=True)
 
 
@@ -122,7 +108,7 @@ def test_full_disk_edit_is_durable_or_refused(tmp_path: Path) -> None:
         # Space again: every acknowledged edit lands (from the journal at the next mount).
         fill.unlink()
         assert main_umount(str(m.mnt), timeout=20) == 0
-        _wait(lambda: not _alive(m.pid), 20)
+        until(lambda: not alive(m.pid), 20)
         m.start()
         tags = m.exif()
         for tag, value in acknowledged.items():
@@ -159,7 +145,7 @@ def test_full_disk_before_mount_fails_the_shell_write(tmp_path: Path) -> None:
             assert m.exif()["IFD0:Artist"] == "Jane Again"
         finally:
             m.close()
-            _wait(lambda: not any(_alive(p) for p in m.pids), 20)
+            until(lambda: not any(alive(p) for p in m.pids), 20)
     finally:
         subprocess.run(["umount", "-l", str(src)], capture_output=True)
 

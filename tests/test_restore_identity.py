@@ -142,7 +142,7 @@ def test_image_digest_ignores_metadata_and_sees_image_data() -> None:
 @pytest.mark.skipif(not Path("/dev/fuse").exists() or shutil.which("fusermount3") is None,
                     reason="no FUSE")
 def test_the_same_through_the_mount(tmp_path: Path) -> None:
-    from test_mount import Mount
+    from support.mount import Mount
 
     m = Mount(tmp_path)
     try:

@@ -10,6 +10,7 @@ import pytest
 
 from engine.errors import NoBackupError, ValidationError, WriteError
 from engine.safewrite import safety
+from engine.safewrite.sysops import AtStage
 
 ORIGINAL = bytes(range(256)) * 64  # 16 KiB
 
@@ -58,7 +59,7 @@ def test_backups_root_mirrors_the_tree(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("step", ["backup", "written", "fsynced", "validated"])
-def test_fault_at_each_step_leaves_original(photo: Path, step: str, monkeypatch) -> None:
+def test_fault_at_each_step_leaves_original(photo: Path, step: str) -> None:
     class Boom(Exception):
         pass
 
@@ -66,23 +67,21 @@ def test_fault_at_each_step_leaves_original(photo: Path, step: str, monkeypatch)
         if name == step:
             raise Boom(name)
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
     with pytest.raises(Boom):
-        safety.safe_rewrite(str(photo), [b"new"], validate=_ok)
+        safety.safe_rewrite(str(photo), [b"new"], validate=_ok, ops=AtStage(hook))
     assert photo.read_bytes() == ORIGINAL
     assert _temps(photo.parent) == []
     # the backup made for the failed write is dropped: nothing changed
     assert not (photo.parent / ".originals" / "photo.jpg").exists()
 
 
-def test_fault_after_rename_keeps_new_file_and_backup(photo: Path, monkeypatch) -> None:
+def test_fault_after_rename_keeps_new_file_and_backup(photo: Path) -> None:
     def hook(name: str) -> None:
         if name == "renamed":
             raise OSError(5, "simulated I/O error")
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
     with pytest.raises(WriteError, match="the new file is in place but may not survive"):
-        safety.safe_rewrite(str(photo), [b"new"], validate=_ok)
+        safety.safe_rewrite(str(photo), [b"new"], validate=_ok, ops=AtStage(hook))
     assert photo.read_bytes() == b"new"
     assert (photo.parent / ".originals" / "photo.jpg").read_bytes() == ORIGINAL
 

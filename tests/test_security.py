@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.files import small_tmpfs
 
 import engine
-from engine.safewrite import paths, safety
+from engine.safewrite import paths
+from engine.safewrite.sysops import AtStage
 from metafs.journal import RESERVE, Journal, JournalUnsafeError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +59,17 @@ def as_nobody(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     drop = f"import os\nos.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
     return subprocess.run([sys.executable, "-c", drop + code], capture_output=True, text=True,
                           timeout=120, cwd=cwd)
+
+
+def opens_as_nobody(files: list[str], cwd: Path) -> list[str]:
+    """What uid 65534 gets opening each file for reading: 'read' or the error's text."""
+    res = as_nobody(
+        f"for p in {files!r}:\n"
+        "    try:\n"
+        "        os.close(os.open(p, os.O_RDONLY)); print('read')\n"
+        "    except OSError as e:\n"
+        "        print(e.strerror)\n", cwd=cwd)
+    return res.stdout.split("\n")[:len(files)]
 
 
 # -- writes confined to a root -------------------------------------------------------------
@@ -119,9 +132,9 @@ def test_a_swap_after_opening_is_caught_before_the_rename(tmp_path: Path,
             photo.rename(src / "u.bak")
             photo.symlink_to(outside)
 
-    monkeypatch.setattr(safety, "fault_hook", swap)
     with pytest.raises(engine.WriteError, match="symbolic link"):
-        engine.write_metadata(photo, {"Artist": "Evil"}, root=src, backups=src / ".originals")
+        engine.write_metadata(photo, {"Artist": "Evil"}, root=src, backups=src / ".originals",
+                              ops=AtStage(swap))
     assert fingerprint(outside) == before
     # the backup made for the abandoned attempt was dropped; no copy of r.jpg was made
     assert [p for p in (src / ".originals").rglob("*") if not p.is_dir()] == []
@@ -156,14 +169,9 @@ def test_backups_of_private_photos_stay_private(world: Path) -> None:
     assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o600, 1234)
     st = (src / ".originals").stat()
     assert stat.S_IMODE(st.st_mode) == 0o755  # as SOURCE: others' backups stay reachable
-    res = as_nobody(
-        "import os\n"
-        "for p in ['.originals/alice/p.jpg', '.originals/lone.jpg', '.originals/alice']:\n"
-        "    try:\n"
-        "        os.close(os.open(p, os.O_RDONLY)); print('read')\n"
-        "    except OSError as e:\n"
-        "        print(e.strerror)\n", cwd=src)
-    assert res.stdout.split("\n")[:3] == ["Permission denied"] * 3, res
+    got = opens_as_nobody(['.originals/alice/p.jpg', '.originals/lone.jpg', '.originals/alice'],
+                          src)
+    assert got == ["Permission denied"] * 3, got
 
 
 @as_root
@@ -201,6 +209,11 @@ def _plant(journal_dir: Path, records: list[dict[str, object]]) -> None:
     (journal_dir / "journal.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
+# The replay logs each refused record, and each photo it could not write, as an ERROR.
+@pytest.mark.expect_error_log(r"^journal \S+journal\.jsonl: record \d names .*; refused, "
+                              r"not applied$",
+                              r"^journal: could not apply edits to (link\.jpg|up/outside\.jpg): .*"
+                              r"refusing to follow it \(kept for the next mount\)$")
 def test_journal_records_outside_source_are_refused_and_reported(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -292,14 +305,8 @@ def test_a_torn_or_zero_filled_tail_is_no_record(tmp_path: Path) -> None:
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
-                       capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs: {r.stderr.decode().strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with small_tmpfs(tmp_path / "small", "3m") as mnt:
+        yield mnt
 
 
 def _fill(d: Path) -> None:
@@ -437,13 +444,8 @@ def test_planted_journals_through_a_real_mount(world: Path) -> None:
     _mount(src, mnt)
     try:
         assert (mnt / "photo.jpg.meta" / "Artist").read_text() == "Legit\n"
-        res = as_nobody(
-            "for p in ['src/.originals/priv/p.jpg', 'mnt/.originals/priv/p.jpg']:\n"
-            "    try:\n"
-            "        os.close(os.open(p, os.O_RDONLY)); print('read')\n"
-            "    except OSError as e:\n"
-            "        print(e.strerror)\n", cwd=world)
-        assert res.stdout.split("\n")[:2] == ["Permission denied"] * 2, res
+        got = opens_as_nobody(["src/.originals/priv/p.jpg", "mnt/.originals/priv/p.jpg"], world)
+        assert got == ["Permission denied"] * 2, got
     finally:
         _umount(mnt)
     assert (fingerprint(outside), fingerprint(victim)) == before
@@ -470,7 +472,7 @@ def test_components_refuses_what_leaves_the_root() -> None:
 def test_a_planted_log_file_is_not_appended_to(tmp_path: Path, plant: str) -> None:
     """The daemon's log beside the journal is opened with no symlink followed and only when
     it is a file of its own with one name: a planted link gets no line."""
-    from metafs.mount import _open_log_beside_journal
+    from metafs.daemon import _open_log_beside_journal
 
     src = tmp_path / "src"
     jdir = src / ".originals" / ".journal"

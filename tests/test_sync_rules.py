@@ -4,13 +4,13 @@ step")."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.mount import Mount, needs_mount
 
 import engine
 from metafs.cli import main as cli_main
@@ -109,21 +109,15 @@ def test_cli_prints_copies_and_cuts(photo: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr() == ("", "")
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None
-                    or shutil.which("exiftool") is None, reason="no FUSE or exiftool")
-def test_mount_append_and_sed_in_one_batch(tmp_path: Path) -> None:
-    from test_mount import Mount
-
-    m = Mount(tmp_path, 300)
-    try:
-        m.sh("echo leeks >> photo.jpg.meta/xmp/dc:subject && "
-             "sed -i '/^sunset$/d' photo.jpg.meta/iptc/Keywords")
-        m.commit(m.meta)
-        tags = m.exif()
-        assert tags["XMP-dc:Subject"] == ["bay", "Zoë's trip", "leeks"]
-        assert tags["IPTC:Keywords"] == ["bay", "Zoë's trip", "leeks"]
-    finally:
-        m.close()
+@needs_mount
+@pytest.mark.mount_args(300)
+def test_mount_append_and_sed_in_one_batch(mount: Mount) -> None:
+    mount.sh("echo leeks >> photo.jpg.meta/xmp/dc:subject && "
+         "sed -i '/^sunset$/d' photo.jpg.meta/iptc/Keywords")
+    mount.commit(mount.meta)
+    tags = mount.exif()
+    assert tags["XMP-dc:Subject"] == ["bay", "Zoë's trip", "leeks"]
+    assert tags["IPTC:Keywords"] == ["bay", "Zoë's trip", "leeks"]
 
 
 def test_readme_states_the_rules() -> None:

@@ -15,11 +15,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tiff_builder import build
-from tiff_compare import image_ranges, tiff_digest
-from write_compat import exiftool_all as et
-from write_compat import meta
-from write_compat import warnings_of as warnings
+from support.refuse import assert_refused
+from support.tiff_builder import build
+from support.tiff_compare import image_ranges, tiff_digest
+from support.write_compat import changed
+from support.write_compat import exiftool_all as et
+from support.write_compat import warnings_of as warnings
 
 import engine
 from engine.containers.tiff_write import fit_packet, plan_tiff
@@ -40,11 +41,6 @@ pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exifto
 
 
 
-
-
-def changed(before: dict, after: dict) -> set[str]:
-    a, b = meta(before), meta(after)
-    return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
 
 
 def write(path: Path, changes: dict[str, str | None], **kw) -> engine.WriteResult:
@@ -224,21 +220,12 @@ def test_plan_copies_image_data_as_ranges() -> None:
 
 # ---- refusals: clear, and the file left as it was ----------------------------------------------
 
-def _refused(p: Path, changes: dict, match: str) -> None:
-    original = p.read_bytes()
-    with pytest.raises(EngineError, match=match) as info:
-        write(p, changes)
-    assert "\n" not in str(info.value)
-    assert p.read_bytes() == original
-    assert not (p.parent / ".originals" / p.name).exists()
-
-
 def test_bigtiff_refused(tmp_path: Path) -> None:
     p = tmp_path / "big.tif"
     # BigTIFF header, IFD0 at 16 with one entry (ImageWidth), no next IFD.
     ifd = struct.pack("<Q", 1) + struct.pack("<HHQQ", 256, 3, 1, 8) + struct.pack("<Q", 0)
     p.write_bytes(b"II+\0" + struct.pack("<HHQ", 8, 0, 16) + ifd)
-    _refused(p, SETS, "BigTIFF")
+    assert_refused(p, SETS, "BigTIFF")
 
 
 def test_truncated_file_refused(tmp_path: Path) -> None:
@@ -247,7 +234,7 @@ def test_truncated_file_refused(tmp_path: Path) -> None:
                    (271, 2, "Maker")]])
     p = tmp_path / "cut.tif"
     p.write_bytes(data + bytes(200 - len(data)) + bytes(20))
-    _refused(p, {"Artist": "x"}, "truncated")
+    assert_refused(p, {"Artist": "x"}, "truncated")
 
 
 def test_value_past_the_end_refused(tmp_path: Path) -> None:
@@ -256,14 +243,14 @@ def test_value_past_the_end_refused(tmp_path: Path) -> None:
     struct.pack_into("<I", data, n_at, len(data) - 4)
     p = tmp_path / "cut.tif"
     p.write_bytes(bytes(data))
-    _refused(p, {"Artist": "x"}, "past the end")
+    assert_refused(p, {"Artist": "x"}, "past the end")
 
 
 def test_rw2_exif_refused_xmp_written(tmp_path: Path) -> None:
     data = build([[(256, 3, [4]), (271, 2, "Panasonic")]], magic=0x55)
     p = tmp_path / "a.rw2"
     p.write_bytes(data)
-    _refused(p, {"Artist": "x"}, "RW2")
+    assert_refused(p, {"Artist": "x"}, "RW2")
     write(p, {"xmp/dc:title": "ok"})
     assert et(p)["XMP-dc:Title"] == "ok"
 

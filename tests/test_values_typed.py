@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.mount import Mount, needs_mount
 
 import engine
 from engine.exif.decode import find_jpeg_exif
@@ -200,27 +200,19 @@ def test_displayed_values_write_back_unchanged(tmp_path: Path) -> None:
     assert failures == []
 
 
-@pytest.mark.skipif(not Path("/dev/fuse").exists() or shutil.which("fusermount3") is None
-                    or shutil.which("exiftool") is None, reason="no FUSE or exiftool")
-def test_typed_and_displayed_values_through_the_mount(tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_mount import Mount
-
-    m = Mount(tmp_path)
-    try:
-        m.sh("cd photo.jpg.meta && echo 1/3 > ExposureTime && echo 1/6 > ExposureCompensation"
-             " && echo '37 46 29.64' > GPSLatitude && echo 2.0.0.0 > GPSVersionID"
-             " && cat FNumber > FNumber.new && mv FNumber.new FNumber")
-        m.commit(m.meta)
-        assert "\nerrors: 0\n" in m.status()
-        out = subprocess.run(["exiftool", "-j", "-n", "-ExposureTime", "-ExposureCompensation",
-                              "-GPS:GPSLatitude", "-GPSLatitudeRef", "-GPSVersionID", "-FNumber",
-                              str(m.src / "photo.jpg")], capture_output=True, text=True,
-                             check=True).stdout
-        got = json.loads(out)[0]
-        assert (got["ExposureTime"], got["ExposureCompensation"]) == (0.3333333333,
-                                                                        0.1666666667)
-        assert (got["GPSLatitude"], got["GPSLatitudeRef"]) == (37.7749, "N")
-        assert (got["GPSVersionID"], got["FNumber"]) == ("2 0 0 0", 5.6)
-    finally:
-        m.close()
+@needs_mount
+def test_typed_and_displayed_values_through_the_mount(mount: Mount) -> None:
+    mount.sh("cd photo.jpg.meta && echo 1/3 > ExposureTime && echo 1/6 > ExposureCompensation"
+         " && echo '37 46 29.64' > GPSLatitude && echo 2.0.0.0 > GPSVersionID"
+         " && cat FNumber > FNumber.new && mv FNumber.new FNumber")
+    mount.commit(mount.meta)
+    assert "\nerrors: 0\n" in mount.status()
+    out = subprocess.run(["exiftool", "-j", "-n", "-ExposureTime", "-ExposureCompensation",
+                          "-GPS:GPSLatitude", "-GPSLatitudeRef", "-GPSVersionID", "-FNumber",
+                          str(mount.src / "photo.jpg")], capture_output=True, text=True,
+                         check=True).stdout
+    got = json.loads(out)[0]
+    assert (got["ExposureTime"], got["ExposureCompensation"]) == (0.3333333333,
+                                                                    0.1666666667)
+    assert (got["GPSLatitude"], got["GPSLatitudeRef"]) == (37.7749, "N")
+    assert (got["GPSVersionID"], got["FNumber"]) == ("2 0 0 0", 5.6)

@@ -15,7 +15,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,8 @@ from engine.containers import heif as H
 from engine.errors import WriteError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_write_heif import box, build_heif, check_same_items  # noqa: E402
+from support.builders import box, png_chunk  # noqa: E402
+from support.heif_builder import build_heif, check_same_items  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None,
@@ -111,11 +111,6 @@ def _shift_iloc(data: bytes, by: int) -> bytes:
 
 # -- PNG ----------------------------------------------------------------------------------
 
-def _chunk(ctype: bytes, body: bytes, crc: int | None = None) -> bytes:
-    crc = zlib.crc32(ctype + body) if crc is None else crc
-    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", crc)
-
-
 def _png_with(tmp_path: Path, extra: bytes, name: str = "crc.png") -> Path:
     data = (FIXTURES / "exif_xmp.png").read_bytes()
     at = data.find(b"IDAT") - 4
@@ -125,7 +120,7 @@ def _png_with(tmp_path: Path, extra: bytes, name: str = "crc.png") -> Path:
 
 
 def test_png_bad_crc_in_ancillary_chunk_is_kept(tmp_path: Path) -> None:
-    bad = _chunk(b"tEXt", b"Comment\0kept as it is", crc=0x12345678)
+    bad = png_chunk(b"tEXt", b"Comment\0kept as it is", crc=0x12345678)
     path = _png_with(tmp_path, bad)
     warned = engine.read_metadata(path).warnings
     assert any("bad CRC in chunk tEXt" in w for w in warned)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import trio
-from fake_engine import make_photo
-from test_fs_ops import Env, cat
+from support.fake_engine import make_photo
+from support.ops_env import Env, cat
 
 from metafs import watch
 from metafs.inodes import Kind
@@ -111,20 +111,20 @@ def test_operations_drop_only_what_changed(tmp_path: Path) -> None:
     sent: list[list[int]] = []
 
     async def t(ops) -> None:  # type: ignore[no-untyped-def]
-        ops._stale = lambda nodes: sent.append(sorted(n.inode for n in nodes if n))
+        ops.kernel.stale = lambda nodes: sent.append(sorted(n.inode for n in nodes if n))
         assert await cat(ops, "photo.jpg.meta/Make") == b"Canon\n"
         photo_nodes = sorted(n.inode for n in ops.inodes.nodes_of_photo("photo.jpg"))
         root = ops.inodes.find(Kind.SRC, "").inode
         # The file the daemon last read (its own commit, or a touch-free event): nothing.
-        ops._source_changed({"photo.jpg"}, set())
+        ops.kernel.source_changed({"photo.jpg"}, set())
         assert sent == [[]]
         # Rewritten by someone else: the photo's nodes and its folder; read again on access.
         make_photo(env.photo, {"Make": "Olympus"})
-        ops._source_changed({"photo.jpg", ".photo.jpg.metafs-1234abcd.tmp"}, set())
+        ops.kernel.source_changed({"photo.jpg", ".photo.jpg.metafs-1234abcd.tmp"}, set())
         assert sent[-1] == sorted({*photo_nodes, root})
         assert await cat(ops, "photo.jpg.meta/Make") == b"Olympus\n"
         # Events were lost: everything the kernel holds.
-        ops._source_overflow()
+        ops.kernel.source_overflow()
         assert set(sent[-1]) >= set(photo_nodes)
 
     env.run(t)

@@ -11,6 +11,7 @@ import pytest
 
 import engine
 from engine.safewrite import safety
+from engine.safewrite.sysops import AtStage
 from engine.write.writer import CHANGED_RETRIES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -18,11 +19,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 def other_program(photo: Path, n: int) -> None:
     """A rewrite by someone else (not through the hooked pipeline)."""
-    hook, safety.fault_hook = safety.fault_hook, None
-    try:
-        engine.write_metadata(photo, {"Model": f"Outside {n}"}, backup=False)
-    finally:
-        safety.fault_hook = hook
+    engine.write_metadata(photo, {"Model": f"Outside {n}"}, backup=False)
 
 
 @pytest.mark.parametrize("step", ["backup", "written", "fsynced", "validated"])
@@ -35,8 +32,7 @@ def test_a_change_made_meanwhile_is_kept_and_the_write_lands_on_it(
         if name == step and seen.count(step) == 1:
             other_program(photo, 1)
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
-    result = engine.write_metadata(photo, {"Artist": "Ours"})
+    result = engine.write_metadata(photo, {"Artist": "Ours"}, ops=AtStage(hook))
     md = engine.read_metadata(photo)
     assert (md["Artist"], md["Model"]) == ("Ours", "Outside 1")
     assert seen.count("dir-fsynced") == 1 and seen.count(step) == 2  # planned twice
@@ -52,10 +48,9 @@ def test_a_file_that_keeps_changing_is_left_to_the_other_program(
         if name == "written":
             other_program(photo, next(count))
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
     with pytest.raises(engine.FileChangedError,
                        match="the file changed while it was being rewritten; retry"):
-        engine.write_metadata(photo, {"Artist": "Ours"})
+        engine.write_metadata(photo, {"Artist": "Ours"}, ops=AtStage(hook))
     md = engine.read_metadata(photo)
     assert md["Model"] == f"Outside {CHANGED_RETRIES - 1}" and md["Artist"] == "Jane Doe"
     assert [n for n in os.listdir(photo.parent) if safety.is_temp_name(n)] == []

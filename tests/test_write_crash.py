@@ -1,7 +1,8 @@
 """Issue 3, "Done when" 3: a write stopped anywhere leaves the old file or the new one, whole.
 
-- fault injection at each step of ``engine.safewrite.safety.safe_rewrite`` (``fault_hook``), through
-  the public ``engine.write_metadata``;
+- fault injection at each stage of ``engine.safewrite.safety.safe_rewrite`` (the write's system
+  calls told each stage: ``engine.safewrite.sysops.AtStage``), through the public
+  ``engine.write_metadata``; tests/test_fault_injection.py fails every system call in turn;
 - SIGKILL of a process that writes in a loop to a ~2 MB JPEG, at random moments;
 - a write on a nearly full filesystem (a small tmpfs; skipped where mounting is not allowed).
 """
@@ -23,6 +24,7 @@ import engine
 from engine.containers import jpeg as J
 from engine.errors import WriteError
 from engine.safewrite import safety
+from engine.safewrite.sysops import AtStage
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -54,8 +56,7 @@ def photo(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("step", BEFORE_RENAME)
 @pytest.mark.parametrize("fault", ["oserror", "exception"])
-def test_fault_before_rename_leaves_the_original(photo: Path, step: str, fault: str,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fault_before_rename_leaves_the_original(photo: Path, step: str, fault: str) -> None:
     original = photo.read_bytes()
 
     class Boom(Exception):
@@ -65,10 +66,10 @@ def test_fault_before_rename_leaves_the_original(photo: Path, step: str, fault: 
         if name == step:
             raise OSError(5, "simulated I/O error") if fault == "oserror" else Boom(name)
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
     expected = WriteError if fault == "oserror" else Boom
     with pytest.raises(expected) as info:
-        engine.write_metadata(photo, {"Artist": "Crash Test", "xmp/dc:title": "T"})
+        engine.write_metadata(photo, {"Artist": "Crash Test", "xmp/dc:title": "T"},
+                              ops=AtStage(hook))
     if fault == "oserror":
         msg = str(info.value)
         assert msg.startswith(f"{photo}: ") and "the original file is untouched" in msg, msg
@@ -77,23 +78,20 @@ def test_fault_before_rename_leaves_the_original(photo: Path, step: str, fault: 
     assert photo.stat().st_mode & 0o777 == 0o640
     assert temps(photo.parent) == []
     assert not (photo.parent / ".originals" / "photo.jpg").exists()  # no stray backup
-    monkeypatch.setattr(safety, "fault_hook", None)
     engine.write_metadata(photo, {"Artist": "After"})  # and the next write works
     assert engine.read_metadata(photo).tags["Artist"].value == "After"
 
 
 @pytest.mark.parametrize("step", AFTER_RENAME)
-def test_fault_after_rename_keeps_the_complete_new_file(photo: Path, step: str,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fault_after_rename_keeps_the_complete_new_file(photo: Path, step: str) -> None:
     original = photo.read_bytes()
 
     def hook(name: str) -> None:
         if name == step:
             raise OSError(5, "simulated I/O error")
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
     with pytest.raises(WriteError, match="the new file is in place but may not survive"):
-        engine.write_metadata(photo, {"Artist": "Crash Test"})
+        engine.write_metadata(photo, {"Artist": "Crash Test"}, ops=AtStage(hook))
     md = engine.read_metadata(photo)
     assert md.tags["Artist"].value == "Crash Test" and md.warnings == []
     assert tail(photo.read_bytes()) == tail(original)
@@ -101,14 +99,13 @@ def test_fault_after_rename_keeps_the_complete_new_file(photo: Path, step: str,
     assert temps(photo.parent) == []
 
 
-def test_every_step_is_reached_in_order(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_step_is_reached_in_order(photo: Path) -> None:
     seen: list[str] = []
-    monkeypatch.setattr(safety, "fault_hook", seen.append)
-    engine.write_metadata(photo, {"Artist": "Steps"})
+    engine.write_metadata(photo, {"Artist": "Steps"}, ops=AtStage(seen.append))
     assert seen == BEFORE_RENAME + AFTER_RENAME
 
 
-def test_validation_failure_changes_nothing(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validation_failure_changes_nothing(photo: Path) -> None:
     """A temp file damaged between writing and validating is caught by the re-parse."""
     original = photo.read_bytes()
 
@@ -118,9 +115,8 @@ def test_validation_failure_changes_nothing(photo: Path, monkeypatch: pytest.Mon
                       if safety.is_temp_name(n)]
             tmp.write_bytes(tmp.read_bytes()[:-100])  # lose the end of the scan data
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
     with pytest.raises(engine.ValidationError, match="nothing was written"):
-        engine.write_metadata(photo, {"Artist": "Crash Test"})
+        engine.write_metadata(photo, {"Artist": "Crash Test"}, ops=AtStage(hook))
     assert photo.read_bytes() == original
     assert temps(photo.parent) == []
     assert not (photo.parent / ".originals" / "photo.jpg").exists()

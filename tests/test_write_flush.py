@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.safewrite import safety
+from engine.safewrite import newfile, safety
+from engine.safewrite.sysops import AtStage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -63,12 +64,12 @@ def test_without_threads_the_flush_is_done_in_place(photo: Path, monkeypatch) ->
     def no_thread(*args, **kwargs):
         raise RuntimeError("can't start new thread")
 
-    monkeypatch.setattr(safety._thread, "start_new_thread", no_thread)
+    monkeypatch.setattr(newfile._thread, "start_new_thread", no_thread)
     engine.write_metadata(photo, {"Make": "No Thread"})
     assert engine.read_metadata(photo)["Make"] == "No Thread"
 
 
-def test_a_file_changed_after_the_check_is_not_renamed(photo: Path, monkeypatch) -> None:
+def test_a_file_changed_after_the_check_is_not_renamed(photo: Path) -> None:
     original = photo.read_bytes()
 
     def hook(step: str) -> None:
@@ -77,7 +78,6 @@ def test_a_file_changed_after_the_check_is_not_renamed(photo: Path, monkeypatch)
             with open(photo.parent / tmp, "ab") as f:
                 f.write(b"garbage")
 
-    monkeypatch.setattr(safety, "fault_hook", hook)
     with pytest.raises(engine.ValidationError, match="changed while it was being checked"):
-        engine.write_metadata(photo, {"Make": "Changed"})
+        engine.write_metadata(photo, {"Make": "Changed"}, ops=AtStage(hook))
     assert photo.read_bytes() == original and temps(photo.parent) == []

@@ -17,52 +17,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support.files import copy_fixture
+from support.refuse import assert_refused
 
 import engine
 from engine.containers import heif as H
-from engine.containers.heif_write import NEW_EXIF_PREFIX, plan_heif
+from engine.containers.heif_write import plan_heif
 from engine.errors import EngineError, UnsupportedFormatError, WriteError
-from engine.exif.block import patch_block
 from engine.write.planners import planner_for
-from engine.xmp.edit import edit_packet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_compat import exiftool_all as et1
-from write_compat import heif_items, pixel_digest, validate, write_and_judge  # noqa: E402
-from write_compat import warnings_of as warnings
+from support.builders import box
+from support.heif_builder import SYNTH, build_heif, check_same_items
+from support.write_compat import changed, pixel_digest, validate, write_and_judge  # noqa: E402
+from support.write_compat import exiftool_all as et1
+from support.write_compat import warnings_of as warnings
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 METAFS = REPO / ".venv" / "bin" / "metafs"
-IGNORED = ("SourceFile", "System", "File", "ExifTool", "Composite")
 # The new mdat box at the end: ExifTool's JSON keeps the last mdat's size.
 LAYOUT = {"QuickTime:MediaDataSize", "QuickTime:MediaData", "QuickTime:MediaDataOffset"}
 
 pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")
-
-
-
-def changed(before: dict, after: dict) -> set[str]:
-    a, b = ({k: v for k, v in d.items() if k.partition(":")[0] not in IGNORED}
-            for d in (before, after))
-    return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
-
-
-
-
-def sample(tmp_path: Path, name: str) -> Path:
-    dst = tmp_path / name
-    shutil.copyfile(FIXTURES / name, dst)
-    return dst
-
-
-def check_same_items(path: Path, original: bytes) -> None:
-    new = path.read_bytes()
-    assert heif_items(new) == heif_items(original)
-    assert all(blob is not None for _t, blob in heif_items(new).values())
-    parsed = H.parse_boxes(new)
-    assert not parsed.warnings and parsed.tail_offset == len(new)
 
 
 SAMPLES = ["exif_xmp.heic", "exif_xmp.avif"]
@@ -75,7 +53,7 @@ EXPECT = {"IFD0:Artist": "metafs test", "XMP-dc:Title": "Hello metafs",
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_set_tags_reads_back_in_exiftool(tmp_path: Path, name: str) -> None:
-    path = sample(tmp_path, name)
+    path = copy_fixture(tmp_path, name)
     original = path.read_bytes()
     before = et1(path)
     result = engine.write_metadata(path, SETS)
@@ -94,7 +72,7 @@ def test_set_tags_reads_back_in_exiftool(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize("name", SAMPLES)
 def test_delete_tags(tmp_path: Path, name: str) -> None:
-    path = sample(tmp_path, name)
+    path = copy_fixture(tmp_path, name)
     original = path.read_bytes()
     before = et1(path)
     assert "IFD0:Artist" in before and "XMP-dc:Title" in before
@@ -109,7 +87,7 @@ def test_delete_tags(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", SAMPLES)
 def test_repeated_writes_rebuild_the_trailing_mdat(tmp_path: Path, name: str) -> None:
     """The mdat this writer appends holds only metadata items: later writes replace it."""
-    path = sample(tmp_path, name)
+    path = copy_fixture(tmp_path, name)
     original = path.read_bytes()
     engine.write_metadata(path, {"Artist": "one", "xmp/dc:title": "one"})
     size = path.stat().st_size
@@ -124,7 +102,7 @@ def test_repeated_writes_rebuild_the_trailing_mdat(tmp_path: Path, name: str) ->
 
 
 def test_exif_item_keeps_its_offset_prefix(tmp_path: Path) -> None:
-    path = sample(tmp_path, "exif_xmp.heic")
+    path = copy_fixture(tmp_path, "exif_xmp.heic")
     old = _item(path.read_bytes(), "exif")
     engine.write_metadata(path, {"Artist": "x"})
     new = _item(path.read_bytes(), "exif")
@@ -144,75 +122,6 @@ def _item(data: bytes, kind: str) -> bytes:
 
 # -- synthetic files: idat items, offset field sizes, new items --------------------------------
 
-def box(t: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", 8 + len(body)) + t + body
-
-
-def full(t: bytes, version: int, body: bytes, flags: int = 0) -> bytes:
-    return box(t, struct.pack(">I", version << 24 | flags) + body)
-
-
-def infe(iid: int, itype: bytes) -> bytes:
-    mime = H.XMP_MIME + b"\0" if itype == b"mime" else b""
-    return full(b"infe", 2, struct.pack(">HH4s", iid, 0, itype) + b"\0" + mime)
-
-
-IMAGE = bytes(range(256)) * 8  # stands for HEVC data: never decoded, only compared
-
-
-def build_heif(brand: bytes = b"heic", *, exif: int = 1, xmp: bool = True,
-               xmp_in_idat: bool = False, sizes: tuple[int, int, int] = (4, 4, 0),
-               image_to_end: bool = False) -> bytes:
-    """ftyp, meta (hdlr pitm iinf iref iloc [idat]), mdat (Exif items, XMP, image last).
-    ``sizes``: iloc offset/length/base_offset field sizes (offset size 0: offsets in base);
-    ``image_to_end``: the image item's extent has length 0 (to the end of the file)."""
-    tiff = patch_block(None, [("IFD0", "Make", "Synth")], "synth")
-    exif_payload = NEW_EXIF_PREFIX + tiff
-    packet = edit_packet(None, {"dc:title": "Synth"})
-    osz, lsz, bsz = sizes
-    blobs: list[tuple[int, bytes, bytes]] = [(1, b"hvc1", IMAGE)]
-    blobs += [(10 + k, b"Exif", exif_payload) for k in range(exif)]
-    if xmp:
-        blobs.append((20, b"mime", packet))
-    in_mdat = [b for b in blobs if not (xmp_in_idat and b[1] == b"mime")]
-    in_mdat = in_mdat[1:] + in_mdat[:1]  # image last
-
-    def meta_box(mdat_data: int) -> bytes:
-        items, pos = [], mdat_data
-        for iid, _t, blob in in_mdat:
-            n = 0 if (image_to_end and iid == 1) else len(blob)
-            if osz == 0:
-                items.append(H.ItemLocation(iid, 0, 0, pos, [(0, 0, n)]))
-            else:
-                items.append(H.ItemLocation(iid, 0, 0, 0, [(0, pos, n)]))
-            pos += len(blob)
-        if xmp_in_idat:
-            items.append(H.ItemLocation(20, 1, 0, 0, [(0, 0, len(packet))]))
-        iloc = H.Iloc(1, 0, osz, lsz, bsz, 0, items)
-        refs = b"".join(box(b"cdsc", struct.pack(">HHH", iid, 1, 1))
-                        for iid, t, _b in blobs if t != b"hvc1")
-        body = (full(b"hdlr", 0, b"\0\0\0\0pict" + bytes(13))
-                + full(b"pitm", 0, struct.pack(">H", 1))
-                + full(b"iinf", 0, struct.pack(">H", len(blobs))
-                       + b"".join(infe(i, t) for i, t, _b in blobs))
-                + full(b"iref", 0, refs) + box(b"iloc", H.render_iloc(iloc)))
-        if xmp_in_idat:
-            body += box(b"idat", packet)
-        return full(b"meta", 0, body)
-
-    ftyp = box(b"ftyp", brand + b"\0\0\0\0mif1" + brand)
-    size = len(meta_box(0))
-    mdat = box(b"mdat", b"".join(b for _i, _t, b in in_mdat))
-    return ftyp + meta_box(len(ftyp) + size + 8) + mdat
-
-
-SYNTH = {
-    "plain": {},
-    "xmp-in-idat": {"xmp_in_idat": True},
-    "offsets-in-base": {"sizes": (0, 4, 4)},
-    "image-to-end": {"image_to_end": True},
-    "small-fields": {"sizes": (4, 4, 4), "image_to_end": True},
-}
 
 
 @pytest.mark.parametrize("case", SYNTH)
@@ -273,33 +182,25 @@ def test_new_items_are_added(tmp_path: Path, brand: bytes) -> None:
 
 # -- refusals: one clear line, the file byte-identical ----------------------------------------
 
-def _refused(path: Path, changes: dict, match: str, error=WriteError) -> None:
-    original = path.read_bytes()
-    with pytest.raises(error, match=match) as info:
-        engine.write_metadata(path, changes)
-    assert "\n" not in str(info.value)
-    assert path.read_bytes() == original
-    assert not (path.parent / ".originals" / path.name).exists()
-
-
 def test_refuses_files_with_moov(tmp_path: Path) -> None:
-    path = sample(tmp_path, "exif_xmp.heic")
+    path = copy_fixture(tmp_path, "exif_xmp.heic")
     path.write_bytes(path.read_bytes() + box(b"moov", box(b"mvhd", bytes(100))))
-    _refused(path, {"Artist": "x"}, "top-level 'moov' box")
+    assert_refused(path, {"Artist": "x"}, "top-level 'moov' box", error=WriteError)
 
 
 def test_refuses_iptc(tmp_path: Path) -> None:
-    _refused(sample(tmp_path, "exif_xmp.avif"), {"iptc/Keywords": "x"}, "no place for IPTC")
+    assert_refused(copy_fixture(tmp_path, "exif_xmp.avif"), {"iptc/Keywords": "x"},
+                   "no place for IPTC", error=WriteError)
 
 
 def test_refuses_two_exif_items(tmp_path: Path) -> None:
     path = tmp_path / "two.heic"
     path.write_bytes(build_heif(exif=2))
-    _refused(path, {"Artist": "x"}, "2 Exif items")
+    assert_refused(path, {"Artist": "x"}, "2 Exif items", error=WriteError)
 
 
 def test_refuses_damaged_file(tmp_path: Path) -> None:
-    path = sample(tmp_path, "exif_xmp.heic")
+    path = copy_fixture(tmp_path, "exif_xmp.heic")
     data = path.read_bytes()
     path.write_bytes(data[:-100])  # the mdat box runs past the end
     with pytest.raises(EngineError) as info:
@@ -309,7 +210,7 @@ def test_refuses_damaged_file(tmp_path: Path) -> None:
 
 
 def test_routing_and_cr3_refusal(tmp_path: Path) -> None:
-    heic = sample(tmp_path, "exif_xmp.heic")
+    heic = copy_fixture(tmp_path, "exif_xmp.heic")
     assert engine.read_metadata(heic).format == "HEIF"
     assert planner_for("HEIF", str(heic)).__wrapped__ is plan_heif  # after the damage check
     cr3 = tmp_path / "x.cr3"
@@ -318,7 +219,7 @@ def test_routing_and_cr3_refusal(tmp_path: Path) -> None:
         planner_for("HEIF", str(cr3))
     with pytest.raises(UnsupportedFormatError):
         plan_heif(cr3.read_bytes(), None, str(cr3))
-    _refused(cr3, {"Artist": "x"}, "CR3", UnsupportedFormatError)
+    assert_refused(cr3, {"Artist": "x"}, "CR3", error=UnsupportedFormatError)
 
 
 # -- the corpus ------------------------------------------------------------------------------

@@ -14,19 +14,20 @@ import zlib
 from pathlib import Path
 
 import pytest
+from support.files import copy_fixture
+from support.refuse import assert_refused
 
 import engine
 from engine.containers import png as P
 from engine.containers import webp as W
 from engine.containers.png_write import plan_png
 from engine.containers.webp_write import plan_webp
-from engine.errors import EngineError
 from engine.write.changes import Edits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_compat import exiftool_all as et1
-from write_compat import meta, pixel_digest, validate, write_and_judge  # noqa: E402
-from write_compat import warnings_of as warnings
+from support.write_compat import changed, pixel_digest, validate, write_and_judge  # noqa: E402
+from support.write_compat import exiftool_all as et1
+from support.write_compat import warnings_of as warnings
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -38,11 +39,6 @@ pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exifto
 
 
 
-
-
-def changed(before: dict, after: dict) -> set[str]:
-    a, b = meta(before), meta(after)
-    return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
 
 
 def make_plain(tmp_path: Path, name: str) -> Path:
@@ -63,9 +59,7 @@ def make_plain(tmp_path: Path, name: str) -> Path:
 def sample(tmp_path: Path, name: str) -> Path:
     if name.startswith("plain"):
         return make_plain(tmp_path, name)
-    dst = tmp_path / name
-    shutil.copyfile(FIXTURES / name, dst)
-    return dst
+    return copy_fixture(tmp_path, name)
 
 
 SAMPLES = ["exif_xmp.png", "exif_xmp.webp", "plain.png", "plain.webp", "plain-alpha.webp"]
@@ -313,18 +307,9 @@ def test_png_compressed_xmp_stays_compressed(tmp_path: Path) -> None:
 
 # -- refusals ------------------------------------------------------------------------------------
 
-def _refused(path: Path, changes: dict, needle: str) -> None:
-    original = path.read_bytes()
-    with pytest.raises(EngineError) as ei:
-        engine.write_metadata(path, changes)
-    msg = str(ei.value)
-    assert needle in msg and "\n" not in msg and str(path.name) in msg
-    assert path.read_bytes() == original
-
-
 def test_iptc_is_refused_where_there_is_none(tmp_path: Path) -> None:
-    _refused(sample(tmp_path, "exif_xmp.png"), {"iptc/Keywords": "a"}, "IPTC")
-    _refused(sample(tmp_path, "exif_xmp.webp"), {"iptc/Keywords": "a"}, "IPTC")
+    assert_refused(sample(tmp_path, "exif_xmp.png"), {"iptc/Keywords": "a"}, "IPTC")
+    assert_refused(sample(tmp_path, "exif_xmp.webp"), {"iptc/Keywords": "a"}, "IPTC")
 
 
 def test_png_iptc_profile_is_edited(tmp_path: Path) -> None:
@@ -352,14 +337,14 @@ def test_damaged_png_is_refused(tmp_path: Path) -> None:
     data[-5] ^= 0xFF  # the IEND CRC
     path = tmp_path / "badcrc.png"
     path.write_bytes(bytes(data))
-    _refused(path, {"Artist": "x"}, "damaged")
+    assert_refused(path, {"Artist": "x"}, "damaged")
 
 
 def test_truncated_webp_is_refused(tmp_path: Path) -> None:
     data = (FIXTURES / "exif_xmp.webp").read_bytes()
     path = tmp_path / "short.webp"
     path.write_bytes(data[:-100])
-    _refused(path, {"Artist": "x"}, "WebP")
+    assert_refused(path, {"Artist": "x"}, "WebP")
 
 
 def test_two_exif_chunks_are_refused(tmp_path: Path) -> None:
@@ -367,14 +352,14 @@ def test_two_exif_chunks_are_refused(tmp_path: Path) -> None:
     exif = next(c for c in P.parse_png(data).chunks if c.type == b"eXIf")
     path = tmp_path / "twice.png"
     path.write_bytes(_replace_chunk(data, b"", None, add=P.make_chunk(b"eXIf", exif.body())))
-    _refused(path, {"Artist": "x"}, "2 chunks")
+    assert_refused(path, {"Artist": "x"}, "2 chunks")
 
 
 def test_unreadable_exif_chunk_refuses_exif_but_not_xmp(tmp_path: Path) -> None:
     data = (FIXTURES / "exif_xmp.png").read_bytes()
     path = tmp_path / "junk.png"
     path.write_bytes(_replace_chunk(data, b"eXIf", P.make_chunk(b"eXIf", b"not a TIFF block")))
-    _refused(path, {"Artist": "x"}, "holds no TIFF block")
+    assert_refused(path, {"Artist": "x"}, "holds no TIFF block")
     engine.write_metadata(path, {"xmp/dc:title": "still writable"})
     assert et1(path)["XMP-dc:Title"] == "still writable"
 

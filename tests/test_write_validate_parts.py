@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.containers.jpeg import JpegFormat
 from engine.containers.jpeg_write import plan_jpeg
 from engine.model import Blocks
-from engine.write import planners
-from engine.write.writer import _changed_parts
+from engine.write.validate import changed_parts as _changed_parts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXIF_HEADER = b"Exif\0\0"
@@ -36,7 +36,7 @@ def tamper(monkeypatch: pytest.MonkeyPatch, after: bytes, old: bytes, new: bytes
         plan[0] = head[:cut] + new + head[cut + len(old):]
         return plan
 
-    monkeypatch.setitem(planners.PLANNERS, "JPEG", planner)
+    monkeypatch.setattr(JpegFormat, "writer", planner)
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, module: str, name: str) -> list[int]:

@@ -4,12 +4,12 @@ no other tag changed: maker notes included).  Seeded, so every run checks the sa
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 from pathlib import Path
 
 import pytest
+from support.oracles import exiftool_files
 
 import engine
 from engine import EngineError
@@ -25,12 +25,6 @@ ALLOWED = {"IFD0:Artist", "XMP-dc:Title", "XMP-dc:Creator", "IPTC:By-line", "IPT
            "QuickTime:MediaDataOffset", "RIFF:WebP_Flags"}
 IGNORED_GROUPS = {"System", "File", "ExifTool", "Composite", "SourceFile"}
 CASES = 240
-
-
-def _exiftool(files: list[Path]) -> dict[str, dict]:
-    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", *map(str, files)],
-                         capture_output=True, text=True, check=False).stdout
-    return {d["SourceFile"]: d for d in json.loads(out)} if out.strip() else {}
 
 
 def _differences(a: dict, b: dict) -> list[str]:
@@ -71,8 +65,8 @@ def test_accepted_writes_to_damaged_files_change_only_what_was_asked(tmp_path: P
         if not result.unchanged:
             written.append((d / ".originals" / name, path))
     assert len(written) > CASES // 3  # most damage is in image data: those writes go ahead
-    before = _exiftool([a for a, _ in written])
-    after = _exiftool([b for _, b in written])
+    before = exiftool_files([a for a, _ in written], "-G1", "-a", "-u")
+    after = exiftool_files([b for _, b in written], "-G1", "-a", "-u")
     bad = []
     for a, b in written:
         ea, eb = before.get(str(a), {}), after.get(str(b), {})

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from support.oracles import as_exiftool_json
 
 from engine.errors import CorruptFileError
-from engine.model import Metadata
 from engine.xmp.decode import decode_xmp, parse_packet
 
 NS = (
@@ -93,12 +93,7 @@ EXIFTOOL = {
 
 def _json(packet: bytes, extended: bytes | None = None) -> tuple[dict, list[str]]:
     tags, warnings = decode_xmp(packet, extended, path="t.xmp")
-    md = Metadata("t.xmp", "XMP")
-    for t in tags:
-        md.add(t)
-    out = md.to_json(exiftool_keys=True)
-    del out["SourceFile"]
-    return out, warnings
+    return as_exiftool_json(tags, "t.xmp", "XMP"), warnings
 
 
 def test_sample_matches_exiftool() -> None:

@@ -8,12 +8,11 @@ and in metafs.  And the writer notices a value that would read back as something
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from support.oracles import exiftool
 
 import engine
 import engine.xmp.paths as xmp_paths
@@ -27,12 +26,6 @@ APEX = {"xmp/exif:MaxApertureValue": "2.8", "xmp/exif:ApertureValue": "5.6",
 # what ExifTool 12.57 stores for them (exiftool -XMP-exif:...=, then -b -xmp)
 STORED = {"exif:MaxApertureValue": "24361/8200", "exif:ApertureValue": "40761/8200",
           "exif:ShutterSpeedValue": "23917/4049"}
-
-
-def _exiftool(path: Path, *args: str) -> dict:
-    out = subprocess.run(["exiftool", "-j", "-G1", *args, str(path)], capture_output=True,
-                         text=True, check=True).stdout
-    return json.loads(out)[0]
 
 
 @pytest.mark.parametrize("tag, stored", STORED.items())
@@ -50,11 +43,11 @@ def test_written_values_read_back_everywhere(tmp_path: Path, name: str) -> None:
     engine.write_metadata(photo, APEX, backup=False)
     md = engine.read_metadata(photo)
     assert {p: md.tags[p].value for p in APEX} == APEX
-    shown = _exiftool(photo, "-XMP-exif:all")
+    shown = exiftool(photo, "-G1", "-XMP-exif:all")
     assert {k: str(v) for k, v in shown.items() if k.startswith("XMP-exif:")} == {
         "XMP-exif:MaxApertureValue": "2.8", "XMP-exif:ApertureValue": "5.6",
         "XMP-exif:ShutterSpeedValue": "1/60"}
-    raw = _exiftool(photo, "-n", "-XMP-exif:all")
+    raw = exiftool(photo, "-G1", "-n", "-XMP-exif:all")
     assert raw["XMP-exif:MaxApertureValue"] == pytest.approx(2.8)
     assert raw["XMP-exif:ApertureValue"] == pytest.approx(5.6)
     assert raw["XMP-exif:ShutterSpeedValue"] == pytest.approx(1 / 60)

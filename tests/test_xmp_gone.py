@@ -7,11 +7,11 @@ would, with a byte search of the whole written file, in every format that holds 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from support.mount import Mount, needs_mount
 
 import engine
 from engine.xmp.edit import edit_packet
@@ -66,23 +66,15 @@ def test_copies_in_comments_and_duplicate_descriptions_go() -> None:
     assert b"New" in new
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None
-                    or shutil.which("exiftool") is None,
-                    reason="needs /dev/fuse, fusermount3 and exiftool")
-def test_rm_through_the_mount(tmp_path: Path) -> None:
-    from test_mount import Mount
-
-    m = Mount(tmp_path)
-    try:
-        assert b"An XMP description" in (m.src / "photo.jpg").read_bytes()
-        m.sh("rm photo.jpg.meta/xmp/dc:description; echo Other > photo.jpg.meta/xmp/dc:title")
-        m.commit()
-        data = (m.src / "photo.jpg").read_bytes()
-        assert data.count(b"An XMP description") == 0
-        assert data.count(b"Sunset over the bay") == 0
-        assert m.exif()["XMP-dc:Title"] == "Other"
-    finally:
-        m.close()
+@needs_mount
+def test_rm_through_the_mount(mount: Mount) -> None:
+    assert b"An XMP description" in (mount.src / "photo.jpg").read_bytes()
+    mount.sh("rm photo.jpg.meta/xmp/dc:description; echo Other > photo.jpg.meta/xmp/dc:title")
+    mount.commit()
+    data = (mount.src / "photo.jpg").read_bytes()
+    assert data.count(b"An XMP description") == 0
+    assert data.count(b"Sunset over the bay") == 0
+    assert mount.exif()["XMP-dc:Title"] == "Other"
 
 
 @pytest.mark.parametrize("new", ["short", "NewLongText " * 9000])

@@ -8,11 +8,11 @@ the application's own) stay open.
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from support.mount import Mount, needs_mount
 
 import engine
 from engine.errors import UnknownTagError
@@ -66,26 +66,18 @@ def test_reader_shows_such_properties_read_only() -> None:
         "xmp/dc:Creatr": False, "xmp/dc:format": True, "xmp/pdfx:Own": True}
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None
-                    or shutil.which("exiftool") is None,
-                    reason="needs /dev/fuse, fusermount3 and exiftool")
-def test_through_the_mount(tmp_path: Path) -> None:
-    from test_mount import Mount
-
-    m = Mount(tmp_path)
-    try:
-        before = (m.src / "photo.jpg").read_bytes()
-        res = m.sh("echo Bob > photo.jpg.meta/xmp/dc:creatr", check=False)
-        assert res.returncode != 0 and "Invalid argument" in res.stderr
-        with pytest.raises(OSError) as e:
-            with open(m.meta / "xmp" / "dc:creatr", "w") as f:
-                f.write("Bob\n")
-        assert e.value.errno == errno.EINVAL
-        assert not (m.meta / "xmp" / "dc:creatr").exists()
-        m.sh("echo Bob > photo.jpg.meta/xmp/dc:format")  # a real property still works
-        m.commit()
-        assert m.exif()["XMP-dc:Format"] == "Bob"
-        assert "XMP-dc:Creatr" not in m.exif()
-        assert (m.src / "photo.jpg").read_bytes() != before
-    finally:
-        m.close()
+@needs_mount
+def test_through_the_mount(mount: Mount) -> None:
+    before = (mount.src / "photo.jpg").read_bytes()
+    res = mount.sh("echo Bob > photo.jpg.meta/xmp/dc:creatr", check=False)
+    assert res.returncode != 0 and "Invalid argument" in res.stderr
+    with pytest.raises(OSError) as e:
+        with open(mount.meta / "xmp" / "dc:creatr", "w") as f:
+            f.write("Bob\n")
+    assert e.value.errno == errno.EINVAL
+    assert not (mount.meta / "xmp" / "dc:creatr").exists()
+    mount.sh("echo Bob > photo.jpg.meta/xmp/dc:format")  # a real property still works
+    mount.commit()
+    assert mount.exif()["XMP-dc:Format"] == "Bob"
+    assert "XMP-dc:Creatr" not in mount.exif()
+    assert (mount.src / "photo.jpg").read_bytes() != before

@@ -26,7 +26,7 @@ from engine.xmp import edit as xmp_edit
 from metafs.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from write_compat import diff, exiftool_all, image_tail  # noqa: E402
+from support.write_compat import diff, exiftool_all, image_tail  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool not installed")

@@ -1,174 +1,42 @@
-"""HEIF/HEIC/AVIF (and Canon CR3): ISO base media box parse/render and block extraction.
+"""HEIF/HEIC/AVIF: metadata items of the ``meta`` box, and the HEIF container class.
 
-Boxes: 32-bit size + type, size 1 = 64-bit size follows, size 0 = to the end of the enclosing
-space; ``uuid`` boxes carry a 16-byte extended type.  The header form is kept so that
-``render_boxes(parse_boxes(d)) == d`` exactly.  In HEIF the metadata are *items* of the ``meta``
-box: ``iinf``/``infe`` names their type (``Exif``, or ``mime`` with content type
-``application/rdf+xml`` for XMP) and ``iloc`` says where their bytes are (file offsets, or
-offsets into the ``idat`` box).  The Exif item starts with a 4-byte big-endian offset to the
-TIFF header (ISO/IEC 23008-12 Annex A).  CR3 keeps its TIFF blocks in ``moov/uuid(Canon)``
-boxes ``CMT1``.. and its XMP in a top-level ``uuid`` box.
+The boxes themselves are parsed by engine.containers.isobmff.  In HEIF the metadata are
+*items* of the ``meta`` box: ``iinf``/``infe`` names their type (``Exif``, or ``mime`` with
+content type ``application/rdf+xml`` for XMP) and ``iloc`` says where their bytes are (file
+offsets, or offsets into the ``idat`` box).  The Exif item starts with a 4-byte big-endian
+offset to the TIFF header (ISO/IEC 23008-12 Annex A).  Canon CR3 shares the box structure and
+the brand sniffing (engine.containers.cr3): it is read here and never written.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from engine.containers.base import FileFormat
+from engine.containers.base import FileFormat, Layout, Slot
+from engine.containers.cr3 import cr3_blocks
+from engine.containers.isobmff import (  # noqa: F401  (the box API, as heif.* for callers)
+    CANON_UUID,
+    CONTAINERS,
+    LAZY_TYPES,
+    MAX_BOXES,
+    MAX_DEPTH,
+    XMP_UUID,
+    Box,
+    BoxList,
+    parse_boxes,
+    parse_range,
+    render_boxes,
+)
 from engine.errors import CorruptFileError
+from engine.exif.types import TIFF_MAGICS
 from engine.model import Blocks
 
-MAX_DEPTH = 16
-MAX_BOXES = 100_000  # per parse; a box needs 8 bytes, so also capped by the data length
-# containers whose payload is a plain sequence of boxes (after a full-box header for meta)
-CONTAINERS = {
-    b"moov": 0, b"trak": 0, b"mdia": 0, b"minf": 0, b"dinf": 0, b"stbl": 0, b"udta": 0,
-    b"edts": 0, b"iprp": 0, b"ipco": 0, b"meta": 4,
-}  # fmt: skip
-# leaf boxes whose bodies extract need not copy (image data, previews; uuid except XMP's)
-LAZY_TYPES = frozenset({b"mdat", b"free", b"skip", b"wide", b"PRVW", b"THMB", b"uuid"})
-CANON_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
-XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 _BRANDS = {
     b"heic": "HEIC", b"heix": "HEIF", b"heim": "HEIC", b"heis": "HEIC", b"hevc": "HEICS",
     b"hevx": "HEICS", b"mif1": "HEIF", b"mif2": "HEIF", b"msf1": "HEIFS", b"avif": "AVIF",
     b"avis": "AVIF", b"crx ": "CR3",
 }  # fmt: skip
-
-
-@dataclass(slots=True)
-class Box:
-    type: bytes
-    offset: int  # file offset of the box header (-1: not from a file)
-    payload: bytes | None = b""  # bytes after the header, when ``children`` is None;
-    # None for a lazy box (``parse_boxes(lazy=...)``): its body is source[data_offset:+body_len]
-    children: list[Box] | None = None  # parsed content of container boxes
-    prefix: bytes = b""  # container bytes before the children (full-box version/flags)
-    uuid: bytes | None = None  # extended type of a ``uuid`` box
-    form: int = 0  # 0: 32-bit size, 1: 64-bit size, 2: size 0 (to the end)
-    body_len: int = 0  # length of the body in the source file
-
-    @property
-    def header_len(self) -> int:
-        return (16 if self.form == 1 else 8) + (16 if self.uuid is not None else 0)
-
-    @property
-    def data_offset(self) -> int:
-        return self.offset + self.header_len
-
-    def body(self, source: bytes | None = None) -> bytes:
-        if self.children is not None:
-            return self.prefix + b"".join(c.render(source) for c in self.children)
-        if self.payload is not None:
-            return self.payload
-        if source is None:
-            raise CorruptFileError(f"ISOBMFF: lazy box {self.type!r} rendered without its source")
-        start = self.data_offset
-        return bytes(source[start : start + self.body_len])
-
-    def render(self, source: bytes | None = None) -> bytes:
-        """The box bytes; ``source`` (the parsed file) is needed only for lazy boxes."""
-        body = self.body(source)
-        ext = self.uuid or b""
-        size = len(body) + len(ext)
-        if self.form == 2:
-            return struct.pack(">I", 0) + self.type + ext + body
-        if self.form == 1 or size + 8 > 0xFFFFFFFF:
-            return struct.pack(">I", 1) + self.type + struct.pack(">Q", size + 16) + ext + body
-        return struct.pack(">I", size + 8) + self.type + ext + body
-
-    def find(self, btype: bytes) -> Box | None:
-        for c in self.children or ():
-            if c.type == btype:
-                return c
-        return None
-
-
-@dataclass(slots=True)
-class BoxList:
-    boxes: list[Box]
-    tail_offset: int  # data[tail_offset:] could not be parsed into boxes; kept verbatim
-    warnings: list[str] = field(default_factory=list)
-
-
-def parse_boxes(data: bytes, path: str = "?", lazy: frozenset[bytes] = frozenset()) -> BoxList:
-    """Parse the top-level boxes of ``data`` (and the containers in them).  The bodies of
-    leaf boxes whose type is in ``lazy`` (e.g. ``mdat``) are not copied (see ``Box.body``)."""
-    warnings: list[str] = []
-    budget = [MAX_BOXES]
-    boxes, end = _parse_range(data, 0, len(data), 0, warnings, budget, lazy)
-    if end < len(data):
-        warnings.append(f"ISOBMFF: {len(data) - end} unparsed bytes at offset {end}")
-    return BoxList(boxes, end, [f"{path}: {w}" for w in warnings])
-
-
-def _parse_range(
-    data: bytes,
-    pos: int,
-    end: int,
-    depth: int,
-    warnings: list[str],
-    budget: list[int],
-    lazy: frozenset[bytes] = frozenset(),
-) -> tuple[list[Box], int]:
-    """Boxes in data[pos:end]; returns them and where parsing stopped."""
-    out: list[Box] = []
-    while pos + 8 <= end and budget[0] > 0:
-        budget[0] -= 1
-        size, btype = struct.unpack_from(">I4s", data, pos)
-        hlen, form = 8, 0
-        if size == 1:
-            if pos + 16 > end:
-                warnings.append(f"ISOBMFF: truncated box header at offset {pos}")
-                break
-            size, hlen, form = struct.unpack_from(">Q", data, pos + 8)[0], 16, 1
-        elif size == 0:
-            size, form = end - pos, 2
-        uuid = None
-        if btype == b"uuid":
-            if pos + hlen + 16 > end:
-                warnings.append(f"ISOBMFF: truncated uuid box at offset {pos}")
-                break
-            uuid = bytes(data[pos + hlen : pos + hlen + 16])
-            hlen += 16
-        if size < hlen or pos + size > end:
-            warnings.append(f"ISOBMFF: box {btype!r} at offset {pos} has a bad size {size}")
-            break
-        box = Box(btype, pos, uuid=uuid, form=form, body_len=size - hlen)
-        _fill(box, data, pos + hlen, pos + size, depth, warnings, budget, lazy)
-        out.append(box)
-        pos += size
-    return out, pos
-
-
-def _fill(
-    box: Box,
-    data: bytes,
-    start: int,
-    end: int,
-    depth: int,
-    w: list[str],
-    budget: list[int],
-    lazy: frozenset[bytes],
-) -> None:
-    skip = CONTAINERS.get(box.type)
-    if box.type == b"uuid" and box.uuid == CANON_UUID:
-        skip = 0
-    if skip is None or depth >= MAX_DEPTH or start + skip > end:
-        keep = box.type not in lazy or (box.type == b"uuid" and box.uuid == XMP_UUID)
-        box.payload = bytes(data[start:end]) if keep else None
-        return
-    kids, stop = _parse_range(data, start + skip, end, depth + 1, w, budget, lazy)
-    if stop != end:  # children do not cover the box: keep it opaque
-        box.payload = bytes(data[start:end])
-        return
-    box.prefix = bytes(data[start : start + skip])
-    box.children = kids
-
-
-def render_boxes(boxes: list[Box], tail: bytes = b"", source: bytes | None = None) -> bytes:
-    return b"".join(b.render(source) for b in boxes) + bytes(tail)
 
 
 # --- meta box contents --------------------------------------------------------------------
@@ -198,7 +66,7 @@ def parse_iinf(payload: bytes, warnings: list[str]) -> list[ItemInfo]:
     version = payload[0]
     pos = 6 if version == 0 else 8
     items: list[ItemInfo] = []
-    boxes, _ = _parse_range(payload, pos, len(payload), MAX_DEPTH, warnings, [len(payload)])
+    boxes, _ = parse_range(payload, pos, len(payload), MAX_DEPTH, warnings, [len(payload)])
     for b in boxes:
         p = b.payload or b""
         if b.type != b"infe" or len(p) < 4:
@@ -378,103 +246,185 @@ def exif_tiff_start(blob: bytes) -> int:
     """Where the TIFF header starts in an Exif item (``len(blob)`` or more if nowhere): after
     the 4-byte big-endian offset and the bytes it skips (Annex A of ISO/IEC 23008-12)."""
     skip = 4 + struct.unpack_from(">I", blob, 0)[0]
-    if blob[skip : skip + 4] not in (b"MM\0\x2a", b"II\x2a\0"):
+    if blob[skip : skip + 4] not in TIFF_MAGICS:
         # some writers get the offset wrong: look for the header just after it
         alt = blob.find(b"Exif\0\0", 4, 64)
         skip = alt + 6 if alt >= 0 else skip
     return skip
 
 
-def _heif_blocks(data: bytes, meta: Box, b: Blocks, warn: list[str]) -> None:
+def _item_slots(data, meta: Box, warn: list[str]) -> list[Slot]:
+    """A slot for every Exif and XMP item (``where``: item id); ``warn`` gets the reader's
+    warnings about the items it reads (the first readable one of each group)."""
     iinf, iloc_box, idat = meta.find(b"iinf"), meta.find(b"iloc"), meta.find(b"idat")
     if iinf is None or iloc_box is None:
-        return
+        return []
     infos = parse_iinf(iinf.body(data), warn)
     try:
         locs = {it.item_id: it for it in parse_iloc(iloc_box.body(data)).items}
     except CorruptFileError as e:
         warn.append(f"{e.reason} (offset {iloc_box.offset})")
-        return
+        return []
+    slots: list[Slot] = []
     for info in infos:
-        kind = metadata_kind(info)
-        is_exif, is_xmp = kind == "exif", kind == "xmp"
-        if not (is_exif and b.exif is None) and not (is_xmp and b.xmp is None):
-            continue
-        loc = locs.get(info.item_id)
-        got = item_data(data, loc, idat, warn) if loc else None
-        if got is None:
-            warn.append(f"HEIF: item {info.item_id} ({info.item_type!r}) has no readable data")
-            continue
-        blob, off = got
-        if is_xmp:
-            if info.content_encoding not in (b"",):
-                warn.append(f"HEIF: XMP item encoded as {info.content_encoding!r} not supported")
-                continue
-            b.xmp = blob
-            continue
-        if len(blob) < 4:
-            warn.append(f"HEIF: Exif item {info.item_id} is too short")
-            continue
-        skip = exif_tiff_start(blob)
-        if skip >= len(blob):
-            warn.append(f"HEIF: Exif item {info.item_id} has a bad TIFF header offset")
-            continue
-        b.exif, b.exif_offset = blob[skip:], off + skip
+        group = metadata_kind(info)
+        if group is not None:
+            read = not any(s.group == group and s.data is not None for s in slots)
+            slots.append(_item_slot(data, info, locs.get(info.item_id), idat,
+                                    warn if read else []))
+    return slots
 
 
-CR3_TIFF_BOXES = {b"CMT1": "IFD0", b"CMT2": "ExifIFD", b"CMT3": "MakerNotes", b"CMT4": "GPS"}
+def _item_slot(data, info: ItemInfo, loc: ItemLocation | None, idat: Box | None,
+               warn: list[str]) -> Slot:
+    """Where one Exif/XMP item's block is; ``problem``: why a writer cannot replace it."""
+    group, iid = metadata_kind(info), info.item_id
+    what = {"exif": "Exif", "xmp": "XMP"}[group]
+    problem = ""
+    if info.protection_index or info.content_encoding:
+        how = "protected" if info.protection_index else f"{info.content_encoding!r}-encoded"
+        problem = f"the {what} item {iid} is {how}"
+    elif loc is None or not loc.extents or loc.construction_method not in (0, 1):
+        problem = f"the {what} item {iid} has no location metafs can read"
+    got = item_data(data, loc, idat, warn) if loc else None
+    if got is None:
+        warn.append(f"HEIF: item {iid} ({info.item_type!r}) has no readable data")
+        return Slot(group, None, -1, b"", iid,
+                    problem or f"the {what} item {iid}'s data runs past the end")
+    blob, off = got
+    if group == "xmp":
+        if info.content_encoding not in (b"",):
+            warn.append(f"HEIF: XMP item encoded as {info.content_encoding!r} not supported")
+            return Slot(group, None, off, b"", iid, problem)
+        return Slot(group, blob, off, b"", iid, problem)
+    if len(blob) < 4:  # (an empty one is filled anew by a writer)
+        warn.append(f"HEIF: Exif item {iid} is too short")
+        return Slot(group, None, off, blob, iid, problem or ("the Exif item is too short to "
+                    "hold a TIFF header offset" if blob else ""))
+    skip = exif_tiff_start(blob)
+    if skip >= len(blob):
+        warn.append(f"HEIF: Exif item {iid} has a bad TIFF header offset")
+        return Slot(group, None, off, blob, iid,
+                    problem or "the Exif item holds no TIFF header where its offset says")
+    if not problem and blob[skip : skip + 4] not in TIFF_MAGICS:
+        problem = "the Exif item holds no TIFF header where its offset says"
+    return Slot(group, blob[skip:], off + skip, blob[:skip], iid, problem)
 
 
-def cr3_tiff_blocks(data: bytes, boxes: list[Box]) -> dict[str, tuple[bytes, int]]:
-    """CR3: the TIFF blocks in ``moov/uuid(Canon)``, by what their first IFD is (IFD0,
-    ExifIFD, MakerNotes, GPS): {name: (bytes starting with a TIFF header, file offset)}."""
-    out: dict[str, tuple[bytes, int]] = {}
-    for top in boxes:
-        for c in (top.children or ()) if top.type == b"moov" else ():
-            if c.type != b"uuid" or c.uuid != CANON_UUID:
-                continue
-            for cmt in c.children or ():
-                name = CR3_TIFF_BOXES.get(cmt.type)
-                if name and name not in out:
-                    out[name] = (cmt.body(data), cmt.data_offset)
+def refuse(path: str, why: str):
+    """The WriteError of a HEIF write refused because of ``why``."""
+    from engine.errors import WriteError
+
+    return WriteError(f"{why}; refusing to write", path=path)
+
+
+def add_infe(iinf: bytes, iid: int, which: str, path: str) -> bytes:
+    """``iinf`` payload with a new hidden item (infe version 2, as ExifTool adds it)."""
+    if len(iinf) < 6:
+        raise refuse(path, "the item info box is too short")
+    wide = iinf[0] != 0
+    count = struct.unpack_from(">I" if wide else ">H", iinf, 4)[0]
+    if not wide and count >= 0xFFFF:
+        raise refuse(path, "the item info box is full")
+    head = 8 if wide else 6
+    body = (b"Exif\0" if which == "exif" else b"mime\0" + XMP_MIME + b"\0")
+    infe = struct.pack(">I4sIHH", 16 + len(body), b"infe", (2 << 24) | 1, iid, 0) + body
+    new_count = struct.pack(">I" if wide else ">H", count + 1)
+    return iinf[:4] + new_count + iinf[head:] + infe
+
+
+def add_cdsc(iref: bytes, iid: int, primary: int, path: str) -> bytes:
+    """``iref`` payload with 'new item describes the primary item' (a new iref if empty)."""
+    if not iref:
+        iref = bytes(4) if primary <= 0xFFFF else b"\1\0\0\0"
+    if iref[0] == 0:
+        if primary > 0xFFFF:
+            raise refuse(path, "the primary item id does not fit the item reference box")
+        box = struct.pack(">I4sHHH", 14, b"cdsc", iid, 1, primary)
+    else:
+        box = struct.pack(">I4sIHI", 18, b"cdsc", iid, 1, primary)
+    # after the last whole reference box: bytes a short box left over stay last, where
+    # readers skip them, instead of hiding the new box
+    end = _references_end(iref)
+    return iref[:end] + box + iref[end:]
+
+
+def _references_end(iref: bytes) -> int:
+    """Where the run of well-formed reference boxes of an ``iref`` payload ends."""
+    pos = 4
+    while pos + 8 <= len(iref):
+        size = struct.unpack_from(">I", iref, pos)[0]
+        if size < 8 or pos + size > len(iref):
+            break
+        pos += size
+    return pos
+
+
+def image_items(data) -> dict[int, tuple[bytes, bytes | None]]:
+    """Every item that is not Exif/XMP metadata, by id: (item type, its data, or None when it
+    cannot be read); id 0 holds the item properties and primary item (``iprp``, ``pitm``).
+    A rewrite must leave this identical (tests; a check for the write validation)."""
+    parsed = parse_boxes(data, lazy=LAZY_TYPES)
+    meta = next((b for b in parsed.boxes if b.type == b"meta"), None)
+    if meta is None or meta.children is None:
+        return {}
+    props = b"".join(c.render(data) for c in meta.children if c.type in (b"iprp", b"pitm"))
+    out: dict[int, tuple[bytes, bytes | None]] = {0: (b"", props)}
+    iinf, iloc = meta.find(b"iinf"), meta.find(b"iloc")
+    if iinf is None or iloc is None:
+        return out
+    infos = {i.item_id: i for i in parse_iinf(iinf.body(data), [])}
+    try:
+        locs = parse_iloc(iloc.body(data)).items
+    except CorruptFileError:
+        return out
+    for loc in locs:
+        info = infos.get(loc.item_id)
+        if info is not None and metadata_kind(info):
+            continue
+        got = item_data(data, loc, meta.find(b"idat"), [])
+        out[loc.item_id] = (info.item_type if info else b"?", got[0] if got else None)
     return out
 
 
-def _cr3_blocks(data: bytes, boxes: list[Box], b: Blocks, warn: list[str]) -> None:
-    for top in boxes:
-        if top.type == b"uuid" and top.uuid == XMP_UUID and b.xmp is None:
-            b.xmp = top.body(data)
-    tiffs = cr3_tiff_blocks(data, boxes)
-    if "IFD0" in tiffs and b.exif is None:
-        b.exif, b.exif_offset = tiffs["IFD0"]
-    for name in ("ExifIFD", "GPS"):  # CMT2 and CMT4; CMT3 (maker notes) is not decoded
-        if name in tiffs:
-            blob, offset = tiffs[name]
-            b.extra_exif.append((blob, offset, name))
-
-
 class HeifFormat(FileFormat):
+    """HEIF, HEIC, AVIF; Canon CR3 (same boxes and brand sniffing) read only."""
+
     name = "HEIF"
-    extensions = (".heic", ".heif", ".hif", ".avif", ".cr3")
+    read_only = {"CR3": "Canon CR3"}
+    writer = ("engine.containers.heif_write", "plan_heif")
+    not_writable = {"iptc": "HEIF has no place for IPTC; use the XMP equivalents"}
 
     @staticmethod
     def score(head: bytes) -> int:
         return 100 if brand_type(head) is not None else 0
 
-    @staticmethod
-    def file_type(data: bytes) -> str:
+    @classmethod
+    def file_type(cls, data) -> str:
         return brand_type(bytes(data[:16])) or "HEIF"
 
     @classmethod
-    def extract(cls, data: bytes, path: str) -> Blocks:
+    def extract(cls, data, path: str) -> Blocks:
+        layout = cls.locate(data, path)
+        parsed = layout.parsed
+        b = super().blocks(layout, path)
+        b.warnings[:0] = parsed.warnings  # (named after the file already)
+        cr3_blocks(data, parsed.boxes, b, warn := [])
+        b.warnings += [f"{path}: {w}" for w in warn]
+        return b
+
+    @classmethod
+    def locate(cls, data, path: str) -> Layout:
+        """The boxes (image data not copied) and a slot for every Exif and XMP item of the
+        ``meta`` box (``where``: item id; ``header``: the Exif item's TIFF offset prefix)."""
         if brand_type(bytes(data[:16])) is None:
             raise CorruptFileError("HEIF: no ftyp box with an image brand", path=path, offset=0)
         parsed = parse_boxes(data, path, lazy=LAZY_TYPES)
-        b = Blocks(warnings=list(parsed.warnings))
         warn: list[str] = []
         meta = next((x for x in parsed.boxes if x.type == b"meta"), None)
-        if meta is not None and meta.children is not None:
-            _heif_blocks(data, meta, b, warn)
-        _cr3_blocks(data, parsed.boxes, b, warn)
-        b.warnings += [f"{path}: {w}" for w in warn]
-        return b
+        slots = _item_slots(data, meta, warn) if meta is not None and meta.children else []
+        return Layout(parsed, slots, warn)
+
+    @classmethod
+    def invariants(cls, data) -> dict[str, object]:
+        return {"image items changed": image_items(data)}

@@ -26,7 +26,10 @@ import struct
 from dataclasses import dataclass, field
 
 from engine.containers import heif as H
-from engine.containers.png_write import coalesce
+from engine.containers.base import Layout, Slot
+from engine.containers.heif import image_items  # noqa: F401  (the validation's invariant)
+from engine.containers.isobmff import box_header
+from engine.containers.pieces import coalesce, piece_len
 from engine.errors import CorruptFileError, UnsupportedFormatError, WriteError
 from engine.exif.block import patch_block
 from engine.safewrite.safety import Piece
@@ -39,7 +42,6 @@ from engine.write.changes import Edits
 _TOP_REFUSED = frozenset({b"moov", b"moof", b"mfra", b"sidx", b"ssix", b"meco"})
 # A new Exif item: offset 6 to the TIFF header, past "Exif\0\0" (as ExifTool and Apple write).
 NEW_EXIF_PREFIX = b"\0\0\0\x06Exif\0\0"
-_TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
 _MAX_ROUNDS = 8
 
 
@@ -54,12 +56,10 @@ class _Meta:
     kinds: dict[int, str | None] = field(default_factory=dict)  # item id -> "exif"/"xmp"/None
 
 
-def _refuse(path: str, why: str) -> WriteError:
-    return WriteError(f"{why}; refusing to write", path=path)
+_refuse = H.refuse
 
 
-def _layout(data, kind: str, path: str) -> tuple[list[H.Box], int, _Meta]:
-    parsed = H.parse_boxes(data, path, lazy=H.LAZY_TYPES)
+def _layout(data, parsed: H.BoxList, kind: str, path: str) -> tuple[list[H.Box], int, _Meta]:
     if parsed.warnings or parsed.tail_offset != len(data):
         why = parsed.warnings[0].split(": ", 1)[-1] if parsed.warnings else "trailing bytes"
         raise _refuse(path, f"the {kind} file is damaged ({why})")
@@ -128,41 +128,27 @@ def _name(t: bytes) -> str:
     return repr(t.decode("latin-1"))
 
 
-def _old_item(data, m: _Meta, which: str, path: str) -> tuple[H.ItemInfo | None, bytes | None]:
-    """The one item holding ``which`` ("exif"/"xmp") and its bytes, or (None, None)."""
-    what = {"exif": "Exif", "xmp": "XMP"}[which]
-    infos = [i for i in m.infos if m.kinds[i.item_id] == which]
-    if len(infos) > 1:
-        raise _refuse(path, f"the file holds {len(infos)} {what} items (ids "
-                      f"{', '.join(str(i.item_id) for i in infos)}); metafs would write one and "
+def _old_item(located: Layout, which: str, path: str) -> Slot | None:
+    """The one item slot holding ``which`` ("exif"/"xmp"), as the reader located it."""
+    slots = located.of(which)
+    if len(slots) > 1:
+        what = {"exif": "Exif", "xmp": "XMP"}[which]
+        raise _refuse(path, f"the file holds {len(slots)} {what} items (ids "
+                      f"{', '.join(str(s.where) for s in slots)}); metafs would write one and "
                       "leave the others different")
-    if not infos:
-        return None, None
-    info = infos[0]
-    if info.protection_index or info.content_encoding:
-        how = "protected" if info.protection_index else f"{info.content_encoding!r}-encoded"
-        raise _refuse(path, f"the {what} item {info.item_id} is {how}")
-    loc = next((it for it in m.iloc.items if it.item_id == info.item_id), None)
-    if loc is None or not loc.extents or loc.construction_method not in (0, 1):
-        raise _refuse(path, f"the {what} item {info.item_id} has no location metafs can read")
-    got = H.item_data(data, loc, m.idat, [])
-    if got is None:
-        raise _refuse(path, f"the {what} item {info.item_id}'s data runs past the end")
-    return info, got[0]
+    if slots and slots[0].problem:
+        raise _refuse(path, slots[0].problem)
+    return slots[0] if slots else None
 
 
-def _exif_payload(old: bytes | None, edits: Edits, path: str) -> bytes:
-    if not old:
+def _exif_payload(slot: Slot | None, edits: Edits, path: str) -> bytes:
+    if slot is None or not slot.header:  # no Exif item, or an empty one
         return NEW_EXIF_PREFIX + patch_block(None, edits.exif, path)
-    if len(old) < 4:
-        raise _refuse(path, "the Exif item is too short to hold a TIFF header offset")
-    skip = H.exif_tiff_start(old)
-    if old[skip : skip + 4] not in _TIFF_MAGIC:
-        raise _refuse(path, "the Exif item holds no TIFF header where its offset says")
     # The offset prefix is repaired when the reader had to look for the header (a wrong
     # offset hides the whole EXIF from ExifTool, and so would hide what we write)
-    prefix = struct.pack(">I", skip - 4) + old[4:skip]
-    return prefix + patch_block(old[skip:], edits.exif, path)
+    head = slot.header
+    prefix = struct.pack(">I", len(head) - 4) + head[4:]
+    return prefix + patch_block(slot.data, edits.exif, path)
 
 
 def _xmp_payload(old: bytes | None, edits: Edits) -> bytes:
@@ -172,7 +158,7 @@ def _xmp_payload(old: bytes | None, edits: Edits) -> bytes:
     return serialise(edit_tree(old, edits.xmp), pad=0)
 
 
-def plan_heif(data, edits: Edits, path: str) -> list[Piece]:
+def plan_heif(data, edits: Edits, path: str, located: Layout | None = None) -> list[Piece]:
     kind = H.brand_type(bytes(data[:16]))
     if kind is None or kind == "CR3":
         raise UnsupportedFormatError(f"writing {kind or 'this ISO media'} files is not "
@@ -180,18 +166,20 @@ def plan_heif(data, edits: Edits, path: str) -> list[Piece]:
     if edits.iptc:
         raise WriteError(f"{kind} has no place for IPTC; use the XMP equivalents; nothing was "
                          "written", path=path)
-    tops, meta_at, m = _layout(data, kind, path)
+    located = located or H.HeifFormat.locate(data, path)
+    tops, meta_at, m = _layout(data, located.parsed, kind, path)
     new_data: dict[int, bytes] = {}  # item id -> its new bytes
     added: list[tuple[str, bytes]] = []  # ("exif"/"xmp", bytes) for items to create
     for which, wanted in (("exif", edits.exif), ("xmp", edits.xmp)):
         if not wanted:
             continue
-        info, old = _old_item(data, m, which, path)
-        payload = _exif_payload(old, edits, path) if which == "exif" else _xmp_payload(old, edits)
-        if info is None:
+        slot = _old_item(located, which, path)
+        payload = (_exif_payload(slot, edits, path) if which == "exif" else
+                   _xmp_payload(slot.data if slot else None, edits))
+        if slot is None:
             added.append((which, payload))
         else:
-            new_data[info.item_id] = payload
+            new_data[slot.where] = payload
     return _Rewrite(data, tops, meta_at, m, path).plan(new_data, added)
 
 
@@ -331,8 +319,8 @@ class _Rewrite:
             ids.append(iid)
             if iid > 0xFFFF:
                 raise _refuse(self.path, "no free 16-bit item id for a new metadata item")
-            iinf = _add_infe(iinf, iid, which, self.path)
-            iref = _add_cdsc(iref, iid, primary, self.path)
+            iinf = H.add_infe(iinf, iid, which, self.path)
+            iref = H.add_cdsc(iref, iid, primary, self.path)
             # placed by _settle, like every moved item (the iloc parsed for this write)
             self.m.iloc.items.append(H.ItemLocation(iid, 0, 0, 0, [(0, 0, len(payload))]))
         return ids, iinf, iref
@@ -340,8 +328,8 @@ class _Rewrite:
     def _settle(self, kept, moved, boxes_of, iinf: bytes, iref: bytes) -> list[Piece]:
         """Render meta until its size (and so every shifted offset) stops changing."""
         old = self.m.iloc
-        body_len = sum(_piece_len(p) for ps in moved.values() for p in ps)
-        mdat_head = _box_header(b"mdat", body_len)
+        body_len = sum(piece_len(p) for ps in moved.values() for p in ps)
+        mdat_head = box_header(b"mdat", body_len)
         prev = None
         for _ in range(_MAX_ROUNDS):
             meta_bytes = self._render_meta(old if prev is None else prev, iinf, iref)
@@ -353,7 +341,7 @@ class _Rewrite:
             items, rel = [], 0
             for loc in old.items:
                 if loc.item_id in moved:
-                    n = sum(_piece_len(p) for p in moved[loc.item_id])
+                    n = sum(piece_len(p) for p in moved[loc.item_id])
                     # one extent of the file (an item that was in idat leaves it)
                     items.append(H.ItemLocation(loc.item_id, 0, 0, 0, [(0, start + rel, n)]))
                     rel += n
@@ -443,16 +431,6 @@ def _blank(pieces: list[Piece], zero: list[tuple[int, int]]) -> list[Piece]:
     return out
 
 
-def _piece_len(p: Piece) -> int:
-    return p[1] if isinstance(p, tuple) else len(p)
-
-
-def _box_header(btype: bytes, body_len: int) -> bytes:
-    if body_len + 8 <= 0xFFFFFFFF:
-        return struct.pack(">I", body_len + 8) + btype
-    return struct.pack(">I", 1) + btype + struct.pack(">Q", body_len + 16)
-
-
 def _fit(old: H.Iloc, items: list[H.ItemLocation], path: str) -> H.Iloc:
     """The iloc with ``items``, its field sizes grown where a value no longer fits."""
     def size(current: int, values) -> int:
@@ -466,72 +444,3 @@ def _fit(old: H.Iloc, items: list[H.ItemLocation], path: str) -> H.Iloc:
     lsz = size(old.length_size, (n for it in items for _i, _o, n in it.extents))
     bsz = size(old.base_offset_size, (it.base_offset for it in items))
     return H.Iloc(old.version, old.flags, osz, lsz, bsz, old.index_size, items)
-
-
-def _add_infe(iinf: bytes, iid: int, which: str, path: str) -> bytes:
-    """``iinf`` payload with a new hidden item (infe version 2, as ExifTool adds it)."""
-    if len(iinf) < 6:
-        raise _refuse(path, "the item info box is too short")
-    wide = iinf[0] != 0
-    count = struct.unpack_from(">I" if wide else ">H", iinf, 4)[0]
-    if not wide and count >= 0xFFFF:
-        raise _refuse(path, "the item info box is full")
-    head = 8 if wide else 6
-    body = (b"Exif\0" if which == "exif" else b"mime\0" + H.XMP_MIME + b"\0")
-    infe = struct.pack(">I4sIHH", 16 + len(body), b"infe", (2 << 24) | 1, iid, 0) + body
-    new_count = struct.pack(">I" if wide else ">H", count + 1)
-    return iinf[:4] + new_count + iinf[head:] + infe
-
-
-def _add_cdsc(iref: bytes, iid: int, primary: int, path: str) -> bytes:
-    """``iref`` payload with 'new item describes the primary item' (a new iref if empty)."""
-    if not iref:
-        iref = bytes(4) if primary <= 0xFFFF else b"\1\0\0\0"
-    if iref[0] == 0:
-        if primary > 0xFFFF:
-            raise _refuse(path, "the primary item id does not fit the item reference box")
-        box = struct.pack(">I4sHHH", 14, b"cdsc", iid, 1, primary)
-    else:
-        box = struct.pack(">I4sIHI", 18, b"cdsc", iid, 1, primary)
-    # after the last whole reference box: bytes a short box left over stay last, where
-    # readers skip them, instead of hiding the new box
-    end = _references_end(iref)
-    return iref[:end] + box + iref[end:]
-
-
-def _references_end(iref: bytes) -> int:
-    """Where the run of well-formed reference boxes of an ``iref`` payload ends."""
-    pos = 4
-    while pos + 8 <= len(iref):
-        size = struct.unpack_from(">I", iref, pos)[0]
-        if size < 8 or pos + size > len(iref):
-            break
-        pos += size
-    return pos
-
-
-def image_items(data) -> dict[int, tuple[bytes, bytes | None]]:
-    """Every item that is not Exif/XMP metadata, by id: (item type, its data, or None when it
-    cannot be read); id 0 holds the item properties and primary item (``iprp``, ``pitm``).
-    A rewrite must leave this identical (tests; a check for the write validation)."""
-    parsed = H.parse_boxes(data, lazy=H.LAZY_TYPES)
-    meta = next((b for b in parsed.boxes if b.type == b"meta"), None)
-    if meta is None or meta.children is None:
-        return {}
-    props = b"".join(c.render(data) for c in meta.children if c.type in (b"iprp", b"pitm"))
-    out: dict[int, tuple[bytes, bytes | None]] = {0: (b"", props)}
-    iinf, iloc = meta.find(b"iinf"), meta.find(b"iloc")
-    if iinf is None or iloc is None:
-        return out
-    infos = {i.item_id: i for i in H.parse_iinf(iinf.body(data), [])}
-    try:
-        locs = H.parse_iloc(iloc.body(data)).items
-    except CorruptFileError:
-        return out
-    for loc in locs:
-        info = infos.get(loc.item_id)
-        if info is not None and H.metadata_kind(info):
-            continue
-        got = H.item_data(data, loc, meta.find(b"idat"), [])
-        out[loc.item_id] = (info.item_type if info else b"?", got[0] if got else None)
-    return out

@@ -18,8 +18,11 @@ from __future__ import annotations
 import re
 import struct
 
-from engine.containers.base import FileFormat
+from engine.containers.base import FileFormat, Layout, Slot
+from engine.containers.exv import EXV_SIGNATURE
+from engine.containers.raf import RAF_SIGNATURE
 from engine.errors import CorruptFileError, WriteError
+from engine.exif.types import TIFF_MAGICS
 from engine.iptc.photoshop import find_iptc
 from engine.model import Blocks
 from engine.record import Record
@@ -40,7 +43,7 @@ MAX_PAYLOAD = 65533  # the length word counts itself
 XMP_EXT_CHUNK_HEAD = len(XMP_EXT_HEADER) + 32 + 8  # signature, GUID, total length, offset
 
 _EXIF_RE = re.compile(rb"(.{0,4})Exif\0", re.S | re.I)
-_TIFF_STARTS = (b"Exif\0\0MM\0\x2a", b"Exif\0\0II\x2a\0")
+_TIFF_STARTS = tuple(b"Exif\0\0" + magic for magic in TIFF_MAGICS)
 # compiled (and cached by re) when a packet names an Extended XMP: most never do
 _HAS_EXT = rb"""xmpNote:HasExtendedXMP\s*(?:=\s*["']|>\s*)([0-9A-Za-z]{32})"""
 
@@ -90,10 +93,6 @@ class JpegLayout(Record):
         self.tail_offset = tail_offset
         self.sos_offset = sos_offset
         self.warnings = [] if warnings is None else warnings
-
-
-EXV_SIGNATURE = b"\xff\x01Exiv2"  # Exiv2 metadata sidecar: JPEG segments, no image
-RAF_SIGNATURE = b"FUJIFILMCCD-RAW "  # Fujifilm raw: the metadata are in an embedded JPEG
 
 
 def is_jpeg(head: bytes) -> bool:
@@ -439,8 +438,11 @@ def _iptc_block(segs: list[Segment], warnings: list[str]) -> bytes | None:
 
 
 class JpegFormat(FileFormat):
+    """JPEG, and the files read through a JPEG inside (Exiv2 EXV, Fujifilm RAF: read only)."""
+
     name = "JPEG"
-    extensions = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".thm")
+    read_only = {"RAF": "Fujifilm RAF", "EXV": "Exiv2 EXV"}
+    writer = ("engine.containers.jpeg_write", "plan_jpeg")
 
     @staticmethod
     def score(head: bytes) -> int:
@@ -450,19 +452,34 @@ class JpegFormat(FileFormat):
             return 80
         return 10 if head[:2] == b"\xff\xd8" else 0
 
-    @staticmethod
-    def file_type(data: bytes) -> str:
-        """ExifTool's FileType: JPEG, or EXV / RAF (read only: the writer must not treat
-        those as JPEG files)."""
+    @classmethod
+    def file_type(cls, data) -> str:
+        """JPEG, or EXV / RAF (read only: the writer must not treat those as JPEG files)."""
         head = bytes(data[:16])
         return "EXV" if head[:7] == EXV_SIGNATURE else "RAF" if head == RAF_SIGNATURE else "JPEG"
 
     @classmethod
-    def extract(cls, data: bytes, path: str) -> Blocks:
+    def locate(cls, data, path: str) -> Layout:
+        """The segments; EXIF, XMP and Photoshop (IRB) slots, ``where`` a segment index."""
+        parsed = parse_jpeg(data, path)
+        slots = []
+        for i, seg in enumerate(parsed.segments):
+            what = kind(seg)
+            hlen = (exif_header_len(seg) or len(EXIF_HEADER) if what == "exif" else
+                    len(XMP_HEADER) if what == "xmp" else 0)
+            if what in ("exif", "xmp", "photoshop"):
+                slots.append(Slot(what, seg.payload[hlen:], seg.payload_offset + hlen,
+                                  seg.payload[:hlen], i))
+        return Layout(parsed, slots, list(parsed.warnings))
+
+    @classmethod
+    def extract(cls, data, path: str) -> Blocks:
         if bytes(data[:16]) == RAF_SIGNATURE:
-            return _raf_blocks(data, path)
-        layout = parse_jpeg(data, path)
-        segs, warnings = layout.segments, list(layout.warnings)
+            from engine.containers.raf import raf_blocks
+
+            return raf_blocks(data, path)
+        layout = cls.locate(data, path)
+        segs, warnings = layout.parsed.segments, layout.warnings
         exif, exif_offset = _exif_block(segs, warnings)
         xmp = _xmp_block(segs, warnings)
         guid = extended_xmp_guid(xmp) if xmp is not None else None
@@ -470,22 +487,14 @@ class JpegFormat(FileFormat):
         iptc = _iptc_block(segs, warnings)
         return Blocks(exif, exif_offset, xmp, xmp_ext, iptc, [f"{path}: {w}" for w in warnings])
 
+    @classmethod
+    def check_damage(cls, data, edits, path: str) -> None:
+        from engine.write.damage import check_jpeg
+        check_jpeg(data, edits, path)
 
-def raf_jpeg_span(data: bytes) -> tuple[int, int] | None:
-    """(offset, length) of the JPEG embedded in a Fujifilm RAF (header fields at 84 and 88)."""
-    if len(data) < 92:
-        return None
-    off, length = struct.unpack_from(">II", data, 84)
-    if off < 92 or length < 4 or off + length > len(data):
-        return None
-    return off, length
+    @classmethod
+    def unchanged(cls, original, data) -> str | None:
+        """Image data, trailers and preview pointers after EOI kept (trailers_write)."""
+        from engine.containers.trailers_write import image_kept
 
-
-def _raf_blocks(data: bytes, path: str) -> Blocks:
-    span = raf_jpeg_span(data)
-    if span is None:
-        raise CorruptFileError("RAF: bad embedded JPEG pointer", path=path, offset=84)
-    off, length = span
-    b = JpegFormat.extract(bytes(data[off : off + length]), path)
-    b.exif_offset += off
-    return b
+        return image_kept(original, data)

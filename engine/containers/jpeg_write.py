@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 
 from engine.containers import jpeg as J
+from engine.containers.base import Layout
 from engine.errors import WriteError
 from engine.exif.block import patch_block
 from engine.exif.ifd import parse_tiff
@@ -48,29 +49,26 @@ def _xmp_segments(segs, edits: Edits, path: str) -> None:
         _insert(segs, at, ext_segs)
 
 
-def plan_jpeg(data, edits: Edits, path: str) -> list[Piece]:
-    layout = J.parse_jpeg(data, path)
+def plan_jpeg(data, edits: Edits, path: str, located: Layout | None = None) -> list[Piece]:
+    located = located or J.JpegFormat.locate(data, path)
+    layout = located.parsed
     if layout.sos_offset is None:
         raise WriteError("the JPEG has no image data (truncated or corrupt: no SOS marker); "
                          "refusing to write", path=path)
     segs = list(layout.segments)
     changed = False
     if edits.exif:
-        idx = J.find_kind(segs, "exif")
-        if len(idx) > 1:
+        slots = located.of("exif")
+        if len(slots) > 1:
             raise WriteError("EXIF spread over several APP1 segments; refusing to rewrite it",
                              path=path)
-        old, header = None, J.EXIF_HEADER
-        if idx:
-            seg = segs[idx[0]]
-            hlen = J.exif_header_len(seg) or len(J.EXIF_HEADER)
-            old, header = seg.payload[hlen:], seg.payload[:hlen]  # keep odd headers as found
-        block = patch_block(old, edits.exif, path)
-        payload = header + block
+        slot = slots[0] if slots else None
+        old, header = (slot.data, slot.header) if slot else (None, J.EXIF_HEADER)
+        payload = header + patch_block(old, edits.exif, path)  # odd headers kept as found
         if len(payload) > J.MAX_PAYLOAD:
             raise WriteError(f"the EXIF block would be {len(payload)} bytes, over the JPEG "
                              "segment limit; nothing was written", path=path)
-        _put(segs, idx[0] if idx else None, J.APP1, payload, J.insert_index(segs))
+        _put(segs, slot.where if slot else None, J.APP1, payload, J.insert_index(segs))
         changed = True
     if edits.xmp:
         _xmp_segments(segs, edits, path)
@@ -155,32 +153,17 @@ def _put(segs, index: int | None, marker: int, payload: bytes, insert_at: int) -
 
 
 def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
-    from engine.iptc.digest import update_digest
-    from engine.iptc.photoshop import IPTC_ID, Resource, parse_irb, render_irb
+    from engine.iptc.photoshop import replace_iptc
 
     idx = J.find_kind(segs, "photoshop")
-    resources: list[Resource] = []
-    count = 0
-    if idx:
-        irb, count = J.photoshop_block(segs, idx[0])
-        if any(i >= idx[0] + count for i in idx):
-            raise WriteError("Photoshop resources in several separate APP13 runs; refusing to "
-                             "rewrite them", path=path)
-        resources, warnings = parse_irb(irb)
-        if warnings:
-            raise WriteError(f"the Photoshop APP13 block is damaged ({warnings[0]}); refusing "
-                             "to rewrite it", path=path)
-    old = next((r.data for r in resources if r.rid == IPTC_ID), None)
-    iim = iptc_iim(old, edits, path)
-    if old is None:
-        resources.append(Resource(b"8BIM", IPTC_ID, b"", iim))
-    else:
-        for r in resources:
-            if r.rid == IPTC_ID:
-                r.data = iim
-                break
-    update_digest(resources, old, iim)
-    new_segs = J.photoshop_segments(render_irb(resources))
+    irb, count = J.photoshop_block(segs, idx[0]) if idx else (b"", 0)
+    if any(i >= idx[0] + count for i in idx):
+        raise WriteError("Photoshop resources in several separate APP13 runs; refusing to "
+                         "rewrite them", path=path)
+    irb, _changed = replace_iptc(irb, lambda old: iptc_iim(old, edits, path), path,
+                                 "the Photoshop APP13 block is damaged ({why}); refusing to "
+                                 "rewrite it")
+    new_segs = J.photoshop_segments(irb)
     if idx:
         new_segs[0].prefix = segs[idx[0]].prefix
         segs[idx[0] : idx[0] + count] = new_segs
@@ -189,7 +172,3 @@ def _jpeg_iptc(segs, edits: Edits, path: str) -> None:
     for i in J.find_kind(segs, "xmp") + J.find_kind(segs, "exif"):
         where = max(where, i + 1)
     _insert(segs, where, new_segs)
-
-
-# The reader reports HEIC/HEIF/AVIF (and CR3) as container "HEIF"; CR3 is refused by
-# READ_ONLY_TYPES below (and by plan_heif itself).

@@ -15,8 +15,10 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from engine.containers.base import FileFormat
+from engine.containers.base import FileFormat, Layout, Slot
+from engine.containers.pieces import LazyChunk
 from engine.errors import CorruptFileError
+from engine.exif.types import TIFF_MAGICS
 from engine.iptc.photoshop import find_iptc
 from engine.model import Blocks
 
@@ -28,27 +30,18 @@ XMP_KEYWORD = b"XML:com.adobe.xmp"
 _EXIF_HEADER = b"Exif\0\0"
 _XMP_APP1_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
 _PROFILE_RE = re.compile(rb"\n(.*?)\n\s*(\d+)\n(.*)", re.S)
-_TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
 
 
 @dataclass(slots=True)
-class Chunk:
+class Chunk(LazyChunk):
     type: bytes  # 4 ASCII letters
     data: bytes | None  # None for a lazy chunk: its data is source[data_offset:+length]
     crc: int  # as stored in the file
     offset: int = -1  # file offset of the length word (-1: not from a file)
     length: int = 0  # data length in the source file (for lazy chunks)
 
-    @property
-    def data_offset(self) -> int:
-        return self.offset + 8
-
-    def body(self, source: bytes | None = None) -> bytes:
-        if self.data is not None:
-            return self.data
-        if source is None:
-            raise CorruptFileError(f"PNG: lazy chunk {self.type!r} rendered without its source")
-        return bytes(source[self.data_offset : self.data_offset + self.length])
+    def label(self) -> str:
+        return f"PNG: lazy chunk {self.type!r}"
 
     def crc_ok(self, source: bytes | None = None) -> bool:
         return zlib.crc32(self.type + self.body(source)) == self.crc
@@ -204,80 +197,111 @@ def encode_profile(ptype: str, blob: bytes) -> bytes:
     return f"\n{ptype}\n{len(blob):8d}\n{lines}\n".encode("ascii")
 
 
-def _profile_blocks(kw: str, blob: bytes, b: Blocks, off: int) -> None:
+def _profile_slots(i: int, c: Chunk, kw: str, blob: bytes) -> list[Slot]:
+    """The block in an ImageMagick raw profile of type ``kw`` (``where``: (index, kw))."""
+    off, where = c.data_offset, (i, kw)
     if kw in ("exif", "APP1"):
-        if blob.startswith(_EXIF_HEADER) and b.exif is None:
-            b.exif, b.exif_offset, b.offset_base = blob[6:], off, 0
-        elif blob.startswith(_TIFF_MAGIC) and b.exif is None:
-            b.exif, b.exif_offset, b.offset_base = blob, off, 0
-        elif blob.startswith(_XMP_APP1_HEADER) and b.xmp is None:
-            b.xmp = blob[len(_XMP_APP1_HEADER) :]
-    elif kw == "xmp" and b.xmp is None:
-        b.xmp = blob
-    elif kw in ("iptc", "8bim") and b.iptc is None:
-        if blob.startswith(b"\x1c") and kw == "iptc":
-            b.iptc = blob
-        else:
-            b.iptc = find_iptc(blob)
+        if blob.startswith(_EXIF_HEADER):
+            ok = blob[6:10] in TIFF_MAGICS
+            return [Slot("exif", blob[6:] if ok else None, off, _EXIF_HEADER, where,
+                         "" if ok else f"the EXIF profile at offset {c.offset} holds no TIFF "
+                         "block")]
+        if blob[:4] in TIFF_MAGICS:
+            return [Slot("exif", blob, off, b"", where)]
+        if blob.startswith(_XMP_APP1_HEADER):
+            return [Slot("xmp", blob[len(_XMP_APP1_HEADER) :], off, _XMP_APP1_HEADER, where)]
+        return []
+    if kw == "xmp":
+        return [Slot("xmp", blob, off, b"", where)]
+    if kw in ("iptc", "8bim"):  # IIM, or a Photoshop IRB holding it
+        return [Slot("iptc", blob, off, b"", where)]
+    return []
 
 
-def _exif_chunk(chunk: Chunk, b: Blocks, warn: list[str]) -> None:
+def _exif_slot(i: int, chunk: Chunk, warn: list[str] | None) -> Slot:
+    """The EXIF of an ``eXIf`` (or compressed ``zxIf``) chunk; ``warn``: where the reader's
+    warnings go (None: this chunk is not the one read)."""
+    warn = [] if warn is None else warn
     d, off = chunk.body(), chunk.data_offset
-    if d.startswith(_EXIF_HEADER):
+    head = _EXIF_HEADER if d.startswith(_EXIF_HEADER) else b""
+    if head:
         warn.append(
             f'PNG: improper "Exif00" header in {chunk.type.decode()} chunk at {chunk.offset}'
         )
         d, off = d[6:], off + 6
-    if d.startswith(b"\0"):  # compressed zxIf: 5 bytes of header, then zlib
-        d = inflate(d[5:]) or b""
-        off = chunk.data_offset
-    if d.startswith((b"II", b"MM")):
-        b.exif, b.exif_offset = d, off
-        b.offset_base = 0  # ExifTool prints eXIf offsets as they are stored
-    else:
-        warn.append(f"PNG: invalid {chunk.type.decode()} chunk at offset {chunk.offset}")
+    problem = ""
+    if chunk.type == b"zxIf":
+        problem = (f"the EXIF is in a compressed zxIf chunk at offset {chunk.offset}; "
+                   "writing it is not supported")
+        if d.startswith(b"\0"):  # 5 bytes of header, then zlib
+            d, off = inflate(d[5:]) or b"", chunk.data_offset
+    if d[:4] in TIFF_MAGICS:
+        return Slot("exif", d, off, head, (i, ""), problem)
+    warn.append(f"PNG: invalid {chunk.type.decode()} chunk at offset {chunk.offset}")
+    return Slot("exif", None, off, head, (i, ""),
+                problem or f"the eXIf chunk at offset {chunk.offset} holds no TIFF block")
+
+
+def _text_slots(i: int, c: Chunk, warn: list[str]) -> list[Slot]:
+    t = parse_text(c)
+    if t is None:
+        warn.append(f"PNG: unreadable {c.type.decode()} chunk at offset {c.offset}")
+        return []
+    if t.keyword == XMP_KEYWORD:
+        return [Slot("xmp", t.text, c.data_offset, b"", (i, ""))]
+    if not t.keyword.startswith(b"Raw profile type "):
+        return []
+    kw = t.keyword[17:].decode("latin-1")
+    prof = decode_profile(t.text)
+    if prof is None:
+        warn.append(f"PNG: bad raw profile {kw!r} at offset {c.offset}")
+        return []
+    blob, declared = prof
+    if declared != len(blob):
+        warn.append(f"PNG: raw profile {kw!r} is {len(blob)} bytes, says {declared}")
+    return _profile_slots(i, c, kw, blob)
+
+
+def profile_iim(slot: Slot) -> bytes | None:
+    """The IIM of an IPTC slot: the profile itself, or the IPTC resource of its IRB."""
+    if slot.data is None:
+        return None
+    if slot.where[1] == "iptc" and slot.data.startswith(b"\x1c"):
+        return slot.data
+    return find_iptc(slot.data)
 
 
 class PngFormat(FileFormat):
     name = "PNG"
-    extensions = (".png",)
+    writer = ("engine.containers.png_write", "plan_png")
+    not_writable = {"iptc": "IPTC is not standard in PNG and this file has none to edit; use "
+                            "the XMP equivalents"}
+    kept_if_present = frozenset({"iptc"})  # an IPTC block the file has is edited in place
 
     @staticmethod
     def score(head: bytes) -> int:
         return 100 if head[:8] == SIGNATURE else 0
 
-    @staticmethod
-    def file_type(data: bytes) -> str:
-        return "PNG"
+    @classmethod
+    def locate(cls, data, path: str) -> Layout:
+        """The chunks (image data not copied); ``where`` of a slot: (chunk index, the raw
+        profile's type, "" for an eXIf/zxIf or XMP text chunk)."""
+        parsed = parse_png(data, path, lazy=LAZY_TYPES)
+        warn = list(parsed.warnings)
+        slots: list[Slot] = []
+        for i, c in enumerate(parsed.chunks):
+            if c.type in (b"eXIf", b"zxIf"):
+                read = not any(s.group == "exif" and s.data is not None for s in slots)
+                slots.append(_exif_slot(i, c, warn if read else None))
+            elif c.type in TEXT_TYPES:
+                slots += _text_slots(i, c, warn)
+        return Layout(parsed, slots, warn)
 
     @classmethod
-    def extract(cls, data: bytes, path: str) -> Blocks:
-        layout = parse_png(data, path, lazy=LAZY_TYPES)
-        b = Blocks()
-        warn = list(layout.warnings)
-        for c in layout.chunks:
-            if c.type in (b"eXIf", b"zxIf"):
-                if b.exif is None:
-                    _exif_chunk(c, b, warn)
-                continue
-            if c.type not in TEXT_TYPES:
-                continue
-            t = parse_text(c)
-            if t is None:
-                warn.append(f"PNG: unreadable {c.type.decode()} chunk at offset {c.offset}")
-                continue
-            if t.keyword == XMP_KEYWORD:
-                if b.xmp is None:
-                    b.xmp = t.text
-            elif t.keyword.startswith(b"Raw profile type "):
-                kw = t.keyword[17:].decode("latin-1")
-                prof = decode_profile(t.text)
-                if prof is None:
-                    warn.append(f"PNG: bad raw profile {kw!r} at offset {c.offset}")
-                    continue
-                blob, declared = prof
-                if declared != len(blob):
-                    warn.append(f"PNG: raw profile {kw!r} is {len(blob)} bytes, says {declared}")
-                _profile_blocks(kw, blob, b, c.data_offset)
-        b.warnings = [f"{path}: {w}" for w in warn]
+    def blocks(cls, layout: Layout, path: str) -> Blocks:
+        b = super().blocks(layout, path)
+        if b.exif is not None:
+            b.offset_base = 0  # ExifTool prints eXIf offsets as they are stored
+        b.iptc = next((iim for s in layout.of("iptc") if (iim := profile_iim(s)) is not None),
+                      None)
         return b

@@ -18,91 +18,16 @@ holds what follow the reader (``engine.containers.png``), so the edited chunk is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from engine.containers import png as P
+from engine.containers.base import Layout, Slot
+from engine.containers.pieces import coalesce
 from engine.errors import WriteError
 from engine.exif.block import patch_block
 from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
 
-EXIF_HEADER = b"Exif\0\0"
-XMP_APP1_HEADER = b"http://ns.adobe.com/xap/1.0/\0"
-_TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
 # New chunks go before the first of these (APNG: before the first frame's fcTL, too).
 _IMAGE_START = (b"IDAT", b"fcTL", b"fdAT")
-
-
-@dataclass(slots=True)
-class Place:
-    """Where one metadata block lives: chunk index, how it is stored, and its bytes."""
-
-    index: int
-    profile: str  # "" for an eXIf / XMP text chunk, else the raw profile's keyword ("exif")
-    header: bytes  # kept in front of the block (an improper Exif\0\0, the APP1 XMP header)
-    block: bytes
-    problem: str = ""  # why this place cannot be rewritten (refused only if it is needed)
-
-
-def coalesce(pieces: list[Piece]) -> list[Piece]:
-    """Merge adjacent ranges and adjacent literals (fewer, larger copies)."""
-    out: list[Piece] = []
-    for p in pieces:
-        last = out[-1] if out else None
-        if isinstance(p, tuple) and isinstance(last, tuple) and last[0] + last[1] == p[0]:
-            out[-1] = (last[0], last[1] + p[1])
-        elif isinstance(p, bytes) and isinstance(last, bytes):
-            out[-1] = last + p
-        elif not isinstance(p, tuple) or p[1] > 0:
-            out.append(p)
-    return out
-
-
-def _places(chunks: list[P.Chunk]) -> dict[str, list[Place]]:
-    """Every chunk that holds EXIF, XMP or IPTC, classified as the reader does."""
-    found: dict[str, list[Place]] = {"exif": [], "xmp": [], "iptc": []}
-    for i, c in enumerate(chunks):
-        if c.type == b"zxIf":
-            found["exif"].append(Place(i, "", b"", b"", f"the EXIF is in a compressed zxIf "
-                                       f"chunk at offset {c.offset}; writing it is not supported"))
-        if c.type == b"eXIf":
-            d = c.body()
-            head = EXIF_HEADER if d.startswith(EXIF_HEADER) else b""
-            bad = d[len(head) : len(head) + 4] not in _TIFF_MAGIC
-            found["exif"].append(Place(i, "", head, d[len(head) :], f"the eXIf chunk at offset "
-                                       f"{c.offset} holds no TIFF block" if bad else ""))
-            continue
-        if c.type not in P.TEXT_TYPES:
-            continue
-        t = P.parse_text(c)
-        if t is None:
-            continue
-        if t.keyword == P.XMP_KEYWORD:
-            found["xmp"].append(Place(i, "", b"", t.text))
-        elif t.keyword.startswith(b"Raw profile type "):
-            _profile_place(i, c, t, found)
-    return found
-
-
-def _profile_place(i: int, c: P.Chunk, t: P.TextChunk, found: dict[str, list[Place]]) -> None:
-    kw = t.keyword[17:].decode("latin-1")
-    if kw not in ("exif", "APP1", "xmp", "iptc", "8bim"):
-        return
-    prof = P.decode_profile(t.text)
-    if prof is None:  # the reader skips it too; it only matters if nothing else holds the block
-        return
-    blob = prof[0]
-    if kw in ("exif", "APP1"):
-        if blob.startswith(EXIF_HEADER) and blob[6:10] in _TIFF_MAGIC:
-            found["exif"].append(Place(i, kw, EXIF_HEADER, blob[6:]))
-        elif blob[:4] in _TIFF_MAGIC:
-            found["exif"].append(Place(i, kw, b"", blob))
-        elif blob.startswith(XMP_APP1_HEADER):
-            found["xmp"].append(Place(i, kw, XMP_APP1_HEADER, blob[len(XMP_APP1_HEADER) :]))
-    elif kw == "xmp":
-        found["xmp"].append(Place(i, kw, b"", blob))
-    else:
-        found["iptc"].append(Place(i, kw, b"", blob))
 
 
 _BAD_CRC = "PNG: bad CRC in chunk "
@@ -124,14 +49,14 @@ def _check_layout(layout: P.PngLayout, path: str) -> None:
                          "refusing to write", path=path)
 
 
-def _rebuild(chunk: P.Chunk, place: Place, new_block: bytes) -> P.Chunk:
+def _rebuild(chunk: P.Chunk, place: Slot, new_block: bytes) -> P.Chunk:
     """The chunk ``place`` lives in, holding ``new_block`` instead (same type and encoding)."""
     payload = place.header + new_block
     if chunk.type == b"eXIf":
         return P.make_chunk(b"eXIf", payload)
     t = P.parse_text(chunk)
-    assert t is not None  # classified by _places
-    if place.profile:
+    assert t is not None  # a slot of PngFormat.locate
+    if place.where[1]:  # a raw profile, hex-encoded
         ptype = P.profile_type(t.text) or "generic"
         t.text = P.encode_profile(ptype, payload)
     else:
@@ -139,9 +64,9 @@ def _rebuild(chunk: P.Chunk, place: Place, new_block: bytes) -> P.Chunk:
     return P.render_text(t, chunk.type)
 
 
-def _one(places: list[Place], what: str, chunks: list[P.Chunk], path: str) -> Place | None:
+def _one(places: list[Slot], what: str, chunks: list[P.Chunk], path: str) -> Slot | None:
     if len(places) > 1:
-        where = ", ".join(str(chunks[p.index].offset) for p in places)
+        where = ", ".join(str(chunks[p.where[0]].offset) for p in places)
         raise WriteError(f"the PNG holds {what} in {len(places)} chunks (offsets {where}); "
                          "refusing to write one and leave the others different", path=path)
     if places and places[0].problem:
@@ -149,19 +74,19 @@ def _one(places: list[Place], what: str, chunks: list[P.Chunk], path: str) -> Pl
     return places[0] if places else None
 
 
-def plan_png(data, edits: Edits, path: str) -> list[Piece]:
-    layout = P.parse_png(data, path, lazy=P.LAZY_TYPES)
+def plan_png(data, edits: Edits, path: str, located: Layout | None = None) -> list[Piece]:
+    located = located or P.PngFormat.locate(data, path)
+    layout = located.parsed
     _check_layout(layout, path)
     chunks: list[P.Chunk] = list(layout.chunks)
-    found = _places(chunks)
-    exif = _one(found["exif"], "EXIF", chunks, path) if edits.exif else None
-    xmp = _one(found["xmp"], "XMP", chunks, path) if edits.xmp else None
-    iptc = _one(found["iptc"], "IPTC", chunks, path) if edits.iptc else None
+    exif = _one(located.of("exif"), "EXIF", chunks, path) if edits.exif else None
+    xmp = _one(located.of("xmp"), "XMP", chunks, path) if edits.xmp else None
+    iptc = _one(located.of("iptc"), "IPTC", chunks, path) if edits.iptc else None
     if edits.iptc and iptc is None:
         raise WriteError("IPTC is not standard in PNG and this file has none to edit; use the "
                          "XMP equivalents; nothing was written", path=path)
     for place, what in ((exif, "EXIF"), (xmp, "XMP"), (iptc, "IPTC")):
-        c = chunks[place.index] if place is not None else None
+        c = chunks[place.where[0]] if place is not None else None
         if c is not None and not c.crc_ok():  # its bytes may be damaged: never rebuild on them
             raise WriteError(f"the PNG {c.type.decode('latin-1')} chunk at offset {c.offset} "
                              f"that holds the {what} has a bad CRC; refusing to rewrite it",
@@ -171,46 +96,38 @@ def plan_png(data, edits: Edits, path: str) -> list[Piece]:
         from engine.xmp.edit import edit_tree, serialise
 
         # No padding: a PNG is always rewritten whole, and a CRC guards the chunk anyway.
-        packet = serialise(edit_tree(xmp.block if xmp else None, edits.xmp), pad=0)
+        packet = serialise(edit_tree(xmp.data if xmp else None, edits.xmp), pad=0)
         if xmp is None:
             new_chunks.append(P.render_text(P.TextChunk(P.XMP_KEYWORD, packet, False)))
         else:
-            chunks[xmp.index] = _rebuild(chunks[xmp.index], xmp, packet)
+            chunks[xmp.where[0]] = _rebuild(chunks[xmp.where[0]], xmp, packet)
     if edits.exif:
-        block = patch_block(exif.block if exif else None, edits.exif, path)
+        block = patch_block(exif.data if exif else None, edits.exif, path)
         if exif is None:
             new_chunks.append(P.make_chunk(b"eXIf", block))
         else:
-            chunks[exif.index] = _rebuild(chunks[exif.index], exif, block)
+            chunks[exif.where[0]] = _rebuild(chunks[exif.where[0]], exif, block)
     if iptc is not None:
-        chunks[iptc.index] = _rebuild(chunks[iptc.index], iptc, _edit_iptc(iptc, edits, path))
+        at = iptc.where[0]
+        chunks[at] = _rebuild(chunks[at], iptc, _edit_iptc(iptc, edits, path))
     if new_chunks:
         at = next(i for i, c in enumerate(chunks) if c.type in _IMAGE_START)
         chunks[at:at] = new_chunks
     return render_plan(chunks, layout.tail_offset, len(data))
 
 
-def _edit_iptc(place: Place, edits: Edits, path: str) -> bytes:
+def _edit_iptc(place: Slot, edits: Edits, path: str) -> bytes:
     """The new profile data: IIM edited directly, or inside its Photoshop resource block."""
-    from engine.iptc.digest import update_digest
     from engine.iptc.edit import edit_iim
-    from engine.iptc.photoshop import IPTC_ID, Resource, parse_irb, render_irb
+    from engine.iptc.photoshop import replace_iptc
 
-    if place.profile == "iptc" and place.block.startswith(b"\x1c"):
-        return edit_iim(place.block, edits.iptc, path=path, fit=edits.iptc_fit)
-    resources, warnings = parse_irb(place.block)
-    if warnings:
-        raise WriteError(f"the Photoshop resources in the PNG are damaged ({warnings[0]}); "
-                         "refusing to rewrite them", path=path)
-    res = next((r for r in resources if r.rid == IPTC_ID and r.sig == b"8BIM"), None)
-    old = res.data if res else None
-    iim = edit_iim(old, edits.iptc, path=path, fit=edits.iptc_fit)
-    if res is None:
-        resources.append(Resource(b"8BIM", IPTC_ID, b"", iim))
-    else:
-        res.data = iim
-    update_digest(resources, old, iim)
-    return render_irb(resources)
+    if place.where[1] == "iptc" and place.data.startswith(b"\x1c"):
+        return edit_iim(place.data, edits.iptc, path=path, fit=edits.iptc_fit)
+    irb, _changed = replace_iptc(
+        place.data, lambda old: edit_iim(old, edits.iptc, path=path, fit=edits.iptc_fit),
+        path, "the Photoshop resources in the PNG are damaged ({why}); refusing to rewrite "
+              "them")
+    return irb
 
 
 def render_plan(chunks: list[P.Chunk], tail_offset: int, size: int) -> list[Piece]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import struct
 
-from engine.containers.base import FileFormat
+from engine.containers.base import FileFormat, Layout, Slot
 from engine.errors import CorruptFileError
+from engine.exif.types import BYTE_ORDERS
 from engine.model import Blocks
 
 _MAGIC = {
@@ -48,7 +49,7 @@ def tiff_header(head: bytes) -> tuple[str, int] | None:
     """(byte order ``<``/``>``, identifier) if ``head`` starts with a known TIFF-like header."""
     if len(head) < 8:
         return None
-    bo = {b"II": "<", b"MM": ">"}.get(bytes(head[:2]))
+    bo = BYTE_ORDERS.get(bytes(head[:2]))
     if bo is None:
         return None
     ident = struct.unpack_from(bo + "H", head, 2)[0]
@@ -96,29 +97,11 @@ def _ifd0_has(data: bytes, bo: str, tag: int) -> bool:
 
 
 class TiffFormat(FileFormat):
+    """TIFF and TIFF-based raws (DNG, CR2, NEF, ARW, ORF, RW2...); MRW and BigTIFF read only."""
+
     name = "TIFF"
-    extensions = (
-        ".tif",
-        ".tiff",
-        ".dng",
-        ".cr2",
-        ".nef",
-        ".nrw",
-        ".arw",
-        ".sr2",
-        ".srf",
-        ".pef",
-        ".orf",
-        ".rw2",
-        ".rwl",
-        ".raw",
-        ".erf",
-        ".3fr",
-        ".iiq",
-        ".mef",
-        ".srw",
-        ".btf",
-    )
+    read_only = {"MRW": "Minolta MRW", "BTF": "BigTIFF"}
+    writer = ("engine.containers.tiff_write", "plan_tiff")
 
     @staticmethod
     def score(head: bytes) -> int:
@@ -127,17 +110,41 @@ class TiffFormat(FileFormat):
             return 70 if head[:4] == MRW_SIGNATURE else 0
         return 90 if hdr[1] in (0x2A, 0x2B) else 80
 
-    @staticmethod
-    def file_type(data: bytes) -> str:
+    @classmethod
+    def file_type(cls, data) -> str:
         return file_type(data)
 
     @classmethod
-    def extract(cls, data: bytes, path: str) -> Blocks:
+    def locate(cls, data, path: str) -> Layout:
+        """One EXIF slot: the whole file (MRW: its TTW block), XMP and IPTC being IFD0 tags."""
         if bytes(data[:4]) == MRW_SIGNATURE:  # read only: the TIFF is a block inside
             span = mrw_tiff_span(data)
             if span is None or tiff_header(bytes(data[span[0] : span[0] + 16])) is None:
                 raise CorruptFileError("MRW: no TTW (TIFF) block", path=path, offset=8)
-            return Blocks(exif=bytes(data[span[0] : span[0] + span[1]]), exif_offset=span[0])
+            block = bytes(data[span[0] : span[0] + span[1]])
+            return Layout(None, [Slot("exif", block, span[0], b"", "TTW")])
         if tiff_header(bytes(data[:16])) is None:
             raise CorruptFileError("TIFF: no TIFF header", path=path, offset=0)
-        return Blocks(exif=data, exif_offset=0)
+        return Layout(None, [Slot("exif", data, 0, b"", "file")])
+
+    @classmethod
+    def blocks(cls, layout: Layout, path: str) -> Blocks:
+        slot = layout.slots[0]
+        return Blocks(exif=slot.data, exif_offset=slot.offset)
+
+    @classmethod
+    def check_damage(cls, data, edits, path: str) -> None:
+        from engine.write.damage import check_tiff
+
+        check_tiff(data, edits, path)
+
+    @classmethod
+    def invariants(cls, data) -> dict[str, object]:
+        """Every strip, tile and JPEG pointer says the same (the plan copies image ranges
+        untouched; the planner checks no patch meets them)."""
+        from engine.containers.tiff_write import image_layout
+        from engine.exif.ifd import parse_tiff
+
+        if bytes(data[:2]) not in BYTE_ORDERS:
+            return {"image data pointers changed": None}
+        return {"image data pointers changed": image_layout(parse_tiff(data))}

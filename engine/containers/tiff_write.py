@@ -24,31 +24,26 @@ import struct
 
 from engine.errors import WriteError
 from engine.exif.block import patch_file
-from engine.exif.ifd import TYPE_SIZES, Entry, TiffStructure, parse_tiff
+from engine.exif.ifd import Entry, TiffStructure, parse_tiff
 from engine.exif.patch import NewEntry, TiffPatch
+from engine.exif.types import IMAGE_PAIRS, TYPE_SIZES, UINT_TYPES, unsigned_ints
 from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
 
 XMP_TAG, IPTC_TAG, PHOTOSHOP_TAG = 700, 33723, 34377
 RW2_MAGIC = 0x55
-# File types (engine.containers.tiff.file_type) this writer refuses, and why.
-REFUSED_TYPES = {
-    "BTF": "writing BigTIFF is not supported",
-    "MRW": "writing Minolta MRW files is not supported (the TIFF is a block inside)",
-}
-# (offsets tag, byte counts tag) pairs that point at image data: strips, tiles, JPEG images.
-IMAGE_PAIRS = ((0x0111, 0x0117), (0x0144, 0x0145), (0x0201, 0x0202))
 
 
-def plan_tiff(data, edits: Edits, path: str) -> list[Piece]:
-    from engine.containers.tiff import file_type
+def plan_tiff(data, edits: Edits, path: str, located=None) -> list[Piece]:
+    """The patch plan (``located``, TiffFormat.locate's, is the whole file: not needed)."""
+    from engine.containers.tiff import TiffFormat, file_type
 
     kind = file_type(data)
-    if kind in REFUSED_TYPES:
-        raise WriteError(f"{REFUSED_TYPES[kind]}; the file was left as it is", path=path)
-    structure = parse_tiff(data, path=path)
-    if structure.bigtiff:
-        raise WriteError(f"{REFUSED_TYPES['BTF']}; the file was left as it is", path=path)
+    structure = parse_tiff(data, path=path) if kind not in TiffFormat.read_only else None
+    if structure is None or structure.bigtiff:  # (read only: refused by planner_for too)
+        name = TiffFormat.read_only[kind if structure is None else "BTF"]
+        raise WriteError(f"writing {name} files is not supported; the file was left as it "
+                         "is", path=path)
     ifd0 = structure.get("IFD0")
     if ifd0 is None:
         raise WriteError("the TIFF has no readable IFD0; refusing to write", path=path)
@@ -115,35 +110,29 @@ def fit_packet(packet: bytes, size: int) -> bytes:
 
 def _iptc_entries(old: dict[int, Entry], edits: Edits, bo: str, extra: dict[int, NewEntry],
                   path: str) -> None:
-    from engine.iptc.digest import update_digest
-    from engine.iptc.photoshop import IPTC_ID, parse_irb, render_irb
+    """The IIM goes in tag 33723; the copy in the Photoshop resources (tag 34377) follows it
+    when it said the same, and their IPTCDigest when it was current.  A damaged resource
+    block is left as it is (and not relied on): engine.iptc.photoshop.replace_iptc."""
+    from engine.iptc.photoshop import find_iptc, irb_damage, replace_iptc
     from engine.write.changes import iptc_iim
 
     e, ps = old.get(IPTC_TAG), old.get(PHOTOSHOP_TAG)
-    resources = None
-    if ps is not None and ps.raw:
-        resources, warnings = parse_irb(ps.raw)
-        if warnings:
-            resources = None  # a damaged block is left as it is (and not relied on)
-    in_irb = next((r for r in resources or () if r.rid == IPTC_ID), None)
-    if e is not None and e.raw:
-        old_iim = e.raw
-    elif in_irb is not None:
-        old_iim = in_irb.data
-    else:
-        old_iim = None
+    irb = ps.raw if ps is not None and ps.raw and irb_damage(ps.raw) is None else None
+    in_irb = find_iptc(irb) if irb is not None else None
+    old_iim = e.raw if e is not None and e.raw else in_irb
     iim = iptc_iim(old_iim if old_iim else None, edits, path)
     if e is not None or in_irb is None:
         extra[IPTC_TAG] = _blob_entry(IPTC_TAG, e, iim, bo)
         iim = extra[IPTC_TAG].raw  # as stored (LONG padding included): what the digest covers
-    if resources is not None and ps is not None:
-        before = render_irb(resources)
-        if in_irb is not None and (e is None or in_irb.data == old_iim):
-            in_irb.data = iim  # the copy in the Photoshop block says the same thing
-        update_digest(resources, old_iim, iim)
-        after = render_irb(resources)
-        if after != before:
-            extra[PHOTOSHOP_TAG] = _blob_entry(PHOTOSHOP_TAG, ps, after, bo)
+    if irb is None:
+        return
+
+    def follow(copy: bytes | None) -> bytes | None:  # the copy says the same thing
+        return iim if copy is not None and (e is None or copy == old_iim) else None
+
+    new, changed = replace_iptc(irb, follow, path, "{why}", digest=(old_iim, iim))
+    if changed:
+        extra[PHOTOSHOP_TAG] = _blob_entry(PHOTOSHOP_TAG, ps, new, bo)
 
 
 def _blob_entry(tag: int, e: Entry | None, blob: bytes, bo: str) -> NewEntry:
@@ -158,11 +147,7 @@ def _blob_entry(tag: int, e: Entry | None, blob: bytes, bo: str) -> NewEntry:
 # ---- image data: never touched ---------------------------------------------------------------
 
 def _ints(e: Entry, bo: str) -> list[int]:
-    fmt = {3: "H", 4: "I", 13: "I"}.get(e.type)
-    if fmt is None or not e.raw:
-        return []
-    n = len(e.raw) // TYPE_SIZES[e.type]
-    return list(struct.unpack_from(f"{bo}{n}{fmt}", e.raw))
+    return unsigned_ints(e.raw, e.type, bo, UINT_TYPES)
 
 
 def image_layout(structure: TiffStructure) -> list[tuple[str, int, tuple[tuple[int, int], ...]]]:
@@ -196,8 +181,8 @@ def check_complete(data, structure: TiffStructure, path: str) -> None:
 
     floor = dangling_floor(data, structure)
     if floor is not None:
-        raise WriteError(f"the file is truncated or damaged: the maker note points past the end "
-                         f"(offset {floor}); refusing to write", path=path, offset=floor)
+        raise WriteError(f"the file is truncated or damaged: {floor.why}; refusing to write",
+                         path=path, offset=floor.at)
     # The header and the directories are what a patch rewrites in place: image data said to
     # lie there is a damaged pointer (the patch would write over "image data")
     tables = [("the TIFF header", 0, 8)] + [

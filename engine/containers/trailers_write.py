@@ -19,6 +19,7 @@ import struct
 
 from engine.containers import jpeg as J
 from engine.errors import EngineError, WriteError
+from engine.exif.types import BYTE_ORDERS, MAKERNOTE_TAG
 from engine.safewrite.safety import Piece
 
 # an IFD entry's type (and count) where a pointer to a preview can be: LONG with count 1
@@ -106,7 +107,7 @@ def _maker_note_span(block: bytes, path: str) -> tuple[int, int] | None:
         st = parse_tiff(block, path=path)
     except EngineError:  # a block the patcher produced parses; a damaged old one gives none
         return None
-    mn = next((e for i in st.ifds for e in i.entries if e.tag == 0x927C), None)
+    mn = next((e for i in st.ifds for e in i.entries if e.tag == MAKERNOTE_TAG), None)
     if mn is None or mn.value_offset is None:
         return None
     return mn.value_offset, mn.value_offset + len(mn.raw)
@@ -121,8 +122,8 @@ def _preview_pointers(data, block: bytes, tiff: int, end: int) -> list[tuple]:
     if span is None:
         return []
     mn, mn_end = span
-    order = "<" if block[:2] == b"II" else ">"
-    inner = mn + 10 if block[mn + 10 : mn + 12] in (b"II", b"MM") else None
+    order = BYTE_ORDERS.get(bytes(block[:2]), ">")
+    inner = mn + 10 if bytes(block[mn + 10 : mn + 12]) in BYTE_ORDERS else None
     bases = [0, mn] + ([inner] if inner is not None else [])
     orders = {order, "<" if inner is not None and block[inner : inner + 2] == b"II" else order}
     out = []
@@ -172,6 +173,36 @@ def image_regions(original, data) -> tuple[tuple[int, int], tuple[int, int]]:
     return image_region(original), image_region(data)
 
 
+def image_kept(original, data) -> str | None:
+    """Why the JPEG ``data`` does not keep the image data of ``original`` (None: it does):
+    SOS to EOI and the bytes after it up to a trailer with absolute offsets are the same,
+    where they now lie, and the trailers and preview pointers follow them."""
+    if not J.is_jpeg(bytes(data[:3])):
+        return "image data changed"
+    old, new = image_regions(original, data)
+    size = old[1] - old[0]
+    if new[1] - new[0] != size or not same_bytes(original, old[0], data, new[0], size):
+        return "image data changed"
+    return check_trailers(original, data)
+
+
+def same_bytes(a, a_start: int, b, b_start: int, size: int) -> bool:
+    """Compare image data between the original and the new file.
+
+    The plan copies image data as a kernel range copy of the original, so what can go wrong is
+    where it lands, not its content: small regions are compared whole, large ones at both ends
+    and at 64 evenly spaced 4 KiB pages (reading all of a big file would double the write)."""
+    if size <= 1 << 20:
+        spans = [(0, size)]
+    else:
+        edge, page = 1 << 18, 1 << 12
+        step = (size - 2 * edge) // 64
+        spans = [(0, edge), (size - edge, edge)]
+        spans += [(edge + k * step, page) for k in range(64)]
+    return all(a[a_start + o : a_start + o + n] == b[b_start + o : b_start + o + n]
+               for o, n in spans)
+
+
 def check_trailers(original, data) -> str | None:
     """Why the trailers of ``data`` do not read as those of ``original`` (None: they do):
     same kinds, same bytes, absolute offsets shifted by exactly how far each trailer moved."""
@@ -213,12 +244,11 @@ def _previews(data) -> list[int]:
     """Where the maker-note pointers into the bytes after EOI land (file offsets)."""
     from engine.containers.trailers import eoi_end
 
-    layout = J.parse_jpeg(data)
-    idx = J.find_kind(layout.segments, "exif")
-    end = eoi_end(data, layout.sos_offset) if layout.sos_offset is not None else None
-    if not idx or end is None or end >= len(data):
+    located = J.JpegFormat.locate(data, "?")
+    sos = located.parsed.sos_offset
+    end = eoi_end(data, sos) if sos is not None else None
+    exif = located.of("exif")
+    if not exif or end is None or end >= len(data):
         return []
-    seg = layout.segments[idx[0]]
-    h = J.exif_header_len(seg) or len(J.EXIF_HEADER)
-    return [t for _e, _b, t, _o, _m in _preview_pointers(data, seg.payload[h:],
-                                                         seg.payload_offset + h, end)]
+    return [t for _e, _b, t, _o, _m in _preview_pointers(data, exif[0].data, exif[0].offset,
+                                                         end)]

@@ -12,33 +12,27 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from engine.containers.base import FileFormat
+from engine.containers.base import FileFormat, Layout, Slot
+from engine.containers.pieces import LazyChunk
 from engine.errors import CorruptFileError
+from engine.exif.types import TIFF_MAGICS
 from engine.model import Blocks
 
 # image data: extract does not copy it
 LAZY_TYPES = frozenset({b"VP8 ", b"VP8L", b"ANMF", b"ALPH"})
-_TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
+_EXIF_HEADER = b"Exif\0\0"
 
 
 @dataclass(slots=True)
-class RiffChunk:
+class RiffChunk(LazyChunk):
     fourcc: bytes
     data: bytes | None  # None for a lazy chunk: its data is source[data_offset:+length]
     pad: bytes = b""  # the pad byte actually present after an odd-sized chunk (b"" if none)
     offset: int = -1  # file offset of the fourcc (-1: not from a file)
     length: int = 0  # data length in the source file (for lazy chunks)
 
-    @property
-    def data_offset(self) -> int:
-        return self.offset + 8
-
-    def body(self, source: bytes | None = None) -> bytes:
-        if self.data is not None:
-            return self.data
-        if source is None:
-            raise CorruptFileError(f"WebP: lazy chunk {self.fourcc!r} rendered without its source")
-        return bytes(source[self.data_offset : self.data_offset + self.length])
+    def label(self) -> str:
+        return f"WebP: lazy chunk {self.fourcc!r}"
 
     def render(self, source: bytes | None = None) -> bytes:
         """The chunk bytes; ``source`` (the parsed file) is needed only for lazy chunks."""
@@ -124,36 +118,53 @@ def set_vp8x_flags(chunks: list[RiffChunk]) -> None:
         chunks[i] = RiffChunk(c.fourcc, bytes((flags,)) + c.data[1:], c.pad, c.offset, c.length)
 
 
+def _exif_slot(i: int, c: RiffChunk, warn: list[str] | None) -> Slot:
+    """The EXIF chunk's block (some writers put an improper ``Exif\\0\\0`` first); ``warn``:
+    where the reader's warnings go (None: this chunk is not the one read)."""
+    warn = [] if warn is None else warn
+    d, off, head = c.body(), c.data_offset, b""
+    if d.startswith(_EXIF_HEADER) and d[6:10] in TIFF_MAGICS:
+        warn.append(f"WebP: improper EXIF header in chunk at offset {c.offset}")
+        d, off, head = d[6:], off + 6, _EXIF_HEADER
+    if d[:4] in TIFF_MAGICS:
+        return Slot("exif", d, off, head, i)
+    warn.append(f"WebP: EXIF chunk at offset {c.offset} has no TIFF header")
+    return Slot("exif", None, off, head, i,
+                f"the EXIF chunk at offset {c.offset} holds no TIFF block")
+
+
 class WebpFormat(FileFormat):
     name = "WEBP"
-    extensions = (".webp",)
+    writer = ("engine.containers.webp_write", "plan_webp")
+    not_writable = {"iptc": "WebP has no place for IPTC; use the XMP equivalents"}
 
     @staticmethod
     def score(head: bytes) -> int:
         return 100 if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else 0
 
-    @staticmethod
-    def file_type(data: bytes) -> str:
+    @classmethod
+    def file_type(cls, data) -> str:
         """ExifTool's FileType: ``Extended WEBP`` when a VP8X chunk is present."""
         return "Extended WEBP" if bytes(data[12:16]) == b"VP8X" else "WEBP"
 
     @classmethod
-    def extract(cls, data: bytes, path: str) -> Blocks:
-        layout = parse_webp(data, path, lazy=LAZY_TYPES)
-        b = Blocks()
-        warn = list(layout.warnings)
-        for c in layout.chunks:
-            if c.fourcc == b"EXIF" and b.exif is None:
-                d, off = c.body(), c.data_offset
-                if d.startswith(b"Exif\0\0") and d[6:10] in _TIFF_MAGIC:
-                    warn.append(f"WebP: improper EXIF header in chunk at offset {c.offset}")
-                    d, off = d[6:], off + 6
-                if d[:4] in _TIFF_MAGIC:
-                    b.exif, b.exif_offset = d, off
-                    b.offset_base = c.data_offset  # ExifTool counts from the chunk's data
-                else:
-                    warn.append(f"WebP: EXIF chunk at offset {c.offset} has no TIFF header")
-            elif c.fourcc == b"XMP " and b.xmp is None:
-                b.xmp = c.body()
-        b.warnings = [f"{path}: {w}" for w in warn]
+    def locate(cls, data, path: str) -> Layout:
+        """The chunks (image data not copied); EXIF and XMP slots, ``where``: chunk index."""
+        parsed = parse_webp(data, path, lazy=LAZY_TYPES)
+        warn = list(parsed.warnings)
+        slots: list[Slot] = []
+        for i, c in enumerate(parsed.chunks):
+            if c.fourcc == b"EXIF":
+                read = not any(s.group == "exif" and s.data is not None for s in slots)
+                slots.append(_exif_slot(i, c, warn if read else None))
+            elif c.fourcc == b"XMP ":
+                slots.append(Slot("xmp", c.body(), c.data_offset, b"", i))
+        return Layout(parsed, slots, warn)
+
+    @classmethod
+    def blocks(cls, layout: Layout, path: str) -> Blocks:
+        b = super().blocks(layout, path)
+        exif = layout.first("exif")
+        if exif is not None:  # ExifTool counts from the chunk's data
+            b.offset_base = layout.parsed.chunks[exif.where].data_offset
         return b

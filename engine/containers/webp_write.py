@@ -15,14 +15,13 @@ from __future__ import annotations
 import struct
 
 from engine.containers import webp as W
-from engine.containers.png_write import coalesce
+from engine.containers.base import Layout
+from engine.containers.pieces import coalesce
 from engine.errors import WriteError
 from engine.exif.block import patch_block
 from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
 
-EXIF_HEADER = b"Exif\0\0"
-_TIFF_MAGIC = (b"MM\0\x2a", b"II\x2a\0")
 # Chunks that come before EXIF/XMP in a WebP file (header, colour profile and image data).
 _LEADING = frozenset({b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"})
 _ALPHA_FLAG = 0x10
@@ -55,23 +54,20 @@ def _after_image(chunks: list[W.RiffChunk]) -> int:
     return max(i for i, c in enumerate(chunks) if c.fourcc in _LEADING) + 1
 
 
-def plan_webp(data, edits: Edits, path: str) -> list[Piece]:
+def plan_webp(data, edits: Edits, path: str, located: Layout | None = None) -> list[Piece]:
     if edits.iptc:
         raise WriteError("WebP has no place for IPTC; use the XMP equivalents; nothing was "
                          "written", path=path)
-    layout = W.parse_webp(data, path, lazy=W.LAZY_TYPES)
+    located = located or W.WebpFormat.locate(data, path)
+    layout = located.parsed
     _check_layout(layout, path)
     chunks: list[W.RiffChunk] = list(layout.chunks)
     if edits.exif:
         i = _only(chunks, b"EXIF", path)
-        head, old = b"", None
-        if i is not None:
-            old = chunks[i].body()
-            if old.startswith(EXIF_HEADER) and old[6:10] in _TIFF_MAGIC:
-                head, old = EXIF_HEADER, old[6:]
-            if old[:4] not in _TIFF_MAGIC:
-                raise WriteError(f"the EXIF chunk at offset {chunks[i].offset} holds no TIFF "
-                                 "block; refusing to write", path=path)
+        slot = next((s for s in located.of("exif") if s.where == i), None)
+        if slot is not None and slot.problem:
+            raise WriteError(f"{slot.problem}; refusing to write", path=path)
+        head, old = (slot.header, slot.data) if slot is not None else (b"", None)
         new = W.make_chunk(b"EXIF", head + patch_block(old, edits.exif, path))
         if i is None:
             xmp_at = _only(chunks, b"XMP ", path)

@@ -6,10 +6,11 @@ import struct
 
 from engine.errors import TagError, WriteError
 from engine.exif.encode import encode
-from engine.exif.ifd import TYPE_SIZES, TiffStructure, parse_tiff
+from engine.exif.ifd import TiffStructure, parse_tiff
 from engine.exif.patch import IfdEdit, NewEntry, TiffPatch, plan_patch
-
-EMPTY_TIFF = b"II*\0\x08\0\0\0" + b"\0\0" + b"\0\0\0\0"
+from engine.exif.scrub import makernote_ifd
+from engine.exif.types import BYTE_ORDERS, EMPTY_TIFF, MAKERNOTE_TAG, TYPE_SIZES, ifd_size
+from engine.record import FrozenRecord
 
 
 def ifd_edits(
@@ -71,94 +72,117 @@ def patch_block(block: bytes | None, exif: list[tuple[str, str, str | None]], pa
     """The new EXIF block (for containers that hold EXIF as one block: JPEG, PNG, WebP)."""
     data = bytes(block) if block is not None else EMPTY_TIFF
     structure = parse_tiff(data, path=path)
-    edits = ifd_edits(structure, exif, path)
-    add_creation_defaults(structure, edits)
-    if extra:
-        edits.setdefault("IFD0", IfdEdit()).put.update(extra)
-    new = plan_patch(data, structure, edits).apply(data)
+    new = plan_patch(data, structure, _all_edits(structure, exif, path, extra)).apply(data)
     floor = dangling_floor(data, structure)
-    if floor is not None and len(new) > floor:
-        raise WriteError(
-            f"the maker note or a directory points past the end of the EXIF block (offset "
-            f"{floor}); growing the block would make that pointer read our new data; refusing "
-            "to write", path=path)
+    if floor is not None and len(new) > floor.offset:
+        raise WriteError(f"{floor.why}; growing the block would make that pointer read our new "
+                         "data; refusing to write", path=path, offset=floor.at)
     return new
 
 
-_MAKERNOTE_HEADERS = (0, 6, 8, 10, 12, 14, 16, 18)
+class Dangling(FrozenRecord):
+    """Something in a block points past its end: the lowest such offset, why, and where the
+    pointer (the entry, or the directory whose table runs past the end) is."""
+
+    __slots__ = ("offset", "why", "at")
+    offset: int
+    why: str
+    at: int
+
+    def __init__(self, offset: int, why: str, at: int) -> None:
+        self._init(offset, why, at)
 
 
-def dangling_floor(data: bytes, structure: TiffStructure) -> int | None:
-    """The lowest offset past the end of the block that a maker-note value points at, if any.
+def dangling_floor(data: bytes, structure: TiffStructure) -> Dangling | None:
+    """The lowest offset past the end of the block that a value, a directory or a maker-note
+    value points at, and why, if any.
 
     Some cameras write maker-note pointers past the end of a truncated EXIF block.  Such a
-    pointer reads nothing today; if the block grew over it, it would read our data.  The maker
-    note's inner IFD is found heuristically (after the usual header sizes)."""
-    bo = structure.byte_order
+    pointer reads nothing today; if the block grew over it, it would read our data."""
     size = len(data)
-    floor = None
+    found: list[Dangling] = []
     for ifd in structure.ifds:
         for e in ifd.entries:
             if e.value_offset is not None and e.value_offset + e.size > size:
-                floor = min(floor or e.value_offset, e.value_offset)
-        if _ifd_runs_past_end(data, bo, ifd.offset):
-            floor = min(floor or size, size)
-    mn = next((e for i in structure.ifds for e in i.entries if e.tag == 0x927C), None)
+                found.append(Dangling(e.value_offset, (
+                    f"{ifd.name} tag 0x{e.tag:04x} has a value at offset {e.value_offset} "
+                    f"({e.size} bytes) that runs past the end of the data ({size} bytes)"),
+                    e.entry_offset))
+        why = _table_past_end(data, structure.byte_order, ifd.offset)
+        if why is not None:
+            found.append(Dangling(size, f"{ifd.name} at offset {ifd.offset} {why}", ifd.offset))
+    found += _makernote_dangling(data, structure)
+    return min(found, key=lambda d: d.offset, default=None)
+
+
+def _makernote_dangling(data: bytes, structure: TiffStructure) -> list[Dangling]:
+    """What the maker note's directory (found heuristically, after the usual header sizes)
+    points at past the end of the block."""
+    size = len(data)
+    mn = next((e for i in structure.ifds for e in i.entries if e.tag == MAKERNOTE_TAG), None)
     if mn is None or mn.value_offset is None:
-        return floor
+        return []
+    found = makernote_ifd(data, structure.byte_order, mn.value_offset, size, swapped=False)
+    if found is None:
+        return []
     # Nikon type 2 (and similar) maker notes carry their own TIFF header 10 bytes in: their
-    # offsets count from it.
-    inner = mn.value_offset + 10 if data[mn.value_offset + 10 : mn.value_offset + 12] in (
-        b"II", b"MM") else None
-    base = 0
-    if inner is not None:  # values count from the inner header, in its byte order
-        base, bo = inner, "<" if data[inner : inner + 2] == b"II" else ">"
-    for h in _MAKERNOTE_HEADERS:
-        at = mn.value_offset + h
-        if at + 2 > size:
-            break
-        n = struct.unpack_from(bo + "H", data, at)[0]
-        if not 1 <= n <= 256 or at + 2 + 12 * n > size:
-            continue
-        ents = [struct.unpack_from(bo + "HHII", data, at + 2 + 12 * k) for k in range(n)]
-        # A byte-order mark where the first tag should be is an inner TIFF header (Apple's
-        # "Apple iOS\0\0\1MM"), not an IFD: keep looking further in.
-        if ents[0][0] in (0x4949, 0x4D4D) or not all(1 <= t <= 13 for _tag, t, _c, _v in ents):
-            continue
-        for _tag, t, c, v in ents:
-            nbytes = c * TYPE_SIZES.get(t, 1)
-            if nbytes > 4 and base + v + nbytes > size and base + v >= size - 65536:
-                floor = base + v if floor is None else min(floor, base + v)
-            # A sub-IFD pointer (NikonScanIFD...) to a directory cut off by the block's end:
-            # growing the block would fill the missing part of that directory with our data.
-            if t in (4, 13) and c == 1 and inner is not None:
-                if size <= inner + v < size + 65536:
-                    floor = inner + v if floor is None else min(floor, inner + v)
-                elif _ifd_runs_past_end(data, bo, inner + v, near_end=True):
-                    floor = min(floor or size, size)
-        break
-    return floor
+    # offsets count from it, in its byte order.
+    ents, inner = found
+    base = inner or 0
+    bo = structure.byte_order if inner is None else BYTE_ORDERS[bytes(data[inner : inner + 2])]
+    out: list[Dangling] = []
+    note = f"the maker note at offset {mn.value_offset}"
+    for t, c, v in ents:
+        nbytes = c * TYPE_SIZES[t]
+        if nbytes > 4 and base + v + nbytes > size and base + v >= size - 65536:
+            out.append(Dangling(base + v, f"{note} has a value at offset {base + v} ({nbytes} "
+                                f"bytes) that runs past the end of the data ({size} bytes)",
+                                mn.entry_offset))
+        # A sub-IFD pointer (NikonScanIFD...) to a directory cut off by the block's end:
+        # growing the block would fill the missing part of that directory with our data.
+        if t in (4, 13) and c == 1 and inner is not None:
+            if size <= inner + v < size + 65536:
+                out.append(Dangling(inner + v, f"{note} points at a directory at offset "
+                                    f"{inner + v}, past the end of the data ({size} bytes)",
+                                    mn.entry_offset))
+            elif (why := _table_past_end(data, bo, inner + v, near_end=True)) is not None:
+                out.append(Dangling(size, f"the directory at offset {inner + v} that {note} "
+                                    f"points at {why}", mn.entry_offset))
+    return out
 
 
-def _ifd_runs_past_end(data: bytes, bo: str, at: int, near_end: bool = False) -> bool:
-    """True when a (plausible) IFD at ``at`` starts inside the block but its entries or its
-    next-IFD pointer run past the end.  ``near_end``: ``at`` is only a guess (a value that may
-    be a pointer), so it must also look like an IFD: 1..256 entries, close to the end."""
+def _table_past_end(data: bytes, bo: str, at: int, near_end: bool = False) -> str | None:
+    """Why a (plausible) IFD at ``at`` that starts inside the block runs past its end (its
+    entries or its next-IFD pointer), or None when it does not.  ``near_end``: ``at`` is only
+    a guess (a value that may be a pointer), so it must also look like an IFD: 1..256 entries,
+    close to the end."""
     size = len(data)
     if not 8 <= at < size:
-        return False
+        return None
     if at + 2 > size:
-        return not near_end
+        return None if near_end else "has its entry count cut off by the end of the data"
     n = struct.unpack_from(bo + "H", data, at)[0]
-    if near_end and not (1 <= n <= 256 and at >= size - 2 - 12 * n - 4):
-        return False
-    return at + 2 + 12 * n + 4 > size
+    if near_end and not (1 <= n <= 256 and at >= size - ifd_size(n)):
+        return None
+    table_end = at + ifd_size(n)
+    if table_end <= size:
+        return None
+    return (f"claims {n} {'entry' if n == 1 else 'entries'}: its table would end at offset "
+            f"{table_end}, past the end of the data ({size} bytes)")
 
 
 def patch_file(data, structure: TiffStructure, exif: list[tuple[str, str, str | None]],
                path: str, extra: dict[int, NewEntry] | None = None) -> TiffPatch:
+    edits = _all_edits(structure, exif, path, extra)
+    return plan_patch(data, structure, edits, chain_room=False)  # IFDs read from the file
+
+
+def _all_edits(structure: TiffStructure, exif: list[tuple[str, str, str | None]], path: str,
+               extra: dict[int, NewEntry] | None) -> dict[str, IfdEdit]:
+    """The IFD edits of ``exif``, the tags a new sub-IFD requires, and ``extra`` IFD0 entries
+    (the XMP and IPTC blocks of a TIFF)."""
     edits = ifd_edits(structure, exif, path)
     add_creation_defaults(structure, edits)
     if extra:
         edits.setdefault("IFD0", IfdEdit()).put.update(extra)
-    return plan_patch(data, structure, edits, chain_room=False)  # IFDs read from the file
+    return edits

@@ -1,7 +1,8 @@
 """Decode an EXIF/TIFF block into tags, named and printed as ExifTool does.
 
 ``decode_exif`` parses the IFD structure (engine.exif.ifd), names each entry from the
-generated tables (engine.exif.tables) and prints its value (engine.printconv).  XMP (tag 700) and
+generated tables (engine.exif.tables) and prints its value (engine.exif.conversions, as
+engine.exif.overrides says per tag).  XMP (tag 700) and
 IPTC (tag 33723, or inside the Photoshop block 34377) are handed back as raw blocks, not as EXIF
 tags, since ExifTool shows them in their own groups.
 """
@@ -12,19 +13,14 @@ import os
 import struct
 
 from engine.errors import EngineError
+from engine.exif.conversions import convert
 from engine.exif.ifd import SUB_IFD_TAGS, Entry, Ifd, TiffStructure, parse_tiff
+from engine.exif.overrides import rule
+from engine.exif.printing import TYPE_FORMAT, read_value
 from engine.exif.tables import EXIF_TAGS, GPS_TAGS, PANASONIC_RAW_TAGS
 from engine.iptc.photoshop import find_iptc
 from engine.model import TagValue, binary_text
-from engine.printconv import (
-    PANASONIC_CONV,
-    PANASONIC_READ_FORMAT,
-    READ_FORMAT,
-    TYPE_FORMAT,
-    Binary,
-    convert,
-    read_value,
-)
+from engine.printconv import Binary
 from engine.record import Record
 
 XMP_TAG, IPTC_TAG, PHOTOSHOP_TAG, MAKERNOTE_TAG = 0x02BC, 0x83BB, 0x8649, 0x927C
@@ -51,17 +47,6 @@ DATA_TAGS = {
     "JpgFromRawStart": ("JpgFromRawLength", "JpgFromRaw"),
     "OtherImageStart": ("OtherImageLength", "OtherImage"),
 }
-# Structure tags a user must not write (offsets, sizes): the writer maintains them.
-STRUCTURE = frozenset(
-    "StripOffsets StripByteCounts TileOffsets TileByteCounts FreeOffsets FreeByteCounts "
-    "ThumbnailOffset ThumbnailLength PreviewImageStart PreviewImageLength JpgFromRawStart "
-    "JpgFromRawLength OtherImageStart OtherImageLength MakerNotes MakerNoteUnknownText".split()
-)
-# Offsets ExifTool shows relative to the file (``IsOffset`` in Exif.pm).
-IS_OFFSET = frozenset(
-    "StripOffsets TileOffsets FreeOffsets ThumbnailOffset PreviewImageStart JpgFromRawStart "
-    "OtherImageStart".split()
-)
 _STRIP_PREVIEW = {0x0111: "PreviewImageStart", 0x0117: "PreviewImageLength"}
 _STRIP_RAWJPG = {0x0111: "JpgFromRawStart", 0x0117: "JpgFromRawLength"}
 _STRIP_OTHER = {0x0111: "OtherImageStart", 0x0117: "OtherImageLength"}
@@ -300,8 +285,7 @@ def _decode_entry(
         writable, values_key = False, None
     else:
         name, writable, values_key = tdef.name, tdef.writable, tdef.values
-        formats = PANASONIC_READ_FORMAT if namer.is_panasonic(ifd) else READ_FORMAT
-        fmt = formats.get(name, fmt)
+        fmt = rule(name, namer.is_panasonic(ifd)).read or fmt
     if only is not None and name not in only:
         return None
     if not entry.raw and entry.count:
@@ -312,7 +296,7 @@ def _decode_entry(
         return TagValue("MakerNote", group, name, binary_text(size), False, size)
     raw = entry.raw
     value = read_value(fmt, raw, bo)
-    if name in IS_OFFSET and base_offset and isinstance(value, str):
+    if rule(name).offset and base_offset and isinstance(value, str):
         # ExifTool prints these as offsets in the file, not in the EXIF block
         value = " ".join(str(int(v) + base_offset) if v.isdigit() else v for v in value.split())
     if tdef is None:
@@ -320,10 +304,9 @@ def _decode_entry(
         if not isinstance(printed, Binary):
             printed = convert(name, printed, None, bo)
     else:
-        conv = PANASONIC_CONV if namer.is_panasonic(ifd) else None
-        printed = convert(name, value, values_key, bo, conv)
+        printed = convert(name, value, values_key, bo, namer.is_panasonic(ifd))
     path = tag_path(group, name)
-    if name in STRUCTURE:
+    if rule(name).structure:  # the writer maintains it
         writable = False
     if isinstance(printed, Binary):
         return TagValue(path, group, name, binary_text(printed.size), False, printed.size)

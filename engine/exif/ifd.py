@@ -16,21 +16,17 @@ from __future__ import annotations
 import struct
 
 from engine.errors import CorruptFileError
+from engine.exif.types import (
+    BIGTIFF_MAGIC,
+    BYTE_ORDERS,
+    CLASSIC_MAGICS,
+    OFFSET_TYPES,
+    SUB_IFD_TAGS,
+    TYPE_NAMES,
+    TYPE_SIZES,
+    unsigned_ints,
+)
 from engine.record import Record
-
-# TIFF type id -> byte size of one element (6.0 types, plus BigTIFF 16/17/18).
-TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4,
-              16: 8, 17: 8, 18: 8}
-TYPE_NAMES = {1: "int8u", 2: "string", 3: "int16u", 4: "int32u", 5: "rational64u", 6: "int8s",
-              7: "undef", 8: "int16s", 9: "int32s", 10: "rational64s", 11: "float", 12: "double",
-              13: "ifd", 16: "int64u", 17: "int64s", 18: "ifd64"}
-
-# Pointer tags that open a sub-IFD: tag -> name of the IFD it points to.
-SUB_IFD_TAGS = {0x8769: "ExifIFD", 0x8825: "GPS", 0xA005: "InteropIFD", 0x014A: "SubIFD"}
-
-# Classic header magics: 42 plus the RAW variants (Olympus ORF 'RO'/'RS', Panasonic RW2 0x55).
-CLASSIC_MAGICS = (42, 0x4F52, 0x5352, 0x55)
-BIGTIFF_MAGIC = 43
 
 MAX_ENTRIES = 4096  # more than any real IFD holds; a larger count is garbage
 MAX_IFDS = 256  # guard against long (non-looping) chains of garbage
@@ -75,12 +71,7 @@ class Ifd(Record):
 
     def __init__(self, name: str, offset: int, entries: list[Entry], next_offset: int,
                  parent: str | None = None, parent_tag: int | None = None) -> None:
-        self.name = name
-        self.offset = offset
-        self.entries = entries
-        self.next_offset = next_offset
-        self.parent = parent
-        self.parent_tag = parent_tag
+        self._init(name, offset, entries, next_offset, parent, parent_tag)
 
 
 class TiffStructure(Record):
@@ -94,12 +85,8 @@ class TiffStructure(Record):
 
     def __init__(self, byte_order: str, bigtiff: bool, magic: int, ifds: list[Ifd],
                  warnings: list[str] | None = None, first_offset: int = 8) -> None:
-        self.byte_order = byte_order
-        self.bigtiff = bigtiff
-        self.magic = magic
-        self.ifds = ifds
-        self.warnings = [] if warnings is None else warnings
-        self.first_offset = first_offset
+        self._init(byte_order, bigtiff, magic, ifds, [] if warnings is None else warnings,
+                   first_offset)
 
     def get(self, name: str) -> Ifd | None:
         for ifd in self.ifds:
@@ -111,9 +98,9 @@ class TiffStructure(Record):
 def read_header(data, path: str = "?") -> tuple[str, bool, int, int]:
     """(byte_order, bigtiff, magic, first IFD offset) of the TIFF header at the start."""
     head = bytes(data[:16])
-    if len(head) < 8 or head[:2] not in (b"II", b"MM"):
+    bo = BYTE_ORDERS.get(head[:2])
+    if len(head) < 8 or bo is None:
         raise CorruptFileError("not a TIFF header (no II/MM byte order mark)", path=path, offset=0)
-    bo = "<" if head[:2] == b"II" else ">"
     magic = struct.unpack_from(bo + "H", head, 2)[0]
     if magic == BIGTIFF_MAGIC:
         if len(head) < 16:
@@ -175,7 +162,7 @@ class _Walker:
             sub = SUB_IFD_TAGS.get(entry.tag)
             if sub is None:
                 continue
-            if entry.type not in (3, 4, 9, 13, 16, 18) or not entry.raw:
+            if entry.type not in OFFSET_TYPES or not entry.raw:
                 self.warn(f"{name} tag 0x{entry.tag:04x} ({sub} pointer) has a bad type or value")
                 continue
             for k, off in enumerate(self.offsets(entry)):
@@ -184,9 +171,7 @@ class _Walker:
         return ifd
 
     def offsets(self, entry: Entry) -> list[int]:
-        fmt = {3: "H", 4: "I", 9: "I", 13: "I", 16: "Q", 18: "Q"}[entry.type]
-        n = len(entry.raw) // struct.calcsize(fmt)
-        return list(struct.unpack_from(f"{self.bo}{n}{fmt}", entry.raw))[:64]
+        return unsigned_ints(entry.raw, entry.type, self.bo)[:64]
 
     def read_entry(self, ifd_name: str, pos: int) -> Entry | None:
         if self.big:

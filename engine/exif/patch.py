@@ -18,16 +18,9 @@ from __future__ import annotations
 import struct
 
 from engine.errors import WriteError
+from engine.exif.ifd import Entry, Ifd
+from engine.exif.types import CHILD_POINTERS, ifd_size
 from engine.record import FrozenRecord, Record
-
-TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
-
-# Sub-IFD pointer tags: child IFD name -> (parent IFD name, pointer tag)
-CHILD_POINTERS = {
-    "ExifIFD": ("IFD0", 0x8769),
-    "GPS": ("IFD0", 0x8825),
-    "InteropIFD": ("ExifIFD", 0xA005),
-}
 
 
 class NewEntry(FrozenRecord):
@@ -61,9 +54,7 @@ class TiffPatch(Record):
     tail: bytes
 
     def __init__(self, keep: int, overwrites: list[tuple[int, bytes]], tail: bytes) -> None:
-        self.keep = keep
-        self.overwrites = overwrites
-        self.tail = tail
+        self._init(keep, overwrites, tail)
 
     def apply(self, data: bytes) -> bytes:
         buf = bytearray(data[: self.keep])
@@ -91,19 +82,13 @@ class _Slot(Record):
 
     def __init__(self, tag: int, type: int, count: int, raw: bytes, offset: int | None,
                  orig: bytes | None = None, home: tuple[int, int] | None = None) -> None:
-        self.tag = tag
-        self.type = type
-        self.count = count
-        self.raw = raw
-        self.offset = offset
-        self.orig = orig
-        self.home = home
+        self._init(tag, type, count, raw, offset, orig, home)
 
 
 def _value_ranges(structure) -> list[tuple[int, int]]:
     out = []
     for ifd in structure.ifds:
-        out.append((ifd.offset, ifd.offset + 2 + 12 * len(ifd.entries) + 4))
+        out.append((ifd.offset, ifd.offset + ifd_size(len(ifd.entries))))
         for e in ifd.entries:
             if e.value_offset is not None:
                 out.append((e.value_offset, e.value_offset + e.size))
@@ -158,194 +143,254 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit],
 
     ``chain_room``: the block is read as one buffer (EXIF in JPEG, PNG, WebP, HEIF), so IFD0
     needs room after it for the IFD1 chain (_chain_room); a TIFF file's IFDs are read from the
-    file one by one and need none."""
-    bo = structure.byte_order
+    file one by one and need none.
+
+    Four phases: the new entry list of each edited IFD (values that fit go back in their old
+    slots), where each edited IFD and moved value goes (in place, or in the appended tail),
+    the pointers to IFDs that moved, and the rendering of the edited IFDs."""
     if getattr(structure, "bigtiff", False):
         raise WriteError("writing BigTIFF is not supported; the file was left as it is")
-    ifds = {ifd.name: ifd for ifd in structure.ifds}
-    edits = {k: v for k, v in edits.items() if v.put or v.drop}
-    # A new child IFD needs a pointer entry in its parent (which may itself be new).
-    for child in ("InteropIFD", "GPS", "ExifIFD"):
-        if child in edits and child not in ifds:
-            parent, ptag = CHILD_POINTERS[child]
-            edits.setdefault(parent, IfdEdit()).put[ptag] = NewEntry(ptag, 4, 1, bytes(4))
-    for name in edits:
-        if name not in ifds and name not in CHILD_POINTERS:
-            raise WriteError(f"cannot create {name} in this file")
-        if name not in ifds and name in CHILD_POINTERS:
-            parent, ptag = CHILD_POINTERS[name]
-            if parent in ifds and any(e.tag == ptag for e in ifds[parent].entries):
-                # The pointer is there but leads nowhere readable: replacing it would lose
-                # whatever it pointed at.
-                raise WriteError(f"the {name} pointer in {parent} points outside the data; "
-                                 f"refusing to replace {name}")
-    if "IFD0" not in ifds:
-        raise WriteError("the EXIF block has no IFD0")
+    plan = _Plan(data, structure)
+    edits = plan.with_pointers(edits)
+    slots = {name: plan.entry_list(name, ed) for name, ed in edits.items()}
+    plan.refuse_moves_in_a_loop(slots)
+    alloc, pos, in_place = plan.place(slots, chain_room)
+    plan.point_at_moved(slots, pos, in_place)
+    return plan.render(slots, alloc, pos, in_place)
 
-    ranges = _value_ranges(structure)
-    overwrites: list[tuple[int, bytes]] = []
-    freed: list[tuple[int, int]] = []
-    dead: set[int] = set()  # entry offsets of the entries whose old value nothing keeps
 
-    def shared(a: int, b: int, own: tuple[int, int]) -> bool:
+class _Plan:
+    """The state plan_patch builds up: the old structure, and the overwrites, freed ranges and
+    dead entries (whose old values nothing keeps) found so far."""
+
+    def __init__(self, data: bytes, structure) -> None:
+        self.data = data
+        self.structure = structure
+        self.bo = structure.byte_order
+        self.ifds = {ifd.name: ifd for ifd in structure.ifds}
+        self.ranges = _value_ranges(structure)
+        self.overwrites: list[tuple[int, bytes]] = []
+        self.freed: list[tuple[int, int]] = []
+        self.dead: set[int] = set()  # entry offsets of the entries whose old value nothing keeps
+        self.tables: dict[str, tuple[int, int]] = {}  # old tables of the edited IFDs
+
+    def with_pointers(self, edits: dict[str, IfdEdit]) -> dict[str, IfdEdit]:
+        """The edits that change something, plus the pointer entry a new child IFD needs in
+        its parent (which may itself be new); refuses IFDs that cannot be created here."""
+        ifds = self.ifds
+        edits = {k: v for k, v in edits.items() if v.put or v.drop}
+        for child in ("InteropIFD", "GPS", "ExifIFD"):
+            if child in edits and child not in ifds:
+                parent, ptag = CHILD_POINTERS[child]
+                edits.setdefault(parent, IfdEdit()).put[ptag] = NewEntry(ptag, 4, 1, bytes(4))
+        for name in edits:
+            if name not in ifds and name not in CHILD_POINTERS:
+                raise WriteError(f"cannot create {name} in this file")
+            if name not in ifds and name in CHILD_POINTERS:
+                parent, ptag = CHILD_POINTERS[name]
+                pointer = next((e for e in ifds[parent].entries if e.tag == ptag), None) if (
+                    parent in ifds) else None
+                if pointer is not None:
+                    # The pointer is there but leads nowhere readable: replacing it would lose
+                    # whatever it pointed at.
+                    raise WriteError(f"the {name} pointer in {parent} points outside the data; "
+                                     f"refusing to replace {name}", offset=pointer.entry_offset)
+        if "IFD0" not in ifds:
+            raise WriteError("the EXIF block has no IFD0")
+        return edits
+
+    def shared(self, own: tuple[int, int]) -> bool:
         # ``own`` is in ``ranges`` once for the entry asking; any other overlap, including an
         # identical range of another entry pointing at the same bytes, means shared.
-        return sum(1 for r in ranges if r[0] < b and a < r[1]) > 1
+        a, b = own
+        return sum(1 for r in self.ranges if r[0] < b and a < r[1]) > 1
 
-    # 1. New entry lists.
-    slots: dict[str, list[_Slot]] = {}
-    for name, ed in edits.items():
-        old = ifds.get(name)
-        stored = struct.unpack_from(bo + "H", data, old.offset)[0] if old is not None else 0
-        tags = [e.tag for e in old.entries] if old is not None else []
-        if old is not None and (stored != len(old.entries) or len(set(tags)) != len(tags)):
-            # The reader skipped entries it could not understand; rewriting this IFD would
-            # drop them.  Refuse rather than lose data.
-            raise WriteError(f"{name} at offset {old.offset} has unreadable or duplicate "
-                             "entries; refusing to rewrite it (in a JPEG, metafs write --repair "
-                             "drops them)")
+    def entry_list(self, name: str, ed: IfdEdit) -> list[_Slot]:
+        """Phase 1: the new entries of IFD ``name``, sorted by tag."""
+        old = self.ifds.get(name)
         cur: dict[int, _Slot] = {}
-        old_by_tag = {}
+        old_by_tag: dict[int, Entry] = {}
         if old is not None:
+            self._check_rewritable(old)
             for e in old.entries:
                 old_by_tag.setdefault(e.tag, e)
-                orig = bytes(data[e.entry_offset : e.entry_offset + 12])
-                slot = _Slot(e.tag, e.type, e.count, e.raw, e.value_offset, orig)
-                if e.value_offset is not None and len(e.raw) == e.size and (
-                        e.type in MOVABLE_TYPES or e.tag in SELF_CONTAINED):
-                    own = (e.value_offset, e.value_offset + e.size)
-                    if own[1] <= len(data) and not shared(*own, own):
-                        slot.home = own
-                cur.setdefault(e.tag, slot)
+                cur.setdefault(e.tag, self._kept(e))
         for tag in ed.drop:
             e = old_by_tag.get(tag)
             if e is not None:
-                dead.add(e.entry_offset)
+                self.dead.add(e.entry_offset)
             if e is not None and e.value_offset is not None:
                 own = (e.value_offset, e.value_offset + e.size)
-                if own[1] <= len(data) and not shared(*own, own):
-                    freed.append(own)
+                if own[1] <= len(self.data) and not self.shared(own):
+                    self.freed.append(own)
             cur.pop(tag, None)
         for tag, ne in ed.put.items():
-            e = old_by_tag.get(tag)
-            off = None
-            if e is not None and e.value_offset is not None:
-                own = (e.value_offset, e.value_offset + e.size)
-                # Reuse the old slot only when it is wholly inside the data (a truncated file
-                # can point past its end) and not shared with another value.
-                whole = len(e.raw) == e.size and own[1] <= len(data)
-                if len(ne.raw) > 4 and len(ne.raw) <= e.size and whole and not shared(*own, own):
-                    off = e.value_offset  # fits in the old slot: overwrite in place
-                    overwrites.append((off, ne.raw + bytes(e.size - len(ne.raw))))
-                elif whole and not shared(*own, own):
-                    freed.append(own)
-            if e is not None and off is None:
-                dead.add(e.entry_offset)
-            cur[tag] = _Slot(tag, ne.type, ne.count, ne.raw, off if len(ne.raw) > 4 else None)
-            if off is not None:
-                cur[tag].home = (off, off + e.size)
-            if len(ne.raw) > 4 and off is None:
-                cur[tag].offset = -1  # to allocate
-        slots[name] = sorted(cur.values(), key=lambda s: s.tag)
+            cur[tag] = self._put(tag, ne, old_by_tag.get(tag))
+        return sorted(cur.values(), key=lambda s: s.tag)
 
-    if any("(IFD loop)" in w for w in structure.warnings) and any(
-        ifds.get(n) is None or len(sl) > len(ifds[n].entries) for n, sl in slots.items()
-    ):
-        # Moving an IFD leaves its old copy where the loop points: readers would then follow
-        # the loop through stale data.  Refuse rather than change what they see.
-        raise WriteError("the IFD chain loops back on itself; refusing to move an IFD in it")
+    def _check_rewritable(self, old: Ifd) -> None:
+        stored = struct.unpack_from(self.bo + "H", self.data, old.offset)[0]
+        tags = [e.tag for e in old.entries]
+        if stored != len(old.entries) or len(set(tags)) != len(tags):
+            # The reader skipped entries it could not understand; rewriting this IFD would
+            # drop them.  Refuse rather than lose data.
+            raise WriteError(f"{old.name} at offset {old.offset} has unreadable or duplicate "
+                             "entries; refusing to rewrite it (in a JPEG, metafs write --repair "
+                             "drops them)", offset=old.offset)
 
-    # 2. Where each edited IFD goes: in place if it did not grow, else at the end.  Whatever
-    # lies at the very end and belongs only to the IFDs being rewritten (typically our own
-    # earlier appends) is laid out afresh, so editing again does not grow the file.
-    tables: dict[str, tuple[int, int]] = {}
-    for name in slots:
-        old = ifds.get(name)
-        if old is not None:
-            tables[name] = (old.offset, old.offset + 2 + 12 * len(old.entries) + 4)
-            if len(slots[name]) > len(old.entries):
-                freed.append(tables[name])
-    homes = [s.home for sl in slots.values() for s in sl if s.home is not None]
-    pad = _own_padding(data, structure, ranges) if "IFD0" in slots and chain_room else []
-    end = reclaim_end(len(data), freed + homes + list(tables.values()) + pad)
-    for sl in slots.values():
-        for s in sl:
-            if s.home is not None and s.home[0] >= end:
-                s.offset, s.orig = -1, None  # moves (unchanged bytes) to the new tail
-    moved = {name for name, t in tables.items() if t[0] >= end}
-    alloc = _Allocator(end)
-    pos: dict[str, int] = {}
-    in_place: set[str] = set()
-    # IFD0 first in the tail: ExifTool reads the IFD0 -> IFD1 chain with the length from IFD0's
-    # start to the block's end (see _chain_room), so IFD0 wants as much after it as it can get.
-    for name in sorted(slots, key=lambda n: n != "IFD0"):
-        sl = slots[name]
-        old = ifds.get(name)
-        if old is not None and len(sl) <= len(old.entries) and name not in moved:
-            pos[name] = old.offset
-            in_place.add(name)
-        else:
-            pos[name] = alloc.reserve(2 + 12 * len(sl) + 4)
-        for s in sl:
-            if s.offset == -1:
-                s.offset = alloc.alloc(s.raw)
+    def _kept(self, e: Entry) -> _Slot:
+        """An entry the edit keeps, as it was; its value may be laid out afresh (``home``)
+        when it holds no offsets and no other entry shares its bytes."""
+        orig = bytes(self.data[e.entry_offset : e.entry_offset + 12])
+        slot = _Slot(e.tag, e.type, e.count, e.raw, e.value_offset, orig)
+        if e.value_offset is not None and len(e.raw) == e.size and (
+                e.type in MOVABLE_TYPES or e.tag in SELF_CONTAINED):
+            own = (e.value_offset, e.value_offset + e.size)
+            if own[1] <= len(self.data) and not self.shared(own):
+                slot.home = own
+        return slot
 
-    ifd0_at = pos.get("IFD0", ifds["IFD0"].offset)
-    short = _chain_room(data, structure, slots) - (alloc.cursor - ifd0_at)
-    if short > 0 and chain_room:
-        alloc.reserve(short)  # zeros after our own data, reclaimed by the next edit of IFD0
+    def _put(self, tag: int, ne: NewEntry, e: Entry | None) -> _Slot:
+        """A new or replaced entry: its value goes back in the old slot when it fits there."""
+        off = None
+        if e is not None and e.value_offset is not None:
+            own = (e.value_offset, e.value_offset + e.size)
+            # Reuse the old slot only when it is wholly inside the data (a truncated file
+            # can point past its end) and not shared with another value.
+            whole = len(e.raw) == e.size and own[1] <= len(self.data)
+            if len(ne.raw) > 4 and len(ne.raw) <= e.size and whole and not self.shared(own):
+                off = e.value_offset  # fits in the old slot: overwrite in place
+                self.overwrites.append((off, ne.raw + bytes(e.size - len(ne.raw))))
+            elif whole and not self.shared(own):
+                self.freed.append(own)
+        if e is not None and off is None:
+            self.dead.add(e.entry_offset)
+        slot = _Slot(tag, ne.type, ne.count, ne.raw, off if len(ne.raw) > 4 else None)
+        if off is not None:
+            slot.home = (off, off + e.size)
+        if len(ne.raw) > 4 and off is None:
+            slot.offset = -1  # to allocate
+        return slot
 
-    # 3. Pointers to moved or new IFDs.
-    def set_pointer(parent: str, tag: int, value: int) -> None:
-        raw = struct.pack(bo + "I", value)
+    def refuse_moves_in_a_loop(self, slots: dict[str, list[_Slot]]) -> None:
+        if not any("(IFD loop)" in w for w in self.structure.warnings):
+            return
+        for name, sl in slots.items():
+            old = self.ifds.get(name)
+            if old is None or len(sl) > len(old.entries):
+                # Moving an IFD leaves its old copy where the loop points: readers would then
+                # follow the loop through stale data.  Refuse rather than change what they see.
+                raise WriteError("the IFD chain loops back on itself; refusing to move an IFD "
+                                 "in it", offset=None if old is None else old.offset)
+
+    def place(self, slots: dict[str, list[_Slot]],
+              chain_room: bool) -> tuple[_Allocator, dict[str, int], set[str]]:
+        """Phase 2: where each edited IFD goes: in place if it did not grow, else at the end.
+        Whatever lies at the very end and belongs only to the IFDs being rewritten (typically
+        our own earlier appends) is laid out afresh, so editing again does not grow the file."""
+        alloc, moved = self._reclaim(slots, chain_room)
+        pos: dict[str, int] = {}
+        in_place: set[str] = set()
+        # IFD0 first in the tail: ExifTool reads the IFD0 -> IFD1 chain with the length from
+        # IFD0's start to the block's end (see _chain_room), so IFD0 wants as much after it as
+        # it can get.
+        for name in sorted(slots, key=lambda n: n != "IFD0"):
+            sl = slots[name]
+            old = self.ifds.get(name)
+            if old is not None and len(sl) <= len(old.entries) and name not in moved:
+                pos[name] = old.offset
+                in_place.add(name)
+            else:
+                pos[name] = alloc.reserve(ifd_size(len(sl)))
+            for s in sl:
+                if s.offset == -1:
+                    s.offset = alloc.alloc(s.raw)
+        ifd0_at = pos.get("IFD0", self.ifds["IFD0"].offset)
+        short = _chain_room(self.data, self.structure, slots) - (alloc.cursor - ifd0_at)
+        if short > 0 and chain_room:
+            alloc.reserve(short)  # zeros after our own data, reclaimed by the next edit of IFD0
+        return alloc, pos, in_place
+
+    def _reclaim(self, slots: dict[str, list[_Slot]], chain_room: bool) -> tuple[_Allocator,
+                                                                                 set[str]]:
+        """The allocator for the tail, starting where the reclaimable end of the block
+        begins, and the edited IFDs whose old table lies in that end (they move)."""
+        for name in slots:
+            old = self.ifds.get(name)
+            if old is not None:
+                self.tables[name] = (old.offset, old.offset + ifd_size(len(old.entries)))
+                if len(slots[name]) > len(old.entries):
+                    self.freed.append(self.tables[name])
+        homes = [s.home for sl in slots.values() for s in sl if s.home is not None]
+        pad = _own_padding(self.data, self.structure, self.ranges) if (
+            "IFD0" in slots and chain_room) else []
+        end = reclaim_end(len(self.data), self.freed + homes + list(self.tables.values()) + pad)
+        for sl in slots.values():
+            for s in sl:
+                if s.home is not None and s.home[0] >= end:
+                    s.offset, s.orig = -1, None  # moves (unchanged bytes) to the new tail
+        return _Allocator(end), {name for name, t in self.tables.items() if t[0] >= end}
+
+    def point_at_moved(self, slots: dict[str, list[_Slot]], pos: dict[str, int],
+                       in_place: set[str]) -> None:
+        """Phase 3: the pointers to moved or new IFDs."""
+        for name, p in pos.items():
+            if name in in_place:
+                continue
+            if name == "IFD0":
+                self.overwrites.append((4, struct.pack(self.bo + "I", p)))
+            elif name == "IFD1":
+                if "IFD0" not in slots:
+                    # the next-IFD pointer follows every stored entry, including any the reader
+                    # skipped (unknown type), so count them from the data, not from ``entries``
+                    i0 = self.ifds["IFD0"]
+                    n0 = struct.unpack_from(self.bo + "H", self.data, i0.offset)[0]
+                    self.overwrites.append((i0.offset + 2 + 12 * n0,
+                                            struct.pack(self.bo + "I", p)))
+            else:
+                self._set_pointer(slots, *CHILD_POINTERS[name], p)
+
+    def _set_pointer(self, slots: dict[str, list[_Slot]], parent: str, tag: int,
+                     value: int) -> None:
+        raw = struct.pack(self.bo + "I", value)
         if parent in slots:
             for s in slots[parent]:
                 if s.tag == tag:
                     s.raw, s.type, s.count = raw, 4 if s.type not in (4, 13) else s.type, 1
                     s.offset, s.orig = None, None
             return
-        for e in ifds[parent].entries:
+        for e in self.ifds[parent].entries:
             if e.tag == tag:
-                overwrites.append((e.entry_offset + 8, raw))
+                self.overwrites.append((e.entry_offset + 8, raw))
                 return
 
-    for name, p in pos.items():
-        if name in in_place:
-            continue
-        if name == "IFD0":
-            overwrites.append((4, struct.pack(bo + "I", p)))
-        elif name == "IFD1":
-            if "IFD0" not in slots:
-                # the next-IFD pointer follows every stored entry, including any the reader
-                # skipped (unknown type), so count them from the data, not from ``entries``
-                i0 = ifds["IFD0"]
-                n0 = struct.unpack_from(bo + "H", data, i0.offset)[0]
-                overwrites.append((i0.offset + 2 + 12 * n0, struct.pack(bo + "I", p)))
-        else:
-            set_pointer(*CHILD_POINTERS[name], p)
-
-    # 4. Render the edited IFDs.
-    tail = alloc.tail()
-    for off, b in alloc.chunks:
-        tail[off - alloc.keep : off - alloc.keep + len(b)] = b
-    for name, sl in slots.items():
-        old = ifds.get(name)
-        nxt = old.next_offset if old is not None else 0
-        if name == "IFD0" and "IFD1" in pos:
-            nxt = pos["IFD1"]
-        blob = _render_ifd(sl, nxt, bo)
-        p = pos[name]
-        if old is not None and name in in_place:
-            old_size = 2 + 12 * len(old.entries) + 4
-            overwrites.append((p, blob + bytes(old_size - len(blob))))
-        else:
-            tail[p - alloc.keep : p - alloc.keep + len(blob)] = blob
-    left = [t for n, t in tables.items() if n not in in_place]  # old tables of moved IFDs
-    overwrites += _scrub(data, structure, dead, left, overwrites, alloc.end)
-    overwrites = [(o, b) for o, b in overwrites if o < alloc.end]  # reclaimed: dropped
-    if any(o + len(b) > alloc.end for o, b in overwrites):
-        raise WriteError("overlapping values at the end of the block; refusing to rewrite it")
-    return TiffPatch(alloc.keep, overwrites, bytes(tail))
+    def render(self, slots: dict[str, list[_Slot]], alloc: _Allocator, pos: dict[str, int],
+               in_place: set[str]) -> TiffPatch:
+        """Phase 4: the edited IFDs rendered in place or into the tail, and the bytes the edit
+        leaves behind zeroed."""
+        tail = alloc.tail()
+        for off, b in alloc.chunks:
+            tail[off - alloc.keep : off - alloc.keep + len(b)] = b
+        overwrites = self.overwrites
+        for name, sl in slots.items():
+            old = self.ifds.get(name)
+            nxt = old.next_offset if old is not None else 0
+            if name == "IFD0" and "IFD1" in pos:
+                nxt = pos["IFD1"]
+            blob = _render_ifd(sl, nxt, self.bo)
+            p = pos[name]
+            if old is not None and name in in_place:
+                overwrites.append((p, blob + bytes(ifd_size(len(old.entries)) - len(blob))))
+            else:
+                tail[p - alloc.keep : p - alloc.keep + len(blob)] = blob
+        left = [t for n, t in self.tables.items() if n not in in_place]  # moved IFDs' tables
+        overwrites += _scrub(self.data, self.structure, self.dead, left, overwrites, alloc.end)
+        overwrites = [(o, b) for o, b in overwrites if o < alloc.end]  # reclaimed: dropped
+        crossing = [o for o, b in overwrites if o + len(b) > alloc.end]
+        if crossing:
+            raise WriteError("overlapping values at the end of the block; refusing to rewrite "
+                             "it", offset=crossing[0])
+        return TiffPatch(alloc.keep, overwrites, bytes(tail))
 
 
 def _chain_room(data, structure, slots: dict[str, list[_Slot]]) -> int:
@@ -379,7 +424,7 @@ def _own_padding(data, structure, ranges: list[tuple[int, int]]) -> list[tuple[i
     ifd0 = next(ifd for ifd in structure.ifds if ifd.name == "IFD0")
     own = {(e.value_offset, e.value_offset + e.size) for e in ifd0.entries
            if e.value_offset is not None}
-    own.add((ifd0.offset, ifd0.offset + 2 + 12 * len(ifd0.entries) + 4))
+    own.add((ifd0.offset, ifd0.offset + ifd_size(len(ifd0.entries))))
     spans = ranges + protected(data, structure)
     if any(b > ifd0.offset and (a, b) not in own for a, b in spans):
         return []
@@ -408,9 +453,9 @@ def _scrub(data, structure, dead: set[int], tables: list[tuple[int, int]],
     bo = structure.byte_order
     live = protected(data, structure) + [(o, o + len(b)) for o, b in overwrites]
     for ifd in structure.ifds:
-        if (ifd.offset, ifd.offset + 2 + 12 * len(ifd.entries) + 4) not in tables:
+        if (ifd.offset, ifd.offset + ifd_size(len(ifd.entries))) not in tables:
             stored = struct.unpack_from(bo + "H", data, ifd.offset)[0]
-            live.append((ifd.offset, ifd.offset + 2 + 12 * stored + 4))
+            live.append((ifd.offset, ifd.offset + ifd_size(stored)))
         live += [(e.value_offset, e.value_offset + e.size) for e in ifd.entries
                  if e.value_offset is not None and e.entry_offset not in dead]
     return zero_overwrites(gone, live, end)

@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import struct
 
-Span = tuple[int, int]  # [start, end)
+from engine.exif.types import (
+    BOM_TAGS,
+    BYTE_ORDERS,
+    IMAGE_PAIRS,
+    LAST_CLASSIC_TYPE,
+    MAKERNOTE_HEADERS,
+    MAKERNOTE_TAG,
+    TYPE_SIZES,
+    UINT_TYPES,
+    unsigned_ints,
+)
 
-# (offsets tag, byte counts tag) pairs that point at image data: strips, tiles, JPEG images.
-IMAGE_PAIRS = ((0x0111, 0x0117), (0x0144, 0x0145), (0x0201, 0x0202))
-_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
-# Where a maker note's directory may start (after its maker's header), as ExifTool finds them.
-_MAKERNOTE_HEADERS = (0, 6, 8, 10, 12, 14, 16, 18)
-_MAKERNOTE = 0x927C
+Span = tuple[int, int]  # [start, end)
 
 
 def subtract(spans: list[Span], holes: list[Span]) -> list[Span]:
@@ -55,14 +60,6 @@ def _merge(spans: list[Span]) -> list[Span]:
     return out
 
 
-def _ints(raw: bytes, typ: int, bo: str) -> list[int]:
-    fmt = {3: "H", 4: "I", 13: "I"}.get(typ)
-    if fmt is None:
-        return []
-    n = len(raw) // _SIZES[typ]
-    return list(struct.unpack_from(f"{bo}{n}{fmt}", raw))
-
-
 def protected(data, structure) -> list[Span]:
     """Bytes nobody may zero whatever the edit: the header, image data, what the maker note's
     directory points at, and the first bytes of any directory a type-IFD entry points at."""
@@ -72,13 +69,13 @@ def protected(data, structure) -> list[Span]:
         by_tag = {e.tag: e for e in ifd.entries}
         for otag, ctag in IMAGE_PAIRS:
             if otag in by_tag and ctag in by_tag:
-                offs = _ints(by_tag[otag].raw, by_tag[otag].type, bo)
-                lens = _ints(by_tag[ctag].raw, by_tag[ctag].type, bo)
+                offs = unsigned_ints(by_tag[otag].raw, by_tag[otag].type, bo, UINT_TYPES)
+                lens = unsigned_ints(by_tag[ctag].raw, by_tag[ctag].type, bo, UINT_TYPES)
                 out += [(o, o + n) for o, n in zip(offs, lens, strict=False)]
         for e in ifd.entries:
-            if e.type == 13:
-                out += [(o, o + 2) for o in _ints(e.raw, 13, bo)]
-            elif e.tag == _MAKERNOTE and e.value_offset is not None:
+            if e.type == 13:  # IFD
+                out += [(o, o + 2) for o in unsigned_ints(e.raw, 13, bo)]
+            elif e.tag == MAKERNOTE_TAG and e.value_offset is not None:
                 out += _makernote_targets(data, bo, e.value_offset,
                                           min(e.value_offset + e.size, len(data)))
     return out
@@ -87,15 +84,15 @@ def protected(data, structure) -> list[Span]:
 def _makernote_targets(data, bo: str, start: int, end: int) -> list[Span]:
     """What the maker note's main directory points at, wherever its base may be: values
     inside the maker note are kept with it anyway; this catches the ones outside."""
-    found = _makernote_ifd(data, bo, start, end)
+    found = makernote_ifd(data, bo, start, end)
     if found is None:
         return []
     ents, inner = found
     bases = [0, start] + ([inner] if inner is not None else [])
 
     def inside(base: int) -> int:
-        return sum(1 for t, c, v in ents
-                   if c * _SIZES[t] > 4 and start <= base + v and base + v + c * _SIZES[t] <= end)
+        return sum(1 for t, c, v in ents if (n := c * TYPE_SIZES[t]) > 4
+                   and start <= base + v and base + v + n <= end)
 
     counts = {b: inside(b) for b in bases}
     best = max(counts.values())
@@ -104,7 +101,7 @@ def _makernote_targets(data, bo: str, start: int, end: int) -> list[Span]:
         if counts[base] != best:
             continue
         for t, c, v in ents:
-            n = c * _SIZES[t]
+            n = c * TYPE_SIZES[t]
             if n > 4:
                 out.append((base + v, base + v + n))
             elif t == 13:
@@ -112,25 +109,27 @@ def _makernote_targets(data, bo: str, start: int, end: int) -> list[Span]:
     return out
 
 
-def _makernote_ifd(data, bo: str, start: int, end: int):
+def makernote_ifd(data, bo: str, start: int, end: int, swapped: bool = True):
     """((type, count, value) of each entry, inner TIFF header offset or None) of the first
-    plausible directory after one of the usual maker-note headers, or None."""
+    plausible directory after one of the usual maker-note headers, or None.  The maker note
+    starts at ``start`` and nothing of it is read at or past ``end``; ``swapped``: try the
+    other byte order too when none is found in the block's (or the inner header's) order."""
     inner = None
-    if data[start + 10 : start + 12] in (b"II", b"MM"):  # Nikon type 3: its own TIFF header
+    if bytes(data[start + 10 : start + 12]) in BYTE_ORDERS:  # Nikon type 3: own TIFF header
         inner = start + 10
-        bo = "<" if data[inner : inner + 2] == b"II" else ">"
-    for order in (bo, "<" if bo == ">" else ">"):
-        for h in _MAKERNOTE_HEADERS:
+        bo = BYTE_ORDERS[bytes(data[inner : inner + 2])]
+    for order in (bo, "<" if bo == ">" else ">")[: 2 if swapped else 1]:
+        for h in MAKERNOTE_HEADERS:
             at = start + h
             if at + 14 > end:  # not even one entry
                 break
             n, tag, typ = struct.unpack_from(order + "HHH", data, at)
             # a byte-order mark where the first tag should be is an inner TIFF header
-            if not 1 <= n <= 256 or at + 2 + 12 * n > end or not 1 <= typ <= 13 or tag in (
-                    0x4949, 0x4D4D):
+            if not 1 <= n <= 256 or at + 2 + 12 * n > end or not 1 <= typ <= LAST_CLASSIC_TYPE or (
+                    tag in BOM_TAGS):
                 continue
             ents = [struct.unpack_from(order + "HHII", data, at + 2 + 12 * k) for k in range(n)]
-            if not all(1 <= t <= 13 for _g, t, _c, _v in ents):
+            if not all(1 <= t <= LAST_CLASSIC_TYPE for _g, t, _c, _v in ents):
                 continue
             return [(t, c, v) for _g, t, c, v in ents], inner
     return None

@@ -6,15 +6,17 @@ The inverse of engine/iptc/iim.py's value printing, driven by the generated DATA
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError, WriteError
-from engine.iptc.iim import UTF8_ESCAPE, Dataset, parse_iim, render_iim
+from engine.iptc.iim import UTF8_ESCAPE, Dataset, declares_utf8, parse_iim, render_iim
 from engine.iptc.tables import DATASETS
+from engine.record import FrozenRecord
 
 
-@dataclass(frozen=True, slots=True)
-class DatasetInfo:
+class DatasetInfo(FrozenRecord):
+    """What the generated table says of one writable dataset."""
+
+    __slots__ = ("record", "dataset", "name", "fmt", "max_len", "repeatable", "values", "conv")
     record: int
     dataset: int
     name: str
@@ -23,6 +25,10 @@ class DatasetInfo:
     repeatable: bool
     values: dict[str, str] | None
     conv: str | None
+
+    def __init__(self, record: int, dataset: int, name: str, fmt: str, max_len: int,
+                 repeatable: bool, values: dict[str, str] | None, conv: str | None) -> None:
+        self._init(record, dataset, name, fmt, max_len, repeatable, values, conv)
 
     @property
     def kind(self) -> str:
@@ -43,7 +49,9 @@ def dataset_for(name: str) -> DatasetInfo:
     return DatasetInfo(rec, ds, nm, fmt, max_len, "L" in flags, values, conv)
 
 
-def _encode(info: DatasetInfo, text: str, utf8: bool, fit: bool = False) -> bytes:
+def _stored_text(info: DatasetInfo, text: str) -> str:
+    """The text IIM stores for the printed ``text``: a value map's key, a date as YYYYMMDD,
+    a time as HHMMSS+hhmm."""
     t = text.strip() if info.conv in ("date", "time") else text
     if info.values:
         rev = {v.lower(): k for k, v in info.values.items()}
@@ -60,6 +68,11 @@ def _encode(info: DatasetInfo, text: str, utf8: bool, fit: bool = False) -> byte
                                 tag=f"iptc/{info.name}")
         h, mi, s, z, sign, th, tm = m.groups()
         t = f"{h}{mi}{s}" + ("+0000" if z or not sign else f"{sign}{th}{tm}")
+    return t
+
+
+def _encode(info: DatasetInfo, text: str, utf8: bool, fit: bool = False) -> bytes:
+    t = _stored_text(info, text)
     if info.fmt in ("int8u", "int16u", "int32u"):
         size = {"int8u": 1, "int16u": 2, "int32u": 4}[info.fmt]
         try:
@@ -90,6 +103,39 @@ def check_iptc_value(name: str, text: str) -> None:
         _encode(info, item, True)
 
 
+def _charset(datasets: list[Dataset], changes: dict[str, list[str] | None],
+             path: str) -> bool:
+    """Whether the values are written as UTF-8: when the block says so, or when a new value
+    needs it and the block declares no character set (1:90 is added)."""
+    if declares_utf8(datasets):
+        return True
+    if all(item.isascii() for v in changes.values() if v for item in v):
+        return False
+    if any(d.record == 1 and d.dataset == 90 for d in datasets):
+        raise WriteError("IPTC uses a character set other than UTF-8; refusing to add "
+                         "non-ASCII text", path=path)
+    datasets.insert(0, Dataset(1, 90, UTF8_ESCAPE))
+    return True
+
+
+def _replace(datasets: list[Dataset], info: DatasetInfo, new: list[Dataset] | None
+             ) -> list[Dataset]:
+    """``datasets`` with ``info``'s datasets replaced by ``new`` (None: removed), in the place
+    of the first old one, or else in record order."""
+    key = (info.record, info.dataset)
+    first = next((i for i, d in enumerate(datasets) if (d.record, d.dataset) == key), None)
+    datasets = [d for d in datasets if (d.record, d.dataset) != key]
+    if new is None:
+        return datasets
+    if first is None:  # keep records in order: after the last dataset of a lower number
+        first = next((i for i, d in enumerate(datasets) if (d.record, d.dataset) > key),
+                     len(datasets))
+        if key != (2, 0) and not any(d.record == 2 for d in datasets):
+            new.insert(0, Dataset(2, 0, (4).to_bytes(2, "big")))  # ApplicationRecordVersion
+    datasets[first:first] = new
+    return datasets
+
+
 def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: str,
              fit: set[str] | frozenset[str] = frozenset()) -> bytes:
     datasets: list[Dataset] = []
@@ -99,36 +145,18 @@ def edit_iim(old: bytes | None, changes: dict[str, list[str] | None], *, path: s
         if warnings:
             raise WriteError(f"the IPTC block is damaged ({warnings[0]}); refusing to rewrite "
                              "it", path=path)
-    utf8 = any(d.record == 1 and d.dataset == 90 and d.data == UTF8_ESCAPE for d in datasets)
-    needs_utf8 = any(not item.isascii() for v in changes.values() if v for item in v)
-    if needs_utf8 and not utf8:
-        if any(d.record == 1 and d.dataset == 90 for d in datasets):
-            raise WriteError("IPTC uses a character set other than UTF-8; refusing to add "
-                             "non-ASCII text", path=path)
-        datasets.insert(0, Dataset(1, 90, UTF8_ESCAPE))
-        utf8 = True
+    utf8 = _charset(datasets, changes, path)
     for name, items in changes.items():
         info = dataset_for(name)
-        key = (info.record, info.dataset)
-        first = next((i for i, d in enumerate(datasets) if (d.record, d.dataset) == key), None)
-        datasets = [d for d in datasets if (d.record, d.dataset) != key]
-        if items is None:
-            continue
-        if not info.repeatable:
-            items = ["\n".join(items)]
-        else:  # one item per line; empty lines are not items (as for XMP lists)
-            items = [item for item in items if item != ""] or [""]
-        new = [Dataset(info.record, info.dataset, _encode(info, it, utf8, name in fit))
-               for it in items]
-        if first is None:  # keep records in order: after the last dataset of a lower number
-            first = len(datasets)
-            for i, d in enumerate(datasets):
-                if (d.record, d.dataset) > key:
-                    first = i
-                    break
-            if key != (2, 0) and not any(d.record == 2 for d in datasets):
-                new.insert(0, Dataset(2, 0, (4).to_bytes(2, "big")))  # ApplicationRecordVersion
-        datasets[first:first] = new
+        new = None
+        if items is not None:
+            if not info.repeatable:
+                items = ["\n".join(items)]
+            else:  # one item per line; empty lines are not items (as for XMP lists)
+                items = [item for item in items if item != ""] or [""]
+            new = [Dataset(info.record, info.dataset, _encode(info, it, utf8, name in fit))
+                   for it in items]
+        datasets = _replace(datasets, info, new)
     tail = bytes(old[end:]) if old else b""
     if not tail.strip(b"\0"):
         tail = b""  # padding (TIFF stores IIM as 4-byte words): the caller pads again

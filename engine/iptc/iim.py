@@ -14,21 +14,35 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 
 from engine.iptc.tables import DATASETS, RECORDS
 from engine.model import TagValue, binary_text
+from engine.record import Record
 
 UTF8_ESCAPE = b"\x1b%G"
 _MAX_EXT_LEN_BYTES = 8  # longest extended length field ExifTool accepts
 
 
-@dataclass(slots=True)
-class Dataset:
+class Dataset(Record):
+    __slots__ = ("record", "dataset", "data", "ext_len_size")
     record: int
     dataset: int
     data: bytes
-    ext_len_size: int | None = None  # bytes of the extended length in the file (None: plain)
+    ext_len_size: int | None  # bytes of the extended length in the file (None: plain)
+
+    def __init__(self, record: int, dataset: int, data: bytes,
+                 ext_len_size: int | None = None) -> None:
+        self.record = record
+        self.dataset = dataset
+        self.data = data
+        self.ext_len_size = ext_len_size
+
+
+def declares_utf8(datasets: list[Dataset]) -> bool:
+    """Whether 1:90 CodedCharacterSet says UTF-8 (``ESC % G``; trailing NULs ignored, as
+    ExifTool's string format drops them)."""
+    return any(d.record == 1 and d.dataset == 90 and d.data.rstrip(b"\0") == UTF8_ESCAPE
+               for d in datasets)
 
 
 def parse_iim(data: bytes) -> tuple[list[Dataset], list[str], int]:
@@ -114,38 +128,48 @@ def _charset(raw: bytes) -> str:
     return s.replace(" \x1b", ", ESC").replace("\x1b", "ESC").lstrip(", ")
 
 
-def _value(rec: int, ds: int, raw: bytes, info: tuple | None, utf8: bool) -> str | None:
-    """The printed value of one dataset, or None for a binary one."""
-    fmt = info[1] if info else ""
-    if info and "B" in info[3]:
-        return None
+def _nulls(val: str) -> str:
+    return re.sub("\0+", "\n", val)
+
+
+def _pmprefs(val: str) -> str:
+    return re.sub(r"\s*(\d+):\s*(\d+):\s*(\d+):\s*(\S*)",
+                  r"Tagged:\1, ColorClass:\2, Rating:\3, FrameNum:\4", val, count=1)
+
+
+# The conversions the generated table names (gen_iptc_tags.py), applied to the decoded text
+_CONVERSIONS = {"date": _date, "time": _time, "nulls": _nulls, "pmprefs": _pmprefs}
+
+
+def _text(rec: int, raw: bytes, fmt: str, utf8: bool) -> str | None:
+    """The value of one dataset as text before its conversion; None for a binary one."""
     if not fmt:  # ExifTool guesses an integer for short data with control bytes
         fmt = "int" if len(raw) <= 4 and len(raw) != 3 and re.search(rb"[\0-\x08]", raw) else ""
-    conv = info[5] if info else None
     if fmt.startswith("int"):
-        if len(raw) > 8:
-            return None
-        text = str(int.from_bytes(raw, "big"))
-    elif fmt == "undef":
+        return None if len(raw) > 8 else str(int.from_bytes(raw, "big"))
+    if fmt == "undef":
         return None
-    elif conv == "charset":
+    if fmt in ("string", "digits"):
+        raw = raw.rstrip(b"\0")
+    # strings of records 2-6 are translated from the declared character set (Latin unless
+    # 1:90 says UTF-8); everything else is passed through as ExifTool does
+    return _latin(raw) if fmt == "string" and 1 < rec < 7 and not utf8 else _utf8(raw)
+
+
+def _value(rec: int, raw: bytes, info: tuple | None, utf8: bool) -> str | None:
+    """The printed value of one dataset, or None for a binary one."""
+    if info is None:
+        return _text(rec, raw, "", utf8)
+    _name, fmt, _max_len, flags, vm, conv = info
+    if "B" in flags:
+        return None
+    if conv == "charset":  # 1:90, a string
         return _charset(raw.rstrip(b"\0"))
-    else:
-        if fmt in ("string", "digits"):
-            raw = raw.rstrip(b"\0")
-        # strings of records 2-6 are translated from the declared character set (Latin unless
-        # 1:90 says UTF-8); everything else is passed through as ExifTool does
-        text = _latin(raw) if fmt == "string" and 1 < rec < 7 and not utf8 else _utf8(raw)
-    if conv == "date":
-        text = _date(text)
-    elif conv == "time":
-        text = _time(text)
-    elif conv == "nulls":
-        text = re.sub("\0+", "\n", text)
-    elif conv == "pmprefs":
-        text = re.sub(r"\s*(\d+):\s*(\d+):\s*(\d+):\s*(\S*)",
-                      r"Tagged:\1, ColorClass:\2, Rating:\3, FrameNum:\4", text, count=1)
-    vm = info[4] if info else None
+    text = _text(rec, raw, fmt, utf8)
+    if text is None:
+        return None
+    if conv in _CONVERSIONS:
+        text = _CONVERSIONS[conv](text)
     if vm:
         text = vm.get(text, f"Unknown ({text})")
     return text
@@ -155,8 +179,7 @@ def decode_iptc(iim: bytes, *, path: str) -> tuple[list[TagValue], list[str]]:
     """Tags of an IIM block, named and printed as ExifTool does (group ``IPTC``)."""
     datasets, warnings, _ = parse_iim(iim)
     warnings = [f"{path}: {w}" for w in warnings]
-    utf8 = any(d.record == 1 and d.dataset == 90 and d.data.rstrip(b"\0") == UTF8_ESCAPE
-               for d in datasets)
+    utf8 = declares_utf8(datasets)
     tags: dict[str, TagValue] = {}
     unknown_records: set[int] = set()
     for d in datasets:
@@ -170,7 +193,7 @@ def decode_iptc(iim: bytes, *, path: str) -> tuple[list[TagValue], list[str]]:
             continue  # ExifTool shows unknown datasets only with -u
         name, flags = info[0], info[3]
         tpath = f"iptc/{name}"
-        value = _value(d.record, d.dataset, d.data, info, utf8)
+        value = _value(d.record, d.data, info, utf8)
         # only the ApplicationRecord is written (engine.iptc.edit): the envelope's character
         # set is managed by the writer, and the other records are the sender's business
         writable = "-" not in flags and d.record == 2

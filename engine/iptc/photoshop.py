@@ -75,3 +75,42 @@ def find_iptc(data: bytes) -> bytes | None:
         if r.rid == IPTC_ID and r.sig == b"8BIM":
             return r.data
     return None
+
+
+def replace_iptc(irb: bytes, edit, path: str, damaged: str,
+                 digest: tuple[bytes | None, bytes] | None = None) -> tuple[bytes, bool]:
+    """``irb`` with its IPTC resource (8BIM 0x0404, as the reader finds it) set to
+    ``edit(old)``, ``old`` being that resource's IIM (None when there is none), and its
+    IPTCDigest refreshed when it was the digest of the old IIM (engine.iptc.digest).
+
+    ``edit`` returns the new IIM, or None to leave the resource as it is (none is created).
+    ``digest``: the (old, new) IIM the digest follows, when the IPTC lives elsewhere too
+    (TIFF tag 33723); else the resource's own.  One rule on damage: an IRB the tolerant
+    parser had to cut short is never rewritten (WriteError with ``damaged``, in which
+    ``{why}`` names the damage).  Returns (the new IRB, whether it differs from ``irb``
+    as parsed)."""
+    from engine.errors import WriteError
+    from engine.iptc.digest import update_digest
+
+    resources, warnings = parse_irb(irb)
+    if warnings:
+        raise WriteError(damaged.format(why=warnings[0]), path=path)
+    before = render_irb(resources)
+    res = next((r for r in resources if r.rid == IPTC_ID and r.sig == b"8BIM"), None)
+    old = res.data if res is not None else None
+    iim = edit(old)
+    if iim is not None and res is None:
+        resources.append(Resource(b"8BIM", IPTC_ID, b"", iim))
+    elif iim is not None:
+        res.data = iim
+    if digest is None and iim is not None:
+        digest = (old, iim)
+    if digest is not None:
+        update_digest(resources, *digest)
+    after = render_irb(resources)
+    return after, after != before
+
+
+def irb_damage(irb: bytes) -> str | None:
+    """What the tolerant parser had to skip in ``irb`` (None: nothing)."""
+    return next(iter(parse_irb(irb)[1]), None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 
 from engine.errors import EngineError
+from engine.exif.types import TIFF_MAGICS
 
 
 def image_digest(data) -> bytes | None:
@@ -49,7 +50,7 @@ def _spans(data) -> list[tuple[int, int]] | list[bytes]:
     head = bytes(data[:16])
     if head[:2] == b"\xff\xd8":
         return _jpeg(data)
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"IIRO", b"IIU\x00"):
+    if head[:4] in (*TIFF_MAGICS, b"IIRO", b"IIU\x00"):  # TIFF, ORF, RW2
         return _tiff(data)
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return _chunks_png(data)

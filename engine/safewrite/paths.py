@@ -21,6 +21,7 @@ import stat
 import time
 
 from engine.errors import EngineError, WriteError
+from engine.safewrite.sysops import REAL, SysOps
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _DIR_NOFOLLOW = _DIR | os.O_NOFOLLOW
@@ -105,11 +106,15 @@ def _refusal(e: OSError, shown: str) -> EngineError:
 
 
 class Target:
-    """The photo being written: its folder's descriptor and its own, and its stat."""
+    """The photo being written: its folder's descriptor and its own, and its stat.  ``ops``:
+    the system calls of the write (engine.safewrite.sysops), used by every step of it."""
 
-    __slots__ = ("path", "dir_fd", "name", "fd", "st", "root", "root_fd", "parents", "locked")
+    __slots__ = ("path", "dir_fd", "name", "fd", "st", "root", "root_fd", "parents", "locked",
+                 "ops")
 
-    def __init__(self, path: str, root: str | None, missing_ok: bool = False) -> None:
+    def __init__(self, path: str, root: str | None, missing_ok: bool = False,
+                 ops: SysOps | None = None) -> None:
+        self.ops = REAL if ops is None else ops
         self.root = root
         self.st: os.stat_result | None = None
         self.fd = self.dir_fd = self.root_fd = -1
@@ -120,7 +125,7 @@ class Target:
             d, self.name = os.path.split(self.path)
             self.parents: list[str] | None = None
             try:
-                self.dir_fd = os.open(d or os.sep, _DIR)
+                self.dir_fd = self.ops.open(d or os.sep, _DIR)
             except OSError as e:
                 raise EngineError(f"cannot read: {e.strerror or e}", path=path) from e
         else:
@@ -128,7 +133,7 @@ class Target:
             self.path = os.path.join(os.path.abspath(root), *parts)
             self.parents, self.name = parts[:-1], parts[-1]
             try:
-                self.root_fd = os.open(root, _DIR)
+                self.root_fd = self.ops.open(root, _DIR)
             except OSError as e:
                 raise EngineError(f"cannot read: {e.strerror or e}", path=root) from e
             try:
@@ -149,20 +154,24 @@ class Target:
 
     def _open(self) -> None:
         try:
-            self.fd = os.open(self.name, FILE_NOFOLLOW, dir_fd=self.dir_fd)
+            self.fd = self.ops.open(self.name, FILE_NOFOLLOW, dir_fd=self.dir_fd)
         except FileNotFoundError:
             raise
         except OSError as e:
             raise _refusal(e, self.path) from e
-        self.st = os.fstat(self.fd)
+        try:
+            self.st = self.ops.fstat(self.fd)
+        except OSError as e:
+            raise _refusal(e, self.path) from e
         if not stat.S_ISREG(self.st.st_mode):
             raise WriteError("not a regular file; refusing to write", path=self.path)
 
     def still_there(self) -> bool:
-        """The name still refers to the file that was opened (no rename or swap since)."""
+        """The name still refers to the file that was opened (no rename or swap since).  An
+        error other than the name being gone (EIO...) is raised: it is no answer."""
         try:
-            now = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
-        except OSError:
+            now = self.ops.lstat_at(self.dir_fd, self.name)
+        except (FileNotFoundError, NotADirectoryError):
             return False
         if self.st is None:
             return False
@@ -179,7 +188,11 @@ class Target:
                 return  # this thread holds it already (a nested write)
             if not self._try_lock(deadline):
                 return  # no locks on this filesystem: the checks before the rename remain
-            if self.still_there():
+            try:
+                there = self.still_there()
+            except OSError as e:
+                raise _refusal(e, self.path) from e
+            if there:
                 _held[key] = _thread.get_ident()
                 self.locked = True
                 return
@@ -195,7 +208,7 @@ class Target:
         pause = 0.001
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.ops.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return True
             except BlockingIOError:
                 pass
@@ -229,7 +242,8 @@ class Target:
 
 
 def open_folder(start_fd: int, names: list[str], shown: str,
-                like: list[os.stat_result] | None = None, create: bool = True) -> int:
+                like: list[os.stat_result] | None = None, create: bool = True,
+                ops: SysOps = REAL) -> int:
     """Open (creating) the folders ``names`` below ``start_fd``, no symlink followed.  With
     ``like``, folder i takes the mode and owner of ``like[i]`` (the folder it mirrors), so
     a backup of a photo in a private folder is as private as the photo."""
@@ -237,19 +251,19 @@ def open_folder(start_fd: int, names: list[str], shown: str,
     try:
         for i, name in enumerate(names):
             try:
-                nxt = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+                nxt = ops.open(name, _DIR_NOFOLLOW, dir_fd=fd)
             except FileNotFoundError:
                 if not create:
                     raise
                 try:
-                    os.mkdir(name, 0o700, dir_fd=fd)
+                    ops.mkdir_at(fd, name, 0o700)
                 except FileExistsError:
                     pass
-                nxt = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+                nxt = ops.open(name, _DIR_NOFOLLOW, dir_fd=fd)
             os.close(fd)
             fd = nxt
             if like is not None and i < len(like):
-                _take_mode(fd, like[i])
+                _take_mode(fd, like[i], ops)
     except OSError as e:
         os.close(fd)
         if e.errno in (errno.ELOOP, errno.ENOTDIR):
@@ -259,35 +273,35 @@ def open_folder(start_fd: int, names: list[str], shown: str,
     return fd
 
 
-def _take_mode(fd: int, like: os.stat_result) -> None:
-    st = os.fstat(fd)
+def _take_mode(fd: int, like: os.stat_result, ops: SysOps) -> None:
+    st = ops.fstat(fd)
     if (st.st_uid, st.st_gid) != (like.st_uid, like.st_gid) and os.geteuid() == 0:
         try:
-            os.fchown(fd, like.st_uid, like.st_gid)
+            ops.fchown(fd, like.st_uid, like.st_gid)
         except OSError:
             pass
     if stat.S_IMODE(st.st_mode) != stat.S_IMODE(like.st_mode):
         try:
-            os.fchmod(fd, stat.S_IMODE(like.st_mode))
+            ops.fchmod(fd, stat.S_IMODE(like.st_mode))
         except OSError:
             pass  # not ours to change
 
 
-def folder_stats(start_fd: int, names: list[str]) -> list[os.stat_result]:
+def folder_stats(start_fd: int, names: list[str], ops: SysOps = REAL) -> list[os.stat_result]:
     """The stat of ``start_fd`` and of each folder of ``names`` below it (as far as they
     open with no symlink followed; the last one found stands for the rest)."""
-    out = [os.fstat(start_fd)]
+    out = [ops.fstat(start_fd)]
     fd = os.dup(start_fd)
     try:
         for name in names:
             try:
-                nxt = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+                nxt = ops.open(name, _DIR_NOFOLLOW, dir_fd=fd)
             except OSError:
                 out += [out[-1]] * (len(names) + 1 - len(out))
                 break
             os.close(fd)
             fd = nxt
-            out.append(os.fstat(fd))
+            out.append(ops.fstat(fd))
     finally:
         os.close(fd)
     return out

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.errors import ReadOnlyTagError
-from engine.exif.encode import COORD_REF, MAIN_IFDS, lookup
+from engine.exif.encode import MAIN_IFDS, lookup
+from engine.exif.overrides import REF_NAMES
 from engine.model import Metadata
 from engine.record import Record
 
@@ -49,7 +50,6 @@ JOIN = "; "
 # How the notes of copies begin (information, where a cut is a warning): the CLI prints them
 # on stdout, the cuts on stderr.
 COPY_NOTES = ("also set ", "also deleted ", "merged the edits of ")
-REF_NAMES = frozenset(ref for ref, _ in COORD_REF.values())
 
 
 def _items(text: str) -> list[str]:
@@ -220,7 +220,7 @@ def split_changes(changes: Mapping[str, Text], md: Metadata,
             lookup(name)  # unknown names fail here, with a clear message
             edits.exif.append((ifd_name, name, text))
     # A GPS reference asked for explicitly wins over the one a signed coordinate or one with
-    # a letter brings along (engine.exif.encode.COORD_REF): refs are applied last.
+    # a letter brings along (engine.exif.overrides, ``ref``): refs are applied last.
     edits.exif.sort(key=lambda e: e[1] in REF_NAMES)
     return edits
 

@@ -11,20 +11,20 @@ value that could not be read comes to read our bytes).  Pure functions on the fi
 from __future__ import annotations
 
 from engine.errors import EngineError, WriteError
+from engine.exif.types import BYTE_ORDERS
 from engine.write.changes import Edits
 
 
-def check_damage(fmt: str, data, edits: Edits, path: str) -> None:
-    """Raise WriteError when the file is damaged where ``edits`` would write."""
-    if fmt == "JPEG":
-        _jpeg(data, edits, path)
-    elif fmt in ("PNG", "WEBP", "HEIF", "HEIC", "AVIF"):
-        if edits.exif:
-            _contained_exif(fmt, data, path)
-    elif bytes(data[:2]) in (b"II", b"MM"):
-        # TIFF and TIFF-based RAW: every write patches the IFD chain (XMP and IPTC live in
-        # IFD0 tags), so any damage in it counts
-        check_exif_structure(data, path, "the TIFF structure", 0)
+def check_damage(fmt, data, edits: Edits, path: str) -> None:
+    """Raise WriteError when the file is damaged where ``edits`` would write.  ``fmt``: the
+    container (a FileFormat class, or its name), whose ``check_damage`` says how to look."""
+    if isinstance(fmt, str):
+        from engine.registry import format_named
+
+        fmt = format_named(fmt)
+        if fmt is None:
+            return
+    fmt.check_damage(data, edits, path)
 
 
 # Warnings of engine.exif.ifd about pointers that reach past the end of the block
@@ -73,7 +73,8 @@ def _suspect_entries(st) -> list[str]:
     return out
 
 
-def _jpeg(data, edits: Edits, path: str) -> None:
+def check_jpeg(data, edits: Edits, path: str) -> None:
+    """JPEG: garbage after SOI, ambiguous XMP, a damaged EXIF block."""
     from engine.containers import jpeg as J
 
     if len(data) > 2 and data[2] != 0xFF and bytes(data[:7]) != J.EXV_SIGNATURE:
@@ -81,25 +82,24 @@ def _jpeg(data, edits: Edits, path: str) -> None:
         # JPEG, so nothing we write would be seen
         raise WriteError("JPEG: no marker right after the SOI marker (garbage at offset 2); "
                          "the file is damaged; refusing to write", path=path, offset=2)
-    layout = J.parse_jpeg(data, path)
-    segs = layout.segments
+    located = J.JpegFormat.locate(data, path)
+    segs = located.parsed.segments
     if edits.xmp:
-        xmp = J.find_kind(segs, "xmp")
+        xmp = [s.where for s in located.of("xmp")]
         if len(xmp) > 1:
             raise WriteError(f"JPEG: {len(xmp)} standard XMP APP1 segments (offsets "
                              f"{', '.join(str(segs[i].offset) for i in xmp)}); which one "
                              "counts is ambiguous (ExifTool refuses too); refusing to write",
                              path=path, offset=segs[xmp[1]].offset)
-    idx = J.find_kind(segs, "exif")
-    if idx:
-        seg = segs[idx[0]]
-        hlen = J.exif_header_len(seg) or len(J.EXIF_HEADER)
+    exif = located.of("exif")
+    if exif:
+        slot = exif[0]
         # An EXIF edit rewrites the block; any other edit moves what follows it, which is
         # what ExifTool reads for a pointer past the block's end (from the file)
         try:
-            check_exif_structure(seg.payload[hlen:], path,
-                                 f"the EXIF block (APP1 segment at offset {seg.offset})",
-                                 seg.payload_offset + hlen, outside_only=not edits.exif)
+            check_exif_structure(slot.data, path, f"the EXIF block (APP1 segment at offset "
+                                 f"{segs[slot.where].offset})", slot.offset,
+                                 outside_only=not edits.exif)
         except WriteError as e:
             from engine.write.repair import repair_hint
 
@@ -109,13 +109,17 @@ def _jpeg(data, edits: Edits, path: str) -> None:
             raise WriteError(e.reason + hint, path=path) from None
 
 
-def _contained_exif(fmt: str, data, path: str) -> None:
-    """PNG, WebP, HEIF: the EXIF block as the reader finds it."""
-    from engine.registry import formats
-
-    cls = next((f for f in formats() if f.name == fmt), None)
-    if cls is None:
+def check_contained_exif(fmt, data, edits: Edits, path: str) -> None:
+    """PNG, WebP, HEIF: an EXIF edit rewrites the EXIF block as the reader finds it."""
+    if not edits.exif:
         return
-    blocks = cls.extract(data, path)
+    blocks = fmt.extract(data, path)
     if blocks.exif is not None:
         check_exif_structure(bytes(blocks.exif), path, "the EXIF block", blocks.exif_offset)
+
+
+def check_tiff(data, edits: Edits, path: str) -> None:
+    """TIFF and TIFF-based RAW: every write patches the IFD chain (XMP and IPTC live in IFD0
+    tags), so any damage in it counts."""
+    if bytes(data[:2]) in BYTE_ORDERS:
+        check_exif_structure(data, path, "the TIFF structure", 0)

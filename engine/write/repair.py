@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 
 from engine.errors import WriteError
+from engine.exif.types import LAST_CLASSIC_TYPE, SUB_IFD_TAGS, TIFF_MAGICS, TYPE_SIZES, ifd_size
 
 MAX_PASSES = 8  # a repair can uncover the next problem (an IFD read only once a loop is cut)
 
@@ -46,7 +47,7 @@ def repair_jpeg(data, path: str) -> tuple[bytes, list[str]] | None:
     for k in idx[1:]:
         seg = segs[k]
         h = J.exif_header_len(seg) or len(J.EXIF_HEADER)
-        if k != idx[0] + len(joined) or seg.payload[h : h + 4] in (b"MM\0*", b"II*\0"):
+        if k != idx[0] + len(joined) or seg.payload[h : h + 4] in TIFF_MAGICS:
             break  # not a continuation (ExifTool: the next segment, without a TIFF header)
         tiff += bytes(seg.payload[h:])
         joined.append(seg)
@@ -116,7 +117,7 @@ def _layout(buf: bytearray, st) -> tuple[dict[int, int], set[int]]:
         stored = struct.unpack_from(st.byte_order + "H", buf, ifd.offset)[0]
         m = _table_size(buf, st.byte_order, ifd.offset,
                         min(stored, (len(buf) - ifd.offset - 2) // 12), lim)
-        regions.append((ifd.offset, ifd.offset + 2 + 12 * m + 4))
+        regions.append((ifd.offset, ifd.offset + ifd_size(m)))
     return limits, bogus
 
 
@@ -124,11 +125,9 @@ def _table_size(buf: bytearray, bo: str, off: int, m: int, limit: int) -> int:
     """How many of the ``m`` stored entries are the IFD's table: an inflated entry count makes
     the table run over the values of its first entries, which start right after the real
     table (and its next-IFD link).  Entries read from there are value bytes, not entries."""
-    from engine.exif.ifd import TYPE_SIZES
-
     def unreadable(k: int) -> bool:
         typ, count = struct.unpack_from(bo + "HI", buf, off + 2 + 12 * k + 2)
-        return not count or typ not in TYPE_SIZES or typ > 13
+        return not count or typ not in TYPE_SIZES or typ > LAST_CLASSIC_TYPE
 
     first_value = limit
     cut = m
@@ -139,7 +138,7 @@ def _table_size(buf: bytearray, bo: str, off: int, m: int, limit: int) -> int:
         if k == m:
             break
         _tag, typ, count, voff = struct.unpack_from(bo + "HHII", buf, off + 2 + 12 * k)
-        unit = TYPE_SIZES.get(typ, 0) if typ <= 13 else 0
+        unit = TYPE_SIZES.get(typ, 0) if typ <= LAST_CLASSIC_TYPE else 0
         if count and unit and count * unit > 4 and off < voff < first_value:
             first_value = voff
     # Only a count that reads garbage past the cut was inflated; a single value offset that
@@ -151,25 +150,47 @@ def _table_size(buf: bytearray, bo: str, off: int, m: int, limit: int) -> int:
 
 def _repair_ifd(buf: bytearray, st, ifd, notes: list[str], limit: int,
                 bogus: set[int]) -> bool:
-    from engine.exif.ifd import SUB_IFD_TAGS, TYPE_SIZES
-
+    """Rewrite the table of ``ifd`` in place without its unreadable and duplicate entries,
+    sorted by tag, its next-IFD link cut when it leads nowhere readable; True if it changed."""
     bo, size = st.byte_order, len(buf)
     off = ifd.offset
     stored = struct.unpack_from(bo + "H", buf, off)[0]
     m = _table_size(buf, bo, off, min(stored, (size - off - 2) // 12), limit)
-    # Where the parser read each sub-IFD and the next IFD: a pointer elsewhere was not read
-    # (outside the block, a loop, a bad type), or read over another IFD (bogus).
+    at = f"{ifd.name} at offset {off}"
+    kept = _readable_entries(buf, st, ifd, m, bogus, notes)
+    if list(kept) != sorted(kept):
+        notes.append(f"repaired: the entries of {at} were out of sequence; sorted by tag")
+    nxt = _next_link(buf, st, ifd, m, bogus, notes)
+    if stored != m:
+        notes.append(f"repaired: {at} claims {stored} entries; its table holds {m} (the rest "
+                     "would be read from past the block's end or from its own values)")
+    table = struct.pack(bo + "H", len(kept)) + b"".join(kept[t] for t in sorted(kept))
+    table += struct.pack(bo + "I", nxt)
+    old_len = ifd_size(m)  # the real table: what lies past it (values) is left alone
+    if off + old_len > size:
+        buf += bytes(off + old_len - size)  # the next-IFD link was cut off by the block's end
+    new = table + bytes(old_len - len(table))
+    if bytes(buf[off : off + old_len]) == new:
+        return False
+    buf[off : off + old_len] = new
+    return True
+
+
+def _readable_entries(buf: bytearray, st, ifd, m: int, bogus: set[int],
+                      notes: list[str]) -> dict[int, bytes]:
+    """The 12-byte entries of the first ``m`` of ``ifd``'s table that can be read, by tag in
+    table order (a duplicate tag keeps its first entry); a note for each one dropped."""
+    bo, size, off = st.byte_order, len(buf), ifd.offset
+    # Where the parser read each sub-IFD: a pointer elsewhere was not read (outside the
+    # block, a loop, a bad type), or read over another IFD (bogus).
     read_from = {(i.parent, i.parent_tag, i.offset) for i in st.ifds
                  if i.parent is not None and i.offset not in bogus}
-    chain = [i for i in st.ifds if i.parent is None]
-    at = f"{ifd.name} at offset {off}"
     kept: dict[int, bytes] = {}
-    order: list[int] = []
     for k in range(m):
         pos = off + 2 + 12 * k
         raw = bytes(buf[pos : pos + 12])
         tag, typ, count = struct.unpack_from(bo + "HHI", raw)
-        unit = TYPE_SIZES.get(typ) if typ <= 13 else None
+        unit = TYPE_SIZES.get(typ) if typ <= LAST_CLASSIC_TYPE else None
         why = None
         if unit is None:
             why = f"unknown type {typ}"
@@ -186,36 +207,27 @@ def _repair_ifd(buf: bytearray, st, ifd, notes: list[str], limit: int,
         if why is None and tag in kept:
             why = "duplicate of an earlier entry"
         if why is not None:
-            notes.append(f"dropped: {at}, tag 0x{tag:04x} (entry at offset {pos}): {why}")
+            notes.append(f"dropped: {ifd.name} at offset {off}, tag 0x{tag:04x} (entry at "
+                         f"offset {pos}): {why}")
             continue
         kept[tag] = raw
-        order.append(tag)
-    if order != sorted(order):
-        notes.append(f"repaired: the entries of {at} were out of sequence; sorted by tag")
-    nxt_at = off + 2 + 12 * m
-    nxt = struct.unpack_from(bo + "I", buf, nxt_at)[0] if nxt_at + 4 <= size else 0
+    return kept
+
+
+def _next_link(buf: bytearray, st, ifd, m: int, bogus: set[int], notes: list[str]) -> int:
+    """The next-IFD link of ``ifd`` (table of ``m`` entries) to write: cut (0) when it leads
+    where the parser did not read the next IFD of the chain."""
+    size, nxt_at = len(buf), ifd.offset + 2 + 12 * m
+    nxt = struct.unpack_from(st.byte_order + "I", buf, nxt_at)[0] if nxt_at + 4 <= size else 0
     if ifd.parent is None and nxt:
+        chain = [i for i in st.ifds if i.parent is None]
         k = chain.index(ifd) if ifd in chain else -1
         follows = chain[k + 1].offset if 0 <= k < len(chain) - 1 else None
         if nxt != follows or nxt in bogus:
-            notes.append(f"dropped: the link from {at} to the next IFD at offset {nxt}, which "
-                         "cannot be read there")
+            notes.append(f"dropped: the link from {ifd.name} at offset {ifd.offset} to the next "
+                         f"IFD at offset {nxt}, which cannot be read there")
             nxt = 0
-    elif ifd.parent is not None:
-        nxt = nxt if nxt_at + 4 <= size else 0
-    if stored != m:
-        notes.append(f"repaired: {at} claims {stored} entries; its table holds {m} (the rest "
-                     "would be read from past the block's end or from its own values)")
-    table = struct.pack(bo + "H", len(kept)) + b"".join(kept[t] for t in sorted(kept))
-    table += struct.pack(bo + "I", nxt)
-    old_len = 2 + 12 * m + 4  # the real table: what lies past it (values) is left alone
-    if off + old_len > size:
-        buf += bytes(off + old_len - size)  # the next-IFD link was cut off by the block's end
-    new = table + bytes(old_len - len(table))
-    if bytes(buf[off : off + old_len]) == new:
-        return False
-    buf[off : off + old_len] = new
-    return True
+    return nxt
 
 
 def repaired_view(data, path: str) -> tuple[bytes, list[str]]:

@@ -15,12 +15,10 @@ from engine.errors import (
     CorruptFileError,
     EngineError,
     FileChangedError,
-    ValidationError,
     WriteError,
 )
 from engine.model import Blocks, Metadata
 from engine.reader import (
-    PARTS,
     decode_blocks,
     part_of,
     read_blocks_from,
@@ -28,7 +26,8 @@ from engine.reader import (
 )
 from engine.record import FrozenRecord, Record
 from engine.safewrite import safety
-from engine.write.changes import SYNC_GROUPS, Edits, expand_sync, split_changes
+from engine.write.changes import SYNC_GROUPS, expand_sync, split_changes
+from engine.write.validate import Original, validate
 
 
 class WriteResult(Record):
@@ -83,8 +82,12 @@ def write_metadata(
     root: str | os.PathLike[str] | None = None,
     keep_mtime: bool = False,
     repair: bool = False,
+    ops=None,
 ) -> WriteResult:
     """Apply ``changes`` through the safe-write pipeline (backup, temp, validate, rename).
+
+    ``ops``: the system calls the write makes (engine.safewrite.sysops.SysOps; tests pass
+    one that fails a chosen call).
 
     ``keep_mtime`` (``exiftool -P``): the photo keeps its modification time.
     ``repair`` (``metafs write --repair``): EXIF damage the write would refuse is first repaired
@@ -100,7 +103,7 @@ def write_metadata(
         for attempt in range(CHANGED_RETRIES):
             try:
                 return _write(path, changes, backup, backups, sync_related, root, keep_mtime,
-                              repair)
+                              repair, ops)
             except FileChangedError:
                 # Another program wrote the file meanwhile: the changes are whole values,
                 # so they apply as well to its new content (planned again from it).
@@ -128,10 +131,10 @@ def write_metadata(
 def _write(path: str, changes: Mapping[str, str | None], backup: bool,
            backups: str | os.PathLike[str] | None, sync_related: bool,
            root: str | None = None, keep_mtime: bool = False,
-           repair: bool = False) -> WriteResult:
+           repair: bool = False, ops=None) -> WriteResult:
     from engine.safewrite.paths import Target
 
-    with Target(path, root) as target:
+    with Target(path, root, ops=ops) as target:
         target.lock()  # held until the new file is in place (or the write gave up)
         return _write_locked(target, path, changes, backup, backups, sync_related, keep_mtime,
                              repair)
@@ -156,7 +159,7 @@ def _write_locked(target, path: str, changes: Mapping[str, str | None], backup: 
         before, blocks = read_blocks_from(data, path)
         parts = _without_absent_copies(_parts_touched(changes, sync_related), changes, blocks)
         decode_blocks(blocks, before, parts - {"exif"})  # the rest: not needed, nor checked
-        # Planning looks at a few EXIF tags only, so only they are decoded now; _validate
+        # Planning looks at a few EXIF tags only, so only they are decoded now; validate
         # decodes the rest while the new file is flushed (0.3 ms off a 6 ms write).
         known = before
         if "exif" in parts:
@@ -185,7 +188,8 @@ def _write_locked(target, path: str, changes: Mapping[str, str | None], backup: 
         notes += _link_notes(planned_from, path, backup, backups)
         backup_file = safety.safe_rewrite(
             path, plan,
-            validate=lambda tmp: _validate(tmp, path, before, edits, data, blocks, decoded),
+            validate=lambda tmp: validate(tmp, path, Original(data, before, blocks, decoded),
+                                          edits),
             backup=backup, backups=backups, planned_from=planned_from, target=target,
             keep_mtime=keep_mtime,
         )
@@ -252,259 +256,6 @@ def _exif_names(paths: Iterable[str], sync_related: bool) -> frozenset[str]:
                 paths.update(group)
     return frozenset(p.rpartition("/")[2].partition("#")[0] for p in paths
                      if part_of(p) == "exif")
-
-
-def _same_block(a, b) -> bool:
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, mmap.mmap) or isinstance(b, mmap.mmap):
-        return False  # the block is the whole file (TIFF): rewritten
-    return len(a) == len(b) and a == b
-
-
-def _changed_parts(old: Blocks, new: Blocks) -> frozenset[str]:
-    """The parts whose source bytes differ between two files of the same format.  Decoding
-    is a pure function of those bytes (and the EXIF's file position), so the tags and
-    warnings of every other part are identical by construction."""
-    same_exif = (
-        _same_block(old.exif, new.exif) and old.extra_exif == new.extra_exif
-        and (old.exif_offset, old.offset_base) == (new.exif_offset, new.offset_base)
-    )
-    changed = set() if same_exif else {"exif"}
-    # XMP and IPTC missing from the container may come from inside the EXIF (TIFF tags)
-    if not (_same_block(old.xmp, new.xmp) and _same_block(old.xmp_extended, new.xmp_extended)
-            and (old.xmp is not None or same_exif)):
-        changed.add("xmp")
-    if not (_same_block(old.iptc, new.iptc) and (old.iptc is not None or same_exif)):
-        changed.add("iptc")
-    return frozenset(changed)
-
-
-def _image_regions(fmt: str, new_fmt: str, original, data
-                   ) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-    """Where the image data that must not change lies, in the original and the new file
-    (JPEG: from SOS to the end, but for trailers with absolute offsets, which
-    engine.containers.trailers_write.check_trailers checks)."""
-    if fmt != "JPEG":
-        return None, None
-    from engine.containers.trailers_write import image_region, image_regions
-
-    if new_fmt != "JPEG":
-        return image_region(original), None
-    return image_regions(original, data)
-
-
-def _heif_items(data) -> dict:
-    from engine.containers.heif_write import image_items
-
-    return image_items(data)
-
-
-def _tiff_layout(data) -> list | None:
-    if bytes(data[:2]) not in (b"II", b"MM"):
-        return None
-    from engine.containers.tiff_write import image_layout
-    from engine.exif.ifd import parse_tiff
-
-    return image_layout(parse_tiff(data))
-
-
-def _same_bytes(a, a_start: int, b, b_start: int, size: int) -> bool:
-    """Compare image data between the original and the new file.
-
-    The plan copies image data as a kernel range copy of the original, so what can go wrong is
-    where it lands, not its content: small regions are compared whole, large ones at both ends
-    and at 64 evenly spaced 4 KiB pages (reading all of a big file would double the write)."""
-    if size <= 1 << 20:
-        spans = [(0, size)]
-    else:
-        edge, page = 1 << 18, 1 << 12
-        step = (size - 2 * edge) // 64
-        spans = [(0, edge), (size - edge, edge)]
-        spans += [(edge + k * step, page) for k in range(64)]
-    return all(a[a_start + o : a_start + o + n] == b[b_start + o : b_start + o + n]
-               for o, n in spans)
-
-
-def _validate(tmp: str, path: str, before: Metadata, edits: Edits, original,
-              old_blocks: Blocks | None = None, decoded: frozenset[str] = PARTS) -> None:
-    """Re-parse the temporary file: changes read back, everything else is identical.
-
-    ``before`` holds the ``decoded`` parts of the original, whose blocks are ``old_blocks``.
-    A part whose bytes the rewrite left as they were is identical by construction; every
-    other part, and every part an edit is in, is decoded from both files and compared tag by
-    tag and warning by warning (the original is decoded again when ``before`` lacks it)."""
-    try:
-        with open(tmp, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            after, new_blocks = read_blocks_from(data, path)
-            check = PARTS
-            if old_blocks is not None and after.format == before.format:
-                check = _changed_parts(old_blocks, new_blocks) | {part_of(p) for p in edits.paths}
-            decode_blocks(new_blocks, after, check)
-            if check != decoded:
-                before = _decode_again(before, old_blocks, original, check, decoded)
-            old, new = _image_regions(before.format, after.format, original, data)
-            if old is not None and (
-                new is None or old[1] - old[0] != new[1] - new[0]
-                or not _same_bytes(original, old[0], data, new[0], old[1] - old[0])
-            ):
-                raise ValidationError("image data changed; nothing was written", path=path)
-            if old is not None:
-                from engine.containers.trailers_write import check_trailers
-
-                why = check_trailers(original, data)
-                if why is not None:
-                    raise ValidationError(f"{why}; nothing was written", path=path)
-            if before.format == "HEIF" and _heif_items(original) != _heif_items(data):
-                raise ValidationError("image items changed; nothing was written", path=path)
-            if old is None and _tiff_layout(original) != _tiff_layout(data):
-                # The plan copies image ranges untouched (the planner checks no patch meets
-                # them); here we check every strip/tile/JPEG pointer still says the same.
-                raise ValidationError("image data pointers changed; nothing was written",
-                                      path=path)
-    except ValidationError:
-        raise
-    except EngineError as e:
-        raise ValidationError(f"the rewritten file does not read back ({e}); nothing was "
-                              "written", path=path) from e
-    touched = set(edits.paths)
-    if edits.xmp:  # names the Extended XMP packet, rewritten when an edit is in it
-        touched.add("xmp/xmpNote:HasExtendedXMP")
-    # GPS reference tags ride along with their coordinates.
-    touched |= {p + "Ref" for p in edits.paths if p.startswith("GPS")}
-    # An XMP path covers its other languages and, deleted, what lies under it (the fields
-    # of a structure deleted whole); the sibling fields of an edited field are checked.
-    under = tuple(t + "-" for t in touched if t.startswith("xmp/")) + tuple(
-        p + s for p, t in edits.paths.items() if t is None and p.startswith("xmp/")
-        for s in ("/", "["))
-    removed = _removed_items(before.tags, edits.paths)
-    for p, tag in before.tags.items():
-        if p in touched or _base(p) in touched or (under and p.startswith(under)):
-            continue
-        if tag.name.endswith(_MOVABLE) and p in after.tags:
-            continue  # printed as a file position: moves when an earlier segment changes size
-        new = after.tags.get(_shift(p, removed) or p)
-        if new is None or new.value != tag.value:
-            got = "missing" if new is None else repr(new.value)
-            raise ValidationError(
-                f"tag {p} would change ({tag.value!r} -> {got}) though it was not asked to; "
-                "nothing was written", path=path)
-    for p, text in edits.paths.items():
-        now = _shift(p, removed)  # None: its item was removed, as every field of it was
-        present = now is not None and now in after.tags
-        if text is None and present:
-            raise ValidationError(f"tag {p} is still there after deleting it; nothing was "
-                                  "written", path=path)
-        if text is not None and not present:
-            raise ValidationError(f"tag {p} does not read back after writing it; nothing was "
-                                  "written", path=path)
-    for ifd, name, text in edits.exif:
-        path_of = f"ifd1/{name}" if ifd == "IFD1" else name
-        if text is not None and not _reads_back(name, text, after.tags.get(path_of)):
-            got = after.tags[path_of].value if path_of in after.tags else "nothing"
-            raise ValidationError(f"tag {path_of} reads back as {got!r}, which is not what "
-                                  f"{text!r} stores; nothing was written", path=path)
-    if edits.xmp:
-        from engine.xmp.paths import reads_back
-
-        for tag, value in edits.xmp.items():
-            new = after.tags.get(f"xmp/{tag}")
-            if value is not None and new is not None and new.binary_size is None and \
-                    not reads_back(tag, new.value, value):
-                got, asked = repr(new.value), repr(value)
-                got, asked = (t if len(t) < 80 else t[:70] + "..." for t in (got, asked))
-                raise ValidationError(f"tag xmp/{tag} reads back as {got}, which is not what "
-                                      f"{asked} stores; nothing was written", path=path)
-    if len(after.warnings) > len(before.warnings):
-        new = [w for w in after.warnings if w not in before.warnings]
-        raise ValidationError(f"the rewritten file reads with a new warning ({new[:1]}); "
-                              "nothing was written", path=path)
-
-
-_MOVABLE = ("Offset", "Offsets", "Start")  # name endings of tags printed as file positions
-
-
-def _decode_again(before: Metadata, blocks: Blocks | None, original,
-                  parts: frozenset[str], decoded: frozenset[str] = PARTS) -> Metadata:
-    """The original's ``parts``; ``before`` holds its ``decoded`` parts (and its container's
-    warnings): when those are all wanted, only the others are decoded."""
-    if blocks is None:
-        _, blocks = read_blocks_from(original, before.path)
-    if decoded <= parts:
-        md = Metadata(before.path, before.format, dict(before.tags), list(before.warnings),
-                      before.file_type)
-        parts = parts - decoded
-    else:
-        md = Metadata(before.path, before.format, file_type=before.file_type)
-        md.warnings.extend(blocks.warnings)
-    try:
-        decode_blocks(blocks, md, parts)
-    except EngineError as e:  # it did read when the write was planned
-        raise ValidationError(f"the original no longer reads ({e}); nothing was written",
-                              path=before.path) from e
-    return md
-
-
-def _reads_back(name: str, text: str, tag) -> bool:
-    """An EXIF value reads back right when its printed form encodes to the same bytes as the
-    text we were given or, the printed form being lossy (1/3 s prints 0.3), when what
-    ``text`` stores prints as what was read (engine.exif.encode.reads_back)."""
-    from engine.exif.encode import reads_back
-
-    if tag is None or not isinstance(tag.value, str):
-        return False
-    return reads_back(name, tag.value, text)
-
-
-def _removed_items(tags: Mapping[str, object],
-                   paths: Mapping[str, str | None]) -> dict[str, set[int]]:
-    """The items of XMP lists of structures a change set removes (engine.xmp.edit removes an
-    item once every field of it is deleted and none set): list path -> item numbers."""
-    gone = {p for p, t in paths.items() if t is None and "[" in p and p.startswith("xmp/")}
-    if not gone:
-        return {}
-    import re
-
-    def items(q: str) -> list[str]:  # 'xmp/A:l[2]/B:m[1]/C:f' -> ['xmp/A:l[2]', ...[1]']
-        return [q[: m.end()] for m in re.finditer(r"\[\d+\]", q)]
-
-    def deleted(q: str) -> bool:  # itself, or a path it lies under, is deleted
-        return q in gone or any(q[:i] in gone for i, c in enumerate(q) if c in "-/[")
-
-    candidates = {i for d in gone for i in items(d)}
-    candidates -= {i for p, t in paths.items() if t is not None for i in items(p)}
-    full = dict.fromkeys(candidates, True)
-    for q in tags:
-        for i in items(q):
-            if full.get(i) and not deleted(q):
-                full[i] = False
-    removed: dict[str, set[int]] = {}
-    for i, empty in full.items():
-        if empty:
-            base, _, n = i[:-1].rpartition("[")
-            removed.setdefault(base, set()).add(int(n))
-    return removed
-
-
-def _shift(p: str, removed: dict[str, set[int]]) -> str | None:
-    """Where XMP tag path ``p`` reads after the ``removed`` items went (the later items of a
-    list move down); None for a path inside a removed item."""
-    if not removed or "[" not in p:
-        return p
-    import re
-
-    parts, last = [], 0
-    for m in re.finditer(r"\[(\d+)\]", p):
-        n, gone = int(m[1]), removed.get(p[: m.start()], ())
-        if n in gone:
-            return None
-        parts.append(f"{p[last : m.start()]}[{n - sum(1 for k in gone if k < n)}]")
-        last = m.end()
-    return "".join(parts) + p[last:]
-
-
-def _base(p: str) -> str:
-    return p.split("#", 1)[0]
 
 
 def write_metadata_batch(

@@ -1,118 +1,46 @@
 """Edit an XMP packet in place: change only the properties asked for, keep everything else.
 
-The packet is parsed with lxml (safely: no entities, no network, no DTD), the named properties
-are replaced, added or removed, and the packet is serialised with padding so later edits can
-often be made in place.  Unknown namespaces, properties, structures and qualifiers are kept.
-Pure functions on bytes.
+The packet is parsed by engine.xmp.packet in its strict mode (a damaged packet is refused, not
+guessed at), the named properties are replaced, added or removed, and the packet is serialised
+with padding so later edits can often be made in place.  Unknown namespaces, properties,
+structures and qualifiers are kept.  Pure functions on bytes.
 """
 
 from __future__ import annotations
-
-import re
 
 from lxml import etree
 
 from engine.errors import CorruptFileError, ReadOnlyTagError, TagValueError
 from engine.xmp import tables as xmp_tables
+from engine.xmp.packet import ATTRS, RDF, XMPMETA, parse_strict
 from engine.xmp.paths import CONTAINERS, XmpTarget, check_target, property_code, resolve
 
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-X_NS = "adobe:ns:meta/"
 PAD = 2048
 _HEADER = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 
 
-# What may surround the root element, checked by linear scans (regular expressions with
-# nested or adjacent quantifiers backtracked for minutes on crafted padding and comments).
-_ATTRS = etree.XPath("@*")  # linear; lxml's attrib.items() is quadratic in the count
-_SPACE = re.compile(rb"[ \t\n\r\f\v]*")
-_SPACE0 = re.compile(rb"[ \t\n\r\f\v\0]*")
-
-
-def _skip_pi(data: bytes, i: int, name: bytes, space: re.Pattern = _SPACE) -> int:
-    """After an optional ``<?name ...?>`` at ``i`` and the space after it; -1 if malformed."""
-    if not data.startswith(name, i):
-        return i
-    gt = data.find(b">", i + len(name))
-    if gt < 0 or data[gt - 1] != 0x3F:  # '?>'
-        return -1
-    return space.match(data, gt + 1).end()
-
-
-def _skip_comments(data: bytes, i: int, space: re.Pattern = _SPACE) -> int:
-    """After the comments (and the space after each) at ``i``; -1 if one is not closed."""
-    while data.startswith(b"<!--", i):
-        end = data.find(b"-->", i + 4)
-        if end < 0:
-            return -1
-        i = space.match(data, end + 3).end()
-    return i
-
-
-def _only_wrapper_before(head: bytes) -> bool:
-    """``head`` (the bytes before the root) holds only a BOM, the XML declaration, the xpacket
-    and adobe-xap-filters instructions, comments and white space."""
-    i = 3 if head.startswith(b"\xef\xbb\xbf") else 0
-    i = _SPACE.match(head, i).end()
-    for name in (b"<?xml", b"<?xpacket", b"<?adobe-xap-filters"):
-        i = _skip_pi(head, i, name)
-        if i < 0:
-            return False
-    return _skip_comments(head, i) == len(head)
-
-
-def _only_wrapper_after(tail: bytes) -> bool:
-    """``tail`` holds only padding (white space, NULs), comments and the xpacket end
-    instruction."""
-    i = _skip_comments(tail, _SPACE0.match(tail).end(), _SPACE0)
-    return i >= 0 and _skip_pi(tail, i, b"<?xpacket", _SPACE0) == len(tail)
-
-
-# ---------------------------------------------------------------------------------------------
-# Structure paths, as engine.xmp.decode prints them: ``A:struct/B:field``, ``A:list[2]/B:field``,
-# ``A:s/B:t/C:field``.  ExifTool's tables hold structure fields as *flattened* tags: the local
-# names concatenated, ucfirst (``CreatorContactInfo`` + ``CiEmailWork``), in the table of the
-# top-level property's namespace; that entry gives the field's type.
-
-
 def _new_packet() -> etree._Element:
-    root = etree.Element(f"{{{X_NS}}}xmpmeta", nsmap={"x": X_NS})
+    root = etree.Element(f"{{{XMPMETA}}}xmpmeta", nsmap={"x": XMPMETA})
     etree.SubElement(root, f"{{{RDF}}}RDF", nsmap={"rdf": RDF})
     return root
 
 
-def parse_packet(packet: bytes) -> etree._Element:
-    if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
-        raise CorruptFileError("XMP packet declares a DTD or entities; refusing to touch it")
-    from engine.xmp.decode import parse_body, root_end, root_start, to_utf8
-
-    data = to_utf8(bytes(packet))
-    start = root_start(data)
-    if start < 0:
-        raise CorruptFileError("XMP packet has no xmpmeta or rdf:RDF element; refusing to edit")
-    end = root_end(data, start)
-    if not (_only_wrapper_before(data[:start]) and _only_wrapper_after(data[end:])):
-        # Something other than the xpacket wrapper lies outside the root element: the packet
-        # is damaged in a way we would be guessing about.
-        raise CorruptFileError("XMP packet has unexpected content outside its root element; "
-                               "refusing to edit")
-    try:
-        doc, _decls = parse_body(data[start:end], False)
-    except etree.XMLSyntaxError as e:
-        raise CorruptFileError(f"XMP packet is not well-formed XML ({e}); refusing to edit") from e
-    if doc.tag == f"{{{RDF}}}RDF":
-        root = _new_packet()
-        root.remove(root[0])
-        root.append(doc)
-        return root
-    return doc
+def _parse(packet: bytes) -> etree._Element:
+    """The tree of ``packet`` to edit (engine.xmp.packet's strict mode), under x:xmpmeta."""
+    root = parse_strict(packet).root
+    if root.tag == f"{{{RDF}}}RDF":
+        meta = _new_packet()
+        meta.remove(meta[0])
+        meta.append(root)
+        return meta
+    return root
 
 
 def _rdf(root: etree._Element) -> etree._Element:
     rdf = root if root.tag == f"{{{RDF}}}RDF" else root.find(f".//{{{RDF}}}RDF")
     if rdf is None:
-        if len(root) or root.tag not in (f"{{{X_NS}}}xmpmeta", f"{{{X_NS}}}xapmeta"):
+        if len(root) or root.tag not in (f"{{{XMPMETA}}}xmpmeta", f"{{{XMPMETA}}}xapmeta"):
             raise CorruptFileError("XMP packet has no rdf:RDF element; refusing to edit")
         rdf = etree.SubElement(root, f"{{{RDF}}}RDF", nsmap={"rdf": RDF})  # an empty packet
     return rdf
@@ -217,6 +145,11 @@ def _set_language(rdf, prefix: str, prop: str, uri: str, lang: str,
 
 
 # ---------------------------------------------------------------------------------------------
+# Structure paths, as engine.xmp.decode prints them: ``A:struct/B:field``, ``A:list[2]/B:field``,
+# ``A:s/B:t/C:field``.  ExifTool's tables hold structure fields as *flattened* tags: the local
+# names concatenated, ucfirst (``CreatorContactInfo`` + ``CiEmailWork``), in the table of the
+# top-level property's namespace; that entry gives the field's type.
+#
 # Structure fields.  A structure is written in any of RDF's forms: the property element with
 # rdf:parseType="Resource" holding the fields (ExifTool's and ours for new ones), an
 # rdf:Description inside it, or fields as attributes; a list of structures holds one such
@@ -314,20 +247,29 @@ def _walk(rdf: etree._Element, t: XmpTarget, create: bool) -> list[Frame] | None
         if container is None:
             raise ReadOnlyTagError(f"{what} is not a list in this file",
                                    tag=t.where)
-        items = container.findall(f"{{{RDF}}}li")
-        if index <= len(items):
-            li = items[index - 1]
-        elif not create:
+        li = _list_item(container, index, create, what, t.where)
+        if li is None:
             return None
-        elif index == len(items) + 1:
-            li = etree.SubElement(container, f"{{{RDF}}}li")
-            li.set(_PARSE_TYPE, "Resource")
-        else:
-            raise TagValueError(f"{what} has {len(items)} items: a new item "
-                                f"can only be item {len(items) + 1}", tag=t.where)
         node = _node_of(li, f"item {t.shown(depth, True)}", t.where)
         frames.append((holder, el, container, li, node))
     return frames
+
+
+def _list_item(container: etree._Element, index: int, create: bool, what: str,
+               where: str) -> etree._Element | None:
+    """Item ``index`` (from 1) of a list of structures; with ``create`` the next item is
+    added; None when it is absent and not made."""
+    items = container.findall(f"{{{RDF}}}li")
+    if index <= len(items):
+        return items[index - 1]
+    if not create:
+        return None
+    if index != len(items) + 1:
+        raise TagValueError(f"{what} has {len(items)} items: a new item "
+                            f"can only be item {len(items) + 1}", tag=where)
+    li = etree.SubElement(container, f"{{{RDF}}}li")
+    li.set(_PARSE_TYPE, "Resource")
+    return li
 
 
 def _make(parent: etree._Element, prefix: str, uri: str, prop: str) -> etree._Element:
@@ -413,7 +355,7 @@ def edit_packet(packet: bytes | None, changes: dict[str, str | list[str] | None]
 def extended_touched(extended: bytes, changes: dict[str, str | list[str] | None]) -> bool:
     """Whether ``changes`` set or delete a top-level property the Extended XMP packet holds
     (left there, its old value would still be read, and its bytes kept)."""
-    rdf = _rdf(parse_packet(extended))
+    rdf = _rdf(_parse(extended))
     for tag in changes:
         prefix, prop, uri, _index, _code = resolve(tag).steps[0]
         qname = f"{{{_packet_uri(rdf, prefix, uri)}}}{prop}"
@@ -432,7 +374,7 @@ def _merge_extended(root: etree._Element, extended: bytes) -> None:
         desc.attrib.pop(note, None)
         for el in desc.findall(note):
             desc.remove(el)
-    ext = parse_packet(extended)
+    ext = _parse(extended)
     etree.strip_elements(ext, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     for desc in _rdf(ext).findall(f"{{{RDF}}}Description"):
         rdf.append(desc)
@@ -441,7 +383,7 @@ def _merge_extended(root: etree._Element, extended: bytes) -> None:
 def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None],
               extended: bytes | None = None):
     """The edited tree of ``packet`` (with the ``extended`` packet's properties merged in)."""
-    root = parse_packet(packet) if packet else _new_packet()
+    root = _parse(packet) if packet else _new_packet()
     if extended is not None:
         _merge_extended(root, extended)
     # Comments and processing instructions may hold copies of old values: gone, as ExifTool
@@ -472,7 +414,7 @@ def edit_tree(packet: bytes | None, changes: dict[str, str | list[str] | None],
     left = len(descs)
     for desc in descs:  # drop Descriptions we emptied (one stays)
         if left > 1 and len(desc) == 0 and all(
-                a.attrname.startswith(f"{{{RDF}}}") for a in _ATTRS(desc)):
+                a.attrname.startswith(f"{{{RDF}}}") for a in ATTRS(desc)):
             desc.clear()  # lxml moves a removed node's attributes one by one, quadratically
             rdf.remove(desc)
             left -= 1

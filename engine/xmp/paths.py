@@ -6,7 +6,6 @@ kind), and what a value must look like to be written there.  Pure: no packet is 
 
 from __future__ import annotations
 
-import math
 import re
 
 from lxml import etree
@@ -15,6 +14,7 @@ from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
 from engine.printconv import rationalize
 from engine.record import Record
 from engine.xmp import tables as xmp_tables
+from engine.xmp.printing import CONVERSIONS, RAW_JOIN
 
 _DATE = re.compile(r"^(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?)?(.*)$")
 
@@ -140,7 +140,7 @@ class XmpTarget(Record):
 
     @property
     def conv(self) -> str | None:
-        """The name of the conversion engine.xmp.decode prints the value with (gen_xmp_tags)."""
+        """The name of the conversion the value is printed with (engine.xmp.printing)."""
         return self.entry[3] if self.entry is not None and len(self.entry) > 3 else None
 
     @property
@@ -266,7 +266,9 @@ def normalise_value(prefix: str, prop: str, value: str | list[str]) -> list[str]
 
 
 # Printed forms with a unit, and the unit ExifTool's PrintConvInv strips (XMP.pm)
-_UNITS = {"metres": "m", "mm1": "mm", "mm": "mm"}
+_UNITS = {"metres": "m", "focal_length": "mm", "mm": "mm"}
+# Lens ranges printed as ``18-70mm f/3.5-4.5``: stored as four rationals
+LENS_CONVERSIONS = ("lens_info", "join_lens_info")
 _FRACTION = re.compile(r"\s*([-+]?)(\d+)\s*/\s*(\d+)\s*")
 
 
@@ -283,19 +285,21 @@ def _number(tag: str, text: str) -> float:
 
 
 def _rational(tag: str, text: str, conv: str | None) -> str:
-    """What ExifTool stores in an XMP rational for ``text``: APEX for the aperture and
-    shutter speed values (printed as an f-number and a time), a fraction as typed, any other
-    number as ExifTool's Rationalize of it (through engine.exif.encode, as EXIF)."""
+    """What ExifTool stores in an XMP rational for ``text``: for a value printed in another
+    unit than it is stored in (APEX aperture and shutter speed values, printed as an f-number
+    and a time), its conversion's parse; a fraction as typed; any other number as ExifTool's
+    Rationalize of it (as EXIF)."""
     t = text.strip()
     unit = _UNITS.get(conv or "")
     if unit and t.endswith(unit):
         t = t[: -len(unit)].rstrip()
-    if conv in ("aperture", "shutter"):
-        x = _number(tag, t)
-        if x <= 0:
-            what = "f-number" if conv == "aperture" else "exposure time"
-            raise TagValueError(f"{text!r} is not a positive {what}", tag=f"xmp/{tag}")
-        x = 2 * math.log2(x) if conv == "aperture" else -math.log2(x)
+    c = CONVERSIONS.get(conv or "")
+    if c is not None and c.expected is not None:
+        _number(tag, t)
+        try:
+            x = c.parse(t)[0]
+        except ValueError as e:
+            raise TagValueError(str(e), tag=f"xmp/{tag}") from None
     elif t in ("inf", "undef"):
         return "1/0" if t == "inf" else "0/0"
     else:
@@ -307,35 +311,24 @@ def _rational(tag: str, text: str, conv: str | None) -> str:
     return f"{num}/{den}"
 
 
-_LENS = re.compile(r"\s*([\d.]+)(?:\s*-\s*([\d.]+))?\s*mm\s*f/?([\d.]+|\?)"
-                   r"(?:\s*-\s*([\d.]+|\?))?\s*")
-
-
 def _lens_items(items: list[str], conv: str) -> list[str]:
     """LensInfo as printed (``18-70mm f/3.5-4.5``) or as four numbers: four rationals, as
     ExifTool's ConvertLensInfo and ValueConvInv store them (a list, or one string for
     aux:LensInfo); anything else is left as it is (to be refused as ExifTool does)."""
-    text = " ".join(items)
-    m = _LENS.fullmatch(text)
-    if m:
-        lo, hi, f_lo, f_hi = m.groups()
-        vals = [lo, hi or lo, f_lo, f_hi or f_lo]
-        vals = ["undef" if v == "?" else v for v in vals]
-    else:
-        vals = text.split()
+    try:
+        vals = CONVERSIONS[conv].parse(" ".join(items))
+    except ValueError:
+        return items
     if len(vals) != 4:
         return items
     out = []
     for v in vals:
-        if v in ("inf", "undef"):
+        if isinstance(v, str):  # inf, undef
             out.append("1/0" if v == "inf" else "0/0")
-            continue
-        try:
+        else:
             num, den = rationalize(float(v))
-        except ValueError:
-            return items
-        out.append(f"{num}/{den}")
-    return out if conv == "join_lensinfo" else [" ".join(out)]
+            out.append(f"{num}/{den}")
+    return out if conv in RAW_JOIN else [" ".join(out)]
 
 
 def normalise(tag: str, code: str, values: dict[str, str] | None,
@@ -344,7 +337,7 @@ def normalise(tag: str, code: str, values: dict[str, str] | None,
     (``conv``: the conversion its table entry prints it with)."""
     items = value if isinstance(value, list) else [value]
     check_xml_text(tag, items)
-    if conv in ("lensinfo", "join_lensinfo"):
+    if conv in LENS_CONVERSIONS:
         items = _lens_items(items, conv)
     if values:  # the printed name of an enum value stands for its stored form
         rev = {v.lower(): k for k, v in values.items()}
@@ -396,7 +389,7 @@ def reads_back(tag: str, shown: str | list[str], text: str | list[str]) -> bool:
     same items stored for both, or (a print being lossy: 1/3 s prints 0.3) ``shown`` is what
     the reader prints for the items ``text`` stores."""
     from engine.errors import EngineError
-    from engine.xmp.decode import apex_print, printed
+    from engine.xmp.printing import printed
 
     t = resolve(tag)
     want = _stored(t, text)
@@ -405,11 +398,12 @@ def reads_back(tag: str, shown: str | list[str], text: str | list[str]) -> bool:
             return True
     except EngineError:
         pass
-    if t.conv in ("aperture", "shutter") and t.lang is None:
-        # printed from the value asked for, not from what was stored: a wrong APEX unit
-        # in the store shows here
+    c = CONVERSIONS.get(t.conv or "")
+    if c is not None and c.expected is not None and t.lang is None:
+        # what the conversion says the value asked for reads back as, not the print of what
+        # was stored: a wrong unit in the store (APEX) shows here
         asked = text if isinstance(text, str) else " ".join(text)
-        return shown == apex_print(t.conv, _number(t.tag, asked.strip()))
+        return shown == c.expected(asked.strip())
     entry = None if t.lang is not None else t.entry  # one language: text as it is
     got = printed(want, entry, len(t.code) > 1 and t.code[1] in "BQL")
     return got == shown or (isinstance(shown, list) and [got] == shown)

@@ -3,9 +3,10 @@ do not edit).
 
 NS_URI: XMP namespace prefix -> URI (LAZY_URI: known only once a table loads).
   XLAT: XMP prefix -> ExifTool group prefix (XMP-<g>).
-TAGS: group prefix -> flattened tag id -> (name or None if same as id, code, value map,
-conversion).  code: type letter s i r q(rational) d(date) b l(lang-alt) S(struct) ?, then
-B/Q/A/L for Bag/Seq/Alt/List, '-' if not writable, '*' if binary, '~' if avoided.
+TAGS: group prefix -> flattened tag id -> (name or None if same as id, code, index in MAPS
+or -1, conversion: a name in engine.xmp.printing.CONVERSIONS).  code: type letter s i r
+q(rational) d(date) b l(lang-alt) S(struct) ?, then B/Q/A/L for Bag/Seq/Alt/List, '-' if
+not writable, '*' if binary, '~' if avoided.
 FLAT: group -> struct tag id -> FlatName used for its fields' flattened names.
 """
 
@@ -604,7 +605,7 @@ TAGS = {
         'Lens': (None, 's', -1),
         'LensDistortInfo': (None, 's', -1),
         'LensID': (None, 's', -1),
-        'LensInfo': (None, 's~', -1, 'lensinfo'),
+        'LensInfo': (None, 's~', -1, 'lens_info'),
         'LensSerialNumber': (None, 's~', -1),
         'NeutralDensityFactor': (None, 's', -1),
         'OwnerName': (None, 's~', -1),
@@ -2905,7 +2906,7 @@ TAGS = {
         'ExposureIndex': (None, 'q', -1),
         'ExposureMode': (None, 'i', 41),
         'ExposureProgram': (None, 'i', 42),
-        'ExposureTime': (None, 'q', -1, 'exptime'),
+        'ExposureTime': (None, 'q', -1, 'exposure_time'),
         'FileSource': (None, 'i', 43),
         'Flash': (None, 'S', -1),
         'FlashEnergy': (None, 'q', -1),
@@ -2916,7 +2917,7 @@ TAGS = {
         'FlashRedEyeMode': (None, 'b', 44),
         'FlashReturn': (None, 'i', 46),
         'FNumber': (None, 'q', -1, 'fnumber'),
-        'FocalLength': (None, 'q', -1, 'mm1'),
+        'FocalLength': (None, 'q', -1, 'focal_length'),
         'FocalLengthIn35mmFilm': ('FocalLengthIn35mmFormat', 'i', -1, 'mm'),
         'FocalPlaneResolutionUnit': (None, 'i', 47),
         'FocalPlaneXResolution': (None, 'q', -1),
@@ -3010,7 +3011,7 @@ TAGS = {
         'LensMake': (None, 's', -1),
         'LensModel': (None, 's', -1),
         'LensSerialNumber': (None, 's', -1),
-        'LensSpecification': ('LensInfo', 'qQ', -1, 'join_lensinfo'),
+        'LensSpecification': ('LensInfo', 'qQ', -1, 'join_lens_info'),
         'PhotographicSensitivity': (None, 'i', -1),
         'Pressure': (None, 'q', -1),
         'RecommendedExposureIndex': (None, 'i', -1),

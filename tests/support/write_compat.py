@@ -3,12 +3,13 @@ original, and every difference must be one we asked for (or an offset that had t
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.oracles import exiftool
 
 IGNORED_GROUPS = ("System", "File", "ExifTool", "Composite", "SourceFile")
 # Pointers and offsets ExifTool prints as values; they may move with a rewrite.
@@ -24,9 +25,7 @@ class Outcome:
 
 def exiftool_all(path: Path, *extra: str) -> dict:
     """``exiftool -j -G1 -a -u`` of one file (plus ``extra`` options), as a dict."""
-    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", *extra, str(path)],
-                         capture_output=True, text=True, check=False).stdout
-    return json.loads(out)[0] if out.strip() else {}
+    return exiftool(path, "-G1", "-a", "-u", *extra, check=False)
 
 
 def warnings_of(d: dict) -> set[str]:
@@ -36,6 +35,12 @@ def warnings_of(d: dict) -> set[str]:
 def meta(d: dict) -> dict:
     """The tags of an ExifTool result, without file-system and ExifTool's own groups."""
     return {k: v for k, v in d.items() if k.partition(":")[0] not in IGNORED_GROUPS}
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    """The tags (``Group:Name``) whose value differs between two ExifTool results."""
+    a, b = meta(before), meta(after)
+    return {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
 
 
 def validate(path: Path) -> str:
@@ -58,7 +63,7 @@ def diff(before: dict, after: dict, allowed: set[str]) -> list[str]:
 
 def image_tail(path: Path) -> bytes:
     """JPEG: the bytes from the first SOS on (scan data and trailers); TIFF: a digest of every
-    strip/tile/preview range and of the decoded pixels (tests/tiff_compare.py); PNG/WebP: a
+    strip/tile/preview range and of the decoded pixels (tests/support/tiff_compare.py); PNG/WebP: a
     digest of the image chunks and of the pixels Pillow decodes (every frame); HEIF/AVIF: a
     digest of every non-metadata item's data and the item properties, and of Pillow's pixels
     (AVIF; HEIC reads as undecodable without pillow-heif, the same before and after)."""
@@ -66,7 +71,7 @@ def image_tail(path: Path) -> bytes:
 
     data = path.read_bytes()
     if data[:2] in (b"II", b"MM"):
-        from tiff_compare import tiff_digest
+        from support.tiff_compare import tiff_digest
 
         return tiff_digest(data)
     if data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
@@ -168,14 +173,27 @@ def write_and_judge(src: Path, work: Path, metafs: str, sets: dict[str, str],
             return Outcome(src.name, "error", f"unclear refusal: {msg[-300:]}")
         return Outcome(src.name, "refused", msg)
     before, after = exiftool_all(src), exiftool_all(dst)
-    problems = diff(before, after, allowed | set(expect) | conversion_allowed(before, after))
+    problems = problems_of_write(src, dst, before, after, expect,
+                                 allowed | conversion_allowed(before, after), tail)
+    if problems:
+        return Outcome(src.name, "damaged", "; ".join(problems[:5]))
+    return Outcome(src.name, "clean")
+
+
+def problems_of_write(src: Path, dst: Path, before: dict, after: dict, expect: dict[str, str],
+                      allowed: set[str], tail=image_tail) -> list[str]:
+    """What is wrong with ``dst``, ``src`` written with metafs (ExifTool's readings
+    ``before`` and ``after``): a change not asked for, a new warning, a value that does not
+    read back, no backup of the original, image data changed."""
+    original = src.read_bytes()
+    problems = diff(before, after, allowed | set(expect))
     new_warn = warnings_of(after) - warnings_of(before)
     if new_warn:
         problems.append(f"new ExifTool warning: {sorted(new_warn)}")
     for k, v in expect.items():
         if str(after.get(k)) != v:
             problems.append(f"{k} reads back as {after.get(k)!r}, expected {v!r}")
-    backup = work / ".originals" / src.name
+    backup = dst.parent / ".originals" / dst.name
     if not backup.exists() or backup.read_bytes() != original:
         problems.append("backup missing or not the original")
     try:
@@ -183,6 +201,4 @@ def write_and_judge(src: Path, work: Path, metafs: str, sets: dict[str, str],
             problems.append("image data changed")
     except Exception as e:  # noqa: BLE001 - judged, not hidden
         problems.append(f"cannot compare image data: {e}")
-    if problems:
-        return Outcome(src.name, "damaged", "; ".join(problems[:5]))
-    return Outcome(src.name, "clean")
+    return problems

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from engine.errors import ReadOnlyTagError, TagValueError, UnknownTagError
+from engine.errors import CorruptFileError, ReadOnlyTagError, TagValueError, UnknownTagError
 from engine.model import Metadata, TagValue
 from engine.write.writer import TagSpec, WriteResult
 from metafs.photos import EngineFacade
@@ -61,7 +61,7 @@ class FakeEngine:
     def read_metadata(self, path: str) -> Metadata:
         self.reads += 1
         if self.fail_reads:
-            raise RuntimeError("fake engine told to fail")
+            raise CorruptFileError("fake engine told to fail")
         md = Metadata(path=path, format="FAKE")
         for tag, value in photo_tags(Path(path)).items():
             spec = SPECS.get(tag)

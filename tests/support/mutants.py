@@ -15,6 +15,7 @@ import random
 import re
 import struct
 from collections import Counter
+from pathlib import Path
 
 from engine.exif.ifd import TYPE_SIZES, parse_tiff
 
@@ -372,6 +373,24 @@ MOVABLE = ("Offset", "Offsets", "Start")  # printed as file positions: move with
 
 class Hang(Exception):
     """The per-case alarm fired."""
+
+
+def judge_mutant(folder: Path, name: str, data: bytes, changes: dict[str, str | None],
+                 seconds: int) -> tuple[str, str]:
+    """``judge_write`` of ``data`` saved as ``folder/name`` (a new folder), given ``seconds``
+    (SIGALRM, whose handler raises Hang, set by the caller): a run past them is a "hang"."""
+    import signal
+
+    folder.mkdir()
+    path = folder / name
+    path.write_bytes(data)
+    signal.alarm(seconds)
+    try:
+        return judge_write(path, data, changes)
+    except Hang:
+        return "hang", f"over {seconds} s"
+    finally:
+        signal.alarm(0)
 
 
 def judge_write(path, data: bytes, changes: dict[str, str | None]) -> tuple[str, str]:
