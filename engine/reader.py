@@ -13,12 +13,22 @@ from engine.registry import file_type, format_named, sniff
 # path (engine.model): "xmp/..." and "iptc/..." paths, every other path is EXIF.
 PARTS = frozenset({"exif", "xmp", "iptc"})
 
+# Read-only parts decoded only when asked for (``read_metadata(path, parts=ALL_PARTS)``):
+# part -> (module, function).  Each part's tags have paths "<part>/<Name>" and ExifTool's
+# family-1 group; ``function(data, blocks, md)`` returns (tags, warnings) and may use the
+# tags already in ``md`` (the parts before it in this order: "composite" comes last).
+EXTRA_PARTS: dict[str, tuple[str, str]] = {}
+ALL_PARTS = PARTS | frozenset(EXTRA_PARTS)
+
 
 def part_of(path: str) -> str:
-    """The part (``PARTS``) a tag path belongs to."""
+    """The part (``ALL_PARTS``) a tag path belongs to."""
     if path.startswith("xmp/"):
         return "xmp"
-    return "iptc" if path.startswith("iptc/") else "exif"
+    if path.startswith("iptc/"):
+        return "iptc"
+    head = path.split("/", 1)[0]
+    return head if head in EXTRA_PARTS and "/" in path else "exif"
 
 
 def mapped(path: str) -> mmap.mmap:
@@ -33,10 +43,11 @@ def mapped(path: str) -> mmap.mmap:
         raise EngineError(f"cannot read: {e.strerror or e}", path=path) from e
 
 
-def read_metadata(path: str | os.PathLike[str]) -> Metadata:
+def read_metadata(path: str | os.PathLike[str], parts: frozenset[str] = PARTS) -> Metadata:
+    """The tags of ``parts`` (default: EXIF, XMP, IPTC; ``ALL_PARTS`` for everything)."""
     path = os.fspath(path)
     with mapped(path) as data:
-        return read_metadata_from(data, path)
+        return read_metadata_from(data, path, parts)
 
 
 def read_metadata_from(data: bytes | mmap.mmap, path: str,
@@ -47,7 +58,27 @@ def read_metadata_from(data: bytes | mmap.mmap, path: str,
     the writer decodes only what a change touches (container warnings are always kept)."""
     md, blocks = read_blocks_from(data, path)
     decode_blocks(blocks, md, parts)
+    if not parts <= PARTS:
+        decode_extra(data, blocks, md, parts)
     return md
+
+
+def decode_extra(data, blocks: Blocks, md: Metadata, parts: frozenset[str]) -> None:
+    """Add the tags of the read-only ``EXTRA_PARTS`` in ``parts`` to ``md`` (tolerant: a
+    part that fails to decode adds a warning, never an error)."""
+    from engine.registry import import_attr
+
+    for part, (module, function) in EXTRA_PARTS.items():
+        if part not in parts:
+            continue
+        try:
+            tags, warnings = import_attr(module, function)(data, blocks, md)
+        except (EngineError, ValueError, IndexError, KeyError) as e:
+            md.warnings.append(f"{part}: {e}")
+            continue
+        for t in tags:
+            md.add(t)
+        md.warnings.extend(warnings)
 
 
 def read_blocks_from(data: bytes | mmap.mmap, path: str) -> tuple[Metadata, Blocks]:
