@@ -17,9 +17,9 @@ def tags_of(data: bytes, **kw) -> dict[str, object]:
     return {t.path: t for t in res.tags}
 
 
-@pytest.mark.parametrize("bo", ["<", ">"])
-def test_paths_groups_and_values(bo: str) -> None:
-    data = build(
+def _sample(bo: str) -> bytes:
+    """A TIFF block with IFD0, ExifIFD, InteropIFD, GPS and IFD1 tags of every kind."""
+    return build(
         [
             [
                 (0x010F, 2, "Canon  "),
@@ -53,42 +53,48 @@ def test_paths_groups_and_values(bo: str) -> None:
         ],
         bo=bo,
     )
-    t = tags_of(data)
-    values = {
-        "Make": "Canon",
-        "Orientation": "Rotate 90 CW",
-        "XResolution": "72",
-        "ExposureTime": "1/500",
-        "FNumber": "4.9",
-        "ExifVersion": "0220",
-        "ComponentsConfiguration": "Y, Cb, Cr, -",
-        "ExposureCompensation": "-1/3",
-        "ShutterSpeedValue": "1/501",
-        "ApertureValue": "5.0",
-        "FocalLength": "21.3 mm",
-        "Flash": "Auto, Did not fire",
-        "UserComment": "hello",
-        "ColorSpace": "Unknown (0x1234)",
-        "InteropIndex": "R98 - DCF basic file (sRGB)",
-        "InteropVersion": "0100",
-        "Exif_0xeeee": "7",
-        "GPSVersionID": "2.3.0.0",
-        "GPSLatitudeRef": "North",
-        "GPSLatitude": "37 deg 46' 29.64\"",
-        "GPSAltitude": "undef",
-        "GPSTimeStamp": "14:34:23.07",
-        "ifd1/Compression": "JPEG (old-style)",
-        "ifd1/Orientation": "Horizontal (normal)",
-    }
-    assert {p: t[p].value for p in values} == values
-    groups = {
-        "Make": "IFD0",
-        "ExposureTime": "ExifIFD",
-        "InteropIndex": "InteropIFD",
-        "Exif_0xeeee": "ExifIFD",
-        "ifd1/Compression": "IFD1",
-    }
-    assert {p: t[p].group for p in groups} == groups
+
+
+SAMPLE_VALUES = {
+    "Make": "Canon",
+    "Orientation": "Rotate 90 CW",
+    "XResolution": "72",
+    "ExposureTime": "1/500",
+    "FNumber": "4.9",
+    "ExifVersion": "0220",
+    "ComponentsConfiguration": "Y, Cb, Cr, -",
+    "ExposureCompensation": "-1/3",
+    "ShutterSpeedValue": "1/501",
+    "ApertureValue": "5.0",
+    "FocalLength": "21.3 mm",
+    "Flash": "Auto, Did not fire",
+    "UserComment": "hello",
+    "ColorSpace": "Unknown (0x1234)",
+    "InteropIndex": "R98 - DCF basic file (sRGB)",
+    "InteropVersion": "0100",
+    "Exif_0xeeee": "7",
+    "GPSVersionID": "2.3.0.0",
+    "GPSLatitudeRef": "North",
+    "GPSLatitude": "37 deg 46' 29.64\"",
+    "GPSAltitude": "undef",
+    "GPSTimeStamp": "14:34:23.07",
+    "ifd1/Compression": "JPEG (old-style)",
+    "ifd1/Orientation": "Horizontal (normal)",
+}
+SAMPLE_GROUPS = {
+    "Make": "IFD0",
+    "ExposureTime": "ExifIFD",
+    "InteropIndex": "InteropIFD",
+    "Exif_0xeeee": "ExifIFD",
+    "ifd1/Compression": "IFD1",
+}
+
+
+@pytest.mark.parametrize("bo", ["<", ">"])
+def test_paths_groups_and_values(bo: str) -> None:
+    t = tags_of(_sample(bo))
+    assert {p: t[p].value for p in SAMPLE_VALUES} == SAMPLE_VALUES
+    assert {p: t[p].group for p in SAMPLE_GROUPS} == SAMPLE_GROUPS
     assert t["MakerNote"].binary_size == 21 and not t["MakerNote"].writable
     assert t["ifd1/ThumbnailOffset"].writable is False
     assert t["ifd1/ThumbnailImage"].binary_size == 4

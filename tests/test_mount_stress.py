@@ -25,66 +25,74 @@ PHOTOS = ("a.jpg", "b.jpg", "c.jpg")
 OUTSIDE = "c.jpg"
 
 
+def _writer(mount: Mount, stop: float, last: dict[str, str]) -> None:
+    """Artist and one other tag of a random photo, written (or emptied) through the mount."""
+    rng = random.Random(1)
+    n = 0
+    while time.monotonic() < stop:
+        photo = rng.choice(PHOTOS)
+        n += 1
+        (mount.mnt / f"{photo}.meta" / "Artist").write_text(f"Writer {n}\n")
+        if photo != OUTSIDE:  # the outsider's rewrites may undo edits of its photo
+            last[photo] = f"Writer {n}"
+        tag = rng.choice(["Software", "xmp/dc:title", "iptc/Keywords"])
+        path = mount.mnt / f"{photo}.meta" / tag
+        if rng.random() < 0.2:
+            path.write_text("")  # emptied: deleted
+        else:
+            path.write_text(f"value {n}\n")
+
+
+def _reader(mount: Mount, stop: float, last: dict[str, str]) -> None:
+    while time.monotonic() < stop:
+        for root, _dirs, files in os.walk(mount.mnt):
+            for f in files:
+                try:
+                    Path(root, f).read_bytes()
+                except FileNotFoundError:
+                    pass  # deleted between the listing and the read
+
+
+def _outsider(mount: Mount, stop: float, last: dict[str, str]) -> None:
+    rng = random.Random(2)
+    while time.monotonic() < stop:
+        subprocess.run(["exiftool", "-q", "-overwrite_original",
+                        f"-Model=Outside {rng.randrange(1000)}", str(mount.src / OUTSIDE)],
+                       check=True, capture_output=True)
+        time.sleep(0.2)
+
+
+def _run_together(mount: Mount, last: dict[str, str]) -> list[str]:
+    """The writer, two readers and the outsider at once for SECONDS; what they raised."""
+    stop = time.monotonic() + SECONDS
+    errors: list[str] = []
+
+    def guarded(fn):  # type: ignore[no-untyped-def]
+        def run() -> None:
+            try:
+                fn(mount, stop, last)
+                fn(mount, stop, last)
+            except Exception as e:  # noqa: BLE001 - collected, asserted by the caller
+                errors.append(f"{fn.__name__}: {e!r} {getattr(e, 'filename', '')}")
+        return run
+
+    threads = [threading.Thread(target=guarded(f))
+               for f in (_writer, _reader, _reader, _outsider)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "the mount stopped answering"
+    return errors
+
+
 def test_everything_at_once(tmp_path: Path) -> None:
     mount = Mount(tmp_path, 50)
     try:
         for name in PHOTOS:
             shutil.copy2(FIXTURES / "photo.jpg", mount.src / name)
-        stop = time.monotonic() + SECONDS
-        errors: list[str] = []
         last: dict[str, str] = {}  # photo -> last Artist written through the mount
-
-        def guard(fn):  # type: ignore[no-untyped-def]
-            def run() -> None:
-                try:
-                    fn()
-                except Exception as e:  # noqa: BLE001 - collected, asserted below
-                    errors.append(f"{fn.__name__}: {e!r} {getattr(e, 'filename', '')}")
-            return run
-
-        @guard
-        def writer() -> None:
-            rng = random.Random(1)
-            n = 0
-            while time.monotonic() < stop:
-                photo = rng.choice(PHOTOS)
-                n += 1
-                (mount.mnt / f"{photo}.meta" / "Artist").write_text(f"Writer {n}\n")
-                if photo != OUTSIDE:  # the outsider's rewrites may undo edits of its photo
-                    last[photo] = f"Writer {n}"
-                tag = rng.choice(["Software", "xmp/dc:title", "iptc/Keywords"])
-                path = mount.mnt / f"{photo}.meta" / tag
-                if rng.random() < 0.2:
-                    path.write_text("")  # emptied: deleted
-                else:
-                    path.write_text(f"value {n}\n")
-
-        @guard
-        def reader() -> None:
-            while time.monotonic() < stop:
-                for root, _dirs, files in os.walk(mount.mnt):
-                    for f in files:
-                        try:
-                            Path(root, f).read_bytes()
-                        except FileNotFoundError:
-                            pass  # deleted between the listing and the read
-
-        @guard
-        def outsider() -> None:
-            rng = random.Random(2)
-            while time.monotonic() < stop:
-                photo = mount.src / OUTSIDE
-                subprocess.run(["exiftool", "-q", "-overwrite_original",
-                                f"-Model=Outside {rng.randrange(1000)}", str(photo)],
-                               check=True, capture_output=True)
-                time.sleep(0.2)
-
-        threads = [threading.Thread(target=f) for f in (writer, reader, reader, outsider)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "the mount stopped answering"
+        errors = _run_together(mount, last)
         assert errors == [], mount.status()
         mount.commit()
         for name in PHOTOS:

@@ -5,9 +5,11 @@ kernel would.  The ``env`` fixture (tests/conftest.py) is an ``Env`` over ``tmp_
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pyfuse3
 import pytest
@@ -111,3 +113,14 @@ def ops_with(env: Env, **fields: object) -> Operations:
         DaemonConfig(str(env.src), debounce=0.05, notify_kernel=False),
         engine=facade, journal=env.journal,
     )
+
+
+def disk_full(tmp_path: Path) -> Env:
+    """An Env whose every commit fails as on a full disk: edits stay in the journal."""
+    env = Env(tmp_path)
+
+    def write(path: str, changes: dict[str, str | None], **kw: object) -> Any:
+        raise OSError(errno.ENOSPC, "No space left")
+
+    env.ops = ops_with(env, write_metadata=write)
+    return env
