@@ -55,6 +55,8 @@ __all__ = [
     # reading and writing, so that metafs never reaches into engine modules
     "BACKUP_DIR",
     "COPY_NOTES",
+    "EXTRA_PARTS",
+    "PARTS",
     "READ_ONLY_TYPES",
     "SYNC_GROUPS",
     "backup_path",
@@ -65,6 +67,7 @@ __all__ = [
     "list_tags",
     "open_folder",
     "sniff",
+    "tag_bytes",
     "why_not_writable",
     "writable_groups",
 ]
@@ -73,6 +76,8 @@ __all__ = [
 _LAZY = {
     "BACKUP_DIR": ("engine.safewrite.names", "BACKUP_DIR"),
     "COPY_NOTES": ("engine.write.changes", "COPY_NOTES"),
+    "EXTRA_PARTS": ("engine.reader", "EXTRA_PARTS"),
+    "PARTS": ("engine.reader", "PARTS"),
     "READ_ONLY_TYPES": ("engine.registry", "READ_ONLY_TYPES"),
     "SYNC_GROUPS": ("engine.write.changes", "SYNC_GROUPS"),
     "backup_path": ("engine.safewrite.names", "backup_path_for"),
@@ -83,6 +88,7 @@ _LAZY = {
     "list_tags": ("engine.tag_doc", "list_tags"),
     "open_folder": ("engine.safewrite.paths", "open_folder"),
     "sniff": ("engine.registry", "sniff"),
+    "tag_bytes": ("engine.binary", "tag_bytes"),
     "why_not_writable": ("engine.registry", "why_not_writable"),
     "writable_groups": ("engine.registry", "writable_groups"),
 }

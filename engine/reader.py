@@ -17,7 +17,19 @@ PARTS = frozenset({"exif", "xmp", "iptc"})
 # part -> (module, function).  Each part's tags have paths "<part>/<Name>" and ExifTool's
 # family-1 group; ``function(data, blocks, md)`` returns (tags, warnings) and may use the
 # tags already in ``md`` (the parts before it in this order: "composite" comes last).
-EXTRA_PARTS: dict[str, tuple[str, str]] = {}
+EXTRA_PARTS: dict[str, tuple[str, str]] = {
+    "makernotes": ("engine.makernotes", "read_makernotes"),
+    "file": ("engine.groups.file", "read"),
+    "jfif": ("engine.groups.jfif", "read"),
+    "icc": ("engine.groups.icc", "read"),
+    "photoshop": ("engine.groups.photoshop_irb", "read"),
+    "mpf": ("engine.groups.mpf", "read"),
+    "printim": ("engine.groups.printim", "read"),
+    "png": ("engine.groups.png_chunks", "read"),
+    "quicktime": ("engine.groups.quicktime", "read"),
+    "app14": ("engine.groups.app14", "read"),
+    "composite": ("engine.groups.composite", "read"),  # last: computed from the others
+}
 ALL_PARTS = PARTS | frozenset(EXTRA_PARTS)
 
 

@@ -93,16 +93,18 @@ def _is_image(path: str) -> bool:
     return True
 
 
-def _folder_files(folder: str, recursive: bool) -> list[str]:
+def _folder_files(folder: str, recursive: bool, scanned: list[str] | None = None) -> list[str]:
     """The images in a folder (by content, as the mount shows a .meta for them), and with
     ``recursive`` in its subfolders too; hidden subfolders (``.originals``, the backups)
-    are left out, as ``exiftool -r`` does."""
+    are left out, as ``exiftool -r`` does.  ``scanned`` gets every folder listed."""
     out: list[str] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as e:
         _print_err(f"{folder}: cannot list: {e.strerror}")
         return out
+    if scanned is not None:
+        scanned.append(folder)
     for entry in entries:
         try:
             mode = entry.stat().st_mode  # follows symlinks, as for files given by name
@@ -110,22 +112,23 @@ def _folder_files(folder: str, recursive: bool) -> list[str]:
             continue  # a dangling symlink
         if stat.S_ISDIR(mode):
             if recursive and not entry.name.startswith("."):
-                out += _folder_files(entry.path, recursive)
+                out += _folder_files(entry.path, recursive, scanned)
         elif stat.S_ISREG(mode) and _is_image(entry.path):
             out.append(entry.path)
     return out
 
 
-def _expand(names: Sequence[str], recursive: bool) -> tuple[list[str], bool]:
-    """Files to read: a folder stands for the images in it.  Also: whether a folder held
-    none (an error: the user expected something to read)."""
+def _expand(names: Sequence[str], recursive: bool,
+            scanned: list[str] | None = None) -> tuple[list[str], bool]:
+    """Files to read: a folder stands for the images in it (``scanned`` gets the folders
+    listed).  Also: whether a folder held none (an error: the user expected something)."""
     files: list[str] = []
     empty = False
     for name in names:
         if not os.path.isdir(name):
             files.append(name)
             continue
-        found = _folder_files(name, recursive)
+        found = _folder_files(name, recursive, scanned)
         if not found:
             hint = "" if recursive else " (use -r to read its subfolders)"
             _print_err(f"{name}: no image files in this folder{hint}")
@@ -135,46 +138,43 @@ def _expand(names: Sequence[str], recursive: bool) -> tuple[list[str], bool]:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    files, empty = _expand(args.files, args.recursive)
+    from metafs.table import ReadOutput
+
+    output = ReadOutput(args)  # which parts, tags, keys and values (-a, -TAG, -G, --json)
+    if output.refused:
+        return 2
+    scanned: list[str] = []
+    files, empty = _expand(args.files, args.recursive, scanned)
     status = 1 if empty else 0
     table = args.json or args.csv
     batch = Batch(len(files), args.quiet or bool(table))  # exiftool -j/-csv: no summary
     results = []
     for f in files:
         try:
-            md = engine.read_metadata(f)
+            md = engine.read_metadata(f, output.parts)
         except Exception as e:  # noqa: BLE001 - one bad file must not end a long listing
             msg = str(e) if isinstance(e, EngineError) else f"{f}: {type(e).__name__}: {e}"
             batch.error(msg)
             batch.failed += 1
-            results.append({"SourceFile": f, "Error": msg})
+            results.append(output.error_row(f, msg))
             status = 1
             continue
         finally:
             batch.step(f)
         batch.updated += 1
         if table:
-            results.append(md.to_json(exiftool_keys=args.groups))
+            results.append(output.row(md))
         else:
             lines = [f"======== {f}"] if len(files) > 1 else []
-            for tag in md.tags.values():
-                key = f"{tag.group}:{tag.name}" if args.groups else tag.path
-                value = tag.value if isinstance(tag.value, str) else ", ".join(tag.value)
-                lines.append(f"{key}: {value}")
+            lines += [f"{key}: {value}" for key, value in output.text(md)]
             lines += [f"Warning: {w}" for w in md.warnings]
             if lines:
                 batch.say("\n".join(lines))
-    batch.summary((batch.updated, "image files read", True),
+    batch.summary((len(scanned), "directories scanned", False),
+                  (batch.updated, "image files read", True),
                   (batch.failed, "files could not be read", False))
-    if args.csv:
-        from metafs.table import write_csv
-
-        write_csv(results, sys.stdout, args.sep)
-    elif args.json:
-        import json
-
-        json.dump(results, sys.stdout, indent=1, ensure_ascii=False)
-        print()
+    if table:
+        output.write(results, sys.stdout)
     return status
 
 
@@ -351,7 +351,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
     return main_mount(
         args.source, args.mountpoint, foreground=args.foreground,
         debounce_ms=args.debounce, read_only=args.read_only, sync=not args.no_sync,
-        keep_mtime=args.keep_mtime, index_path=args.index,
+        keep_mtime=args.keep_mtime, index_path=args.index, repair=args.repair,
     )
 
 
@@ -420,7 +420,14 @@ def quick_write_args(argv: Sequence[str]) -> SimpleNamespace | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    tags: list[str] = []
+    if argv[:1] == ["read"]:  # ExifTool's -TAG arguments, which argparse cannot take
+        from metafs.cli_parser import tag_selection
+
+        argv, tags = tag_selection(argv)
     args = quick_write_args(argv) or build_parser().parse_args(argv)
+    if tags:
+        args.tags = tags
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

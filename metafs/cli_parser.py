@@ -47,8 +47,11 @@ examples:
   metafs read -r --json Pictures/ > all.json  a folder and its subfolders, as exiftool -j
   metafs read --csv *.jpg > tags.csv        a spreadsheet: SourceFile, one column per tag
   metafs read -G photo.jpg                  keys as ExifTool's Group:Name
+  metafs read -j -Make -LensID *.jpg        only these tags (-GROUP:all, --TAG: as exiftool)
 
 lists (iptc/Keywords, xmp/dc:subject) print joined with ", " (--sep to change it).
+--json keys are ExifTool's (tag names; Group:Name with -G/-G1), --csv and the text
+output use tag paths.  -a or a tag selection adds the groups only read on request.
 exit status: 0 when every file was read, 1 otherwise.
 """ + TAG_PATHS,
     "write": """\
@@ -155,16 +158,46 @@ def _write_opts(p: argparse.ArgumentParser) -> None:
 
 def _read(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="JSON like exiftool -j")
+    p.add_argument("-j", "--json", action="store_true",
+                   help="JSON as exiftool -j prints it (its keys, numbers as numbers)")
     p.add_argument("--csv", action="store_true",
                    help="CSV like exiftool -csv: SourceFile, then one column per tag")
     p.add_argument("--sep", default=", ", metavar="STR",
                    help="--csv: between the items of a list (default: ', ')")
-    p.add_argument("-G", "--groups", action="store_true", help="keys as ExifTool Group:Name")
+    p.add_argument("-G", "-G0", "--groups", action="store_const", const="0", dest="groups",
+                   help="keys as ExifTool's family-0 Group:Name (EXIF:Make, XMP:Title)")
+    p.add_argument("-G1", action="store_const", const="1", dest="groups",
+                   help="keys as ExifTool's family-1 Group:Name (IFD0:Make, XMP-dc:Title)")
+    p.add_argument("-a", "--all", action="store_true",
+                   help="every group ExifTool reads: maker notes, File, Composite, ICC...")
+    p.add_argument("-n", action="store_true", dest="unconverted",
+                   help="unconverted values (exiftool -n): not available yet")
     p.add_argument(
         "-r", "--recursive", action="store_true", help="FILE folders: read their subfolders too"
     )
     _quiet(p)
+
+
+def tag_selection(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``metafs read``'s arguments split into argparse's and ExifTool's tag selection
+    (``-Make``, ``-EXIF:all``, ``--LensID``), which argparse cannot take (``-GPSLatitude``
+    would read as ``-G``)."""
+    options = {"-G0", "-G1"}
+    rest: list[str] = []
+    tags: list[str] = []
+    after_sep = False
+    for arg in argv:
+        name = arg[2:] if arg.startswith("--") else arg[1:]
+        if after_sep or not arg.startswith("-") or arg in options or not name:
+            rest.append(arg)
+        elif arg.startswith("--") and not (name[0].isupper() or ":" in name):
+            rest.append(arg)  # a long option (ExifTool's tag names start upper case)
+        elif not arg.startswith("--") and len(arg) <= 2:
+            rest.append(arg)  # -r, -j, -G...
+        else:
+            tags.append(arg)
+        after_sep = arg == "--sep"
+    return rest, tags
 
 
 def _write(p: argparse.ArgumentParser) -> None:
@@ -215,6 +248,8 @@ def _mount(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sync", action="store_true",
                    help="edits change only the tag written, not its EXIF/XMP/IPTC copies")
     _keep_mtime(p)
+    p.add_argument("--repair", action="store_true",
+                   help="repair the EXIF damage a write would refuse, as metafs write --repair")
     p.add_argument("--index", metavar="PATH",
                    help="the metadata index (default: SOURCE/.originals/.journal/index.sqlite, "
                         "or $XDG_CACHE_HOME/metafs/ for a read-only SOURCE)")

@@ -7,6 +7,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from metafs.fuse_shim import CleanOpens
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,8 @@ class SessionFeatures:
     # The shim answers RELEASE for NO_RELEASE handles: readers of tag files get an fh
     # naming the inode, not a handle.
     stateless_readers: bool = False
+    # The shim answers read-only opens of inodes the daemon marked clean (KernelCache).
+    clean_opens: CleanOpens | None = None
 
 
 def no_shim() -> SessionFeatures:

@@ -8,9 +8,11 @@ and how it is kept true, is metafs.kernel (``KernelCache``, given to the views);
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 import pyfuse3
 import trio
@@ -51,8 +53,26 @@ from metafs.views.source import SourceView
 from metafs.watch import Watcher
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MAX_LISTINGS = 64  # folder listings kept between the pieces of a readdir
+
+
+def changes(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """A request that may change what a file shows: once it is answered, no open is
+    answered by the shim before the daemon looked again (``KernelCache.changed``)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            ops = args[0]
+            assert isinstance(ops, Operations)
+            ops.kernel.changed()
+
+    return wrapper
 
 
 class Operations(pyfuse3.Operations):
@@ -94,6 +114,7 @@ class Operations(pyfuse3.Operations):
         # with the shim the folder's inode, see metafs/fuse_shim.c)
         self._dirs: dict[int, tuple[Node, list[Entry]]] = {}
         self._listings: dict[int, list[Entry]] = {}
+        self._writers: set[int] = set()  # fh of files opened to be written
 
     def _make_views(self) -> dict[Kind, View]:
         config, inodes, kernel, handles = self.config, self.inodes, self.kernel, self.handles
@@ -115,7 +136,7 @@ class Operations(pyfuse3.Operations):
         """Serve: called once the FUSE session exists (what it supports is known now)."""
         self.handles.features = self.config.session()
         self.batcher.start(nursery)
-        self.kernel.start(nursery)
+        self.kernel.start(nursery, self.handles.features)
         if self.watcher is not None:
             nursery.start_soon(self.watcher.run)
         if self.photos.index is not None:
@@ -148,7 +169,8 @@ class Operations(pyfuse3.Operations):
     def _file(self, fh: int) -> tuple[View, Any]:
         """The view and handle of an open file; a NO_RELEASE reader's handle is its node."""
         if fh & NO_RELEASE:
-            return self.views[Kind.TAG], self._node(fh & ~NO_RELEASE)
+            node = self._node(fh & ~NO_RELEASE)
+            return self._view(node), node
         return self.handles.get(fh)
 
     async def _attr(self, node: Node) -> EntryAttributes:
@@ -176,6 +198,7 @@ class Operations(pyfuse3.Operations):
         return await self._attr(self._node(inode))
 
     @handler
+    @changes
     async def setattr(self, inode: InodeT, attr: EntryAttributes, fields: SetattrFields,
                       fh: FileHandleT | None, ctx: RequestContext | None = None
                       ) -> EntryAttributes:
@@ -255,6 +278,7 @@ class Operations(pyfuse3.Operations):
         self._dirs.pop(fh, None)
 
     @handler
+    @changes
     async def fsyncdir(self, fh: FileHandleT, datasync: bool) -> None:
         # fsync on a .meta folder commits its photo; on .metafs/ (what `metafs umount`
         # uses) or a SOURCE folder, every pending edit.
@@ -267,12 +291,14 @@ class Operations(pyfuse3.Operations):
         await self._view(node).fsyncdir(node)
 
     @handler
+    @changes
     async def mkdir(self, parent_inode: InodeT, name: FileNameT, mode: ModeT,
                     ctx: RequestContext) -> EntryAttributes:
         parent = self._node(parent_inode)
         return await self._view(parent).mkdir(parent, os.fsdecode(name), mode, ctx)
 
     @handler
+    @changes
     async def rmdir(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
         parent = self._node(parent_inode)
         await self._view(parent).rmdir(parent, os.fsdecode(name))
@@ -280,29 +306,34 @@ class Operations(pyfuse3.Operations):
     # -- names: create, remove, rename, link --------------------------------------------
 
     @handler
+    @changes
     async def mknod(self, parent_inode: InodeT, name: FileNameT, mode: ModeT, rdev: int,
                     ctx: RequestContext) -> EntryAttributes:
         parent = self._node(parent_inode)
         return await self._view(parent).mknod(parent, os.fsdecode(name), mode, rdev, ctx)
 
     @handler
+    @changes
     async def symlink(self, parent_inode: InodeT, name: FileNameT, target: FileNameT,
                       ctx: RequestContext) -> EntryAttributes:
         parent = self._node(parent_inode)
         return await self._view(parent).symlink(parent, os.fsdecode(name), target, ctx)
 
     @handler
+    @changes
     async def link(self, inode: InodeT, new_parent_inode: InodeT, new_name: FileNameT,
                    ctx: RequestContext) -> EntryAttributes:
         node, parent = self._node(inode), self._node(new_parent_inode)
         return await self._view(parent).link(node, parent, os.fsdecode(new_name))
 
     @handler
+    @changes
     async def unlink(self, parent_inode: InodeT, name: FileNameT, ctx: RequestContext) -> None:
         parent = self._node(parent_inode)
         await self._view(parent).unlink(parent, os.fsdecode(name))
 
     @handler
+    @changes
     async def rename(self, parent_inode_old: InodeT, name_old: FileNameT,
                      parent_inode_new: InodeT, name_new: FileNameT, flags: FlagT,
                      ctx: RequestContext) -> None:
@@ -315,13 +346,28 @@ class Operations(pyfuse3.Operations):
     @handler
     async def open(self, inode: InodeT, flags: FlagT, ctx: RequestContext) -> FileInfo:
         node = self._node(inode)
-        return await self._view(node).open(node, flags, ctx)
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
+            try:
+                info = await self._view(node).open(node, flags, ctx)
+                self._writers.add(info.fh)
+                return info
+            finally:
+                self.kernel.changed()
+        generation = self.kernel.generation
+        info = await self._view(node).open(node, flags, ctx)
+        if info.keep_cache and info.fh & NO_RELEASE:
+            self.kernel.opened_clean(node, generation)  # the next opens are the shim's
+        return info
 
     @handler
+    @changes
     async def create(self, parent_inode: InodeT, name: FileNameT, mode: ModeT, flags: FlagT,
                      ctx: RequestContext) -> tuple[FileInfo, EntryAttributes]:
         parent = self._node(parent_inode)
-        return await self._view(parent).create(parent, os.fsdecode(name), mode, flags, ctx)
+        info, attr = await self._view(parent).create(parent, os.fsdecode(name), mode, flags,
+                                                     ctx)
+        self._writers.add(info.fh)
+        return info, attr
 
     @handler
     async def read(self, fh: FileHandleT, off: int, size: int) -> bytes:
@@ -329,11 +375,13 @@ class Operations(pyfuse3.Operations):
         return await view.read(h, off, size)
 
     @handler
+    @changes
     async def write(self, fh: FileHandleT, off: int, buf: bytes) -> int:
         view, h = self._file(fh)
         return await view.write(h, off, buf)
 
     @handler
+    @changes
     async def flush(self, fh: FileHandleT) -> None:
         if fh & NO_RELEASE:
             return  # a reader: nothing to write
@@ -343,10 +391,17 @@ class Operations(pyfuse3.Operations):
     @handler
     async def release(self, fh: FileHandleT) -> None:
         opened = self.handles.pop(fh)
-        if opened is not None:
+        if opened is None:
+            return
+        try:
             await opened[0].release(opened[1])
+        finally:
+            if fh in self._writers:  # a reader's close changes nothing
+                self._writers.discard(fh)
+                self.kernel.changed()
 
     @handler
+    @changes
     async def fsync(self, fh: FileHandleT, datasync: bool) -> None:
         view, h = self._file(fh)
         await view.fsync(h, datasync)
@@ -368,12 +423,14 @@ class Operations(pyfuse3.Operations):
         return await self._view(node).listxattr(node)
 
     @handler
+    @changes
     async def setxattr(self, inode: InodeT, name: XAttrNameT, value: bytes,
                        ctx: RequestContext) -> None:
         node = self._node(inode)
         await self._view(node).setxattr(node, name, value)
 
     @handler
+    @changes
     async def removexattr(self, inode: InodeT, name: XAttrNameT, ctx: RequestContext) -> None:
         node = self._node(inode)
         await self._view(node).removexattr(node, name)

@@ -1,5 +1,5 @@
 /*
- * metafs FUSE shim: three things pyfuse3 cannot ask the kernel for.
+ * metafs FUSE shim: what pyfuse3 cannot ask the kernel for.
  *
  * Loaded with RTLD_GLOBAL before pyfuse3 creates its session (metafs/fuse_shim.py), this
  * library takes the place of libfuse's fuse_session_new() and fuse_reply_open() for pyfuse3,
@@ -19,6 +19,21 @@
  *    daemon gives readers of tag files such an fh, naming the inode, and keeps no state for
  *    them, so their release would be a round trip through Python for nothing.
  *
+ * 5. OPEN of a file the daemon marked clean (metafs_mark_clean) for reading only is answered
+ *    here too, with fh = METAFS_NO_RELEASE | inode, FOPEN_KEEP_CACHE and FOPEN_NOFLUSH: the
+ *    kernel serves the reads from its page cache, so a warm `grep -r` over tag files or a
+ *    viewer reading photos through the mount costs no round trip through Python.  A mark
+ *    holds for one generation: the daemon ends them all (metafs_marks_stale) whenever
+ *    anything may have changed what a file shows, and marks an inode again at the next open
+ *    it answers itself with the kernel's pages kept.  Marks live only in the thread that
+ *    runs the session (pyfuse3's trio loop), which is the one that sets them.
+ * 6. Requests that items 4 and 5 answer never reach Python's loop: fuse_session_receive_buf
+ *    (which pyfuse3 calls once its trio loop saw the device readable) answers them here and
+ *    goes on with the next request while more come within a millisecond, for at most
+ *    BUDGET_NS; then it returns -EINTR, which pyfuse3 takes as "nothing read, wait again".
+ *    Any other request is returned to pyfuse3 at once.  (Each wake-up of the trio loop costs
+ *    more than the request itself: a warm `grep -r` would otherwise pay it per file.)
+ *
  * The daemon reads metafs_shim_active after mounting: 1 means the session went through here
  * and readdir's fh is an inode.  Without the shim (not built, or a pyfuse3 bound at load time)
  * nothing changes and metafs works as before, one request more per folder and file.
@@ -29,11 +44,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int metafs_shim_active = 0;
-/* What this build does beyond 1-3 above, for the daemon to check: bit 0, item 4. */
-int metafs_shim_features = 1;
+/* What this build does beyond 1-3 above, for the daemon to check: bit 0, item 4;
+ * bit 1, item 5. */
+int metafs_shim_features = 3;
+/* Opens answered by item 5 (for .metafs/status). */
+unsigned long metafs_shim_opens = 0;
 
 #define METAFS_NO_RELEASE (1ULL << 62)
 
@@ -46,6 +68,60 @@ static struct fuse_lowlevel_ops ops;  /* pyfuse3's table with our three entries 
 static void (*next_readdirplus)(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
 static void (*next_fsyncdir)(fuse_req_t, fuse_ino_t, int, struct fuse_file_info *);
 static void (*next_release)(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+static void (*next_open)(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+
+/* Item 5: marks[ino] == generation while the inode is clean (inode numbers are never
+ * reused by the daemon; generation 0 is never current). */
+static unsigned int *marks;
+static size_t marks_len;
+static unsigned int generation = 1;
+
+int metafs_mark_clean(unsigned long ino)
+{
+    if (ino >= marks_len) {
+        size_t len = marks_len ? marks_len : 4096;
+        while (len <= ino)
+            len *= 2;
+        unsigned int *grown = realloc(marks, len * sizeof(*marks));
+        if (grown == NULL)
+            return 0;
+        memset(grown + marks_len, 0, (len - marks_len) * sizeof(*marks));
+        marks = grown;
+        marks_len = len;
+    }
+    marks[ino] = generation;
+    return 1;
+}
+
+void metafs_marks_stale(void)
+{
+    generation++;
+    if (generation == 0) {  /* wrapped: old marks would come back to life */
+        memset(marks, 0, marks_len * sizeof(*marks));
+        generation = 1;
+    }
+}
+
+static int clean_open(uint64_t ino, uint32_t flags)
+{
+    return ino < marks_len && marks[ino] == generation && (flags & O_ACCMODE) == O_RDONLY
+           && !(flags & (O_TRUNC | O_APPEND | O_CREAT));
+}
+
+static void open_if_clean(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    if (clean_open(ino, (uint32_t)fi->flags)) {
+        struct fuse_file_info f = *fi;
+        f.fh = METAFS_NO_RELEASE | ino;
+        f.keep_cache = 1;
+        f.direct_io = 0;
+        f.noflush = 1;
+        metafs_shim_opens++;
+        fuse_reply_open(req, &f);
+        return;
+    }
+    next_open(req, ino, fi);
+}
 
 static void opendir_nosys(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -88,16 +164,18 @@ struct fuse_session *fuse_session_new(struct fuse_args *args,
         return NULL;
     /* Only a table we fully understand, with the entries we forward, is changed. */
     if (op_size != sizeof(ops) || op->readdirplus == NULL || op->readdir != NULL
-        || op->release == NULL)
+        || op->release == NULL || op->open == NULL)
         return next(args, op, op_size, userdata);
     memcpy(&ops, op, sizeof(ops));
     next_readdirplus = op->readdirplus;
     next_fsyncdir = op->fsyncdir;
     next_release = op->release;
+    next_open = op->open;
     ops.opendir = opendir_nosys;
     ops.releasedir = NULL;
     ops.readdirplus = readdirplus_by_inode;
     ops.release = release_unless_stateless;
+    ops.open = open_if_clean;
     if (next_fsyncdir != NULL)
         ops.fsyncdir = fsyncdir_by_inode;
     struct fuse_session *se = next(args, &ops, sizeof(ops), userdata);
@@ -116,4 +194,72 @@ int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
         return next(req, &f);
     }
     return next(req, fi);
+}
+
+/* Item 6.  The kernel's request layout (linux/fuse.h, stable ABI; that header clashes with
+ * libfuse's own names, so the three parts read here are spelled out). */
+struct shim_in_header {
+    uint32_t len, opcode;
+    uint64_t unique, nodeid;
+    uint32_t uid, gid, pid;
+    uint16_t total_extlen, padding;
+};
+struct shim_open_in {
+    uint32_t flags, open_flags;
+};
+struct shim_release_in {
+    uint64_t fh;
+    uint32_t flags, release_flags;
+    uint64_t lock_owner;
+};
+enum { SHIM_OPEN = 14, SHIM_RELEASE = 18 };
+#define BUDGET_NS 20000000L  /* the longest the trio loop waits for its turn */
+
+typedef int (*receive_fn)(struct fuse_session *, struct fuse_buf *);
+typedef void (*process_fn)(struct fuse_session *, const struct fuse_buf *);
+
+/* Whether the request in buf is one that open_if_clean or release_unless_stateless answer
+ * themselves (never one they would hand on to pyfuse3: that must go through its loop). */
+static int answered_here(const struct fuse_buf *buf)
+{
+    if ((buf->flags & FUSE_BUF_IS_FD) || buf->mem == NULL
+        || buf->size < sizeof(struct shim_in_header))
+        return 0;
+    const struct shim_in_header *in = buf->mem;
+    const void *arg = (const char *)buf->mem + sizeof(*in);
+    if (in->opcode == SHIM_OPEN && buf->size >= sizeof(*in) + sizeof(struct shim_open_in))
+        return clean_open(in->nodeid, ((const struct shim_open_in *)arg)->flags);
+    if (in->opcode == SHIM_RELEASE && buf->size >= sizeof(*in) + sizeof(struct shim_release_in))
+        return (((const struct shim_release_in *)arg)->fh & METAFS_NO_RELEASE) != 0;
+    return 0;
+}
+
+static long elapsed_ns(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
+}
+
+int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf)
+{
+    static receive_fn next;
+    static process_fn process;
+    if (next == NULL) {
+        next = (receive_fn)dlsym(RTLD_NEXT, "fuse_session_receive_buf");
+        process = (process_fn)dlsym(RTLD_NEXT, "fuse_session_process_buf");
+    }
+    if (!metafs_shim_active || process == NULL)
+        return next(se, buf);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int res = next(se, buf);
+        if (res <= 0 || !answered_here(buf))
+            return res;
+        process(se, buf);
+        struct pollfd p = {.fd = fuse_session_fd(se), .events = POLLIN};
+        if (elapsed_ns(&start) > BUDGET_NS || poll(&p, 1, 1) <= 0 || !(p.revents & POLLIN))
+            return -EINTR;
+    }
 }

@@ -5,7 +5,9 @@ is loaded RTLD_GLOBAL when this module is imported, which must happen before pyf
 imported (Python loads extension modules RTLD_NOW: pyfuse3's calls into libfuse are bound
 then); metafs.mount imports this module first.  ``active()`` says after pyfuse3.init()
 whether the session went through the shim (then readdir/fsyncdir get an inode number in
-place of a directory handle).  Without the built library nothing changes.
+place of a directory handle), and ``features().clean_opens`` lets the daemon mark files whose
+read-only opens the shim answers itself (metafs.kernel.KernelCache.opened_clean/changed).
+Without the built library nothing changes.
 """
 
 from __future__ import annotations
@@ -48,18 +50,49 @@ def active() -> bool:
 def releases_readers() -> bool:
     """Does the shim answer RELEASE for handles marked NO_RELEASE (item 4 of the C file)?
     (A library built from an older fuse_shim.c does not.)"""
+    return _feature(1)
+
+
+def _feature(bit: int) -> bool:
     if not active():
         return False
     try:
-        features = ctypes.c_int.in_dll(_lib, "metafs_shim_features").value
-    except ValueError:
+        return bool(ctypes.c_int.in_dll(_lib, "metafs_shim_features").value & bit)
+    except ValueError:  # a library built from an older fuse_shim.c
         return False
-    return bool(features & 1)
+
+
+class CleanOpens:
+    """Item 5 of the C file: opens of inodes marked clean are answered by the shim.  Used
+    from the thread that runs the FUSE session only (the trio loop)."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._mark = lib.metafs_mark_clean
+        self._mark.argtypes = [ctypes.c_ulong]
+        self._mark.restype = ctypes.c_int
+        self._stale = lib.metafs_marks_stale
+        self._stale.argtypes = []
+        self._stale.restype = None
+        self._opens = ctypes.c_ulong.in_dll(lib, "metafs_shim_opens")
+
+    def mark(self, inode: int) -> None:
+        """Until the next ``stale()``, the shim answers read-only opens of ``inode``."""
+        self._mark(inode)
+
+    def stale(self) -> None:
+        """Every mark ends: the next open of each file is the daemon's again."""
+        self._stale()
+
+    def opens(self) -> int:
+        """How many opens the shim answered."""
+        return int(self._opens.value)
 
 
 def features() -> SessionFeatures:
     """What the shim does for the session of this process (once pyfuse3.init() made it)."""
-    return SessionFeatures(dirs_by_inode=active(), stateless_readers=releases_readers())
+    clean = CleanOpens(_lib) if _lib is not None and _feature(2) else None
+    return SessionFeatures(dirs_by_inode=active(), stateless_readers=releases_readers(),
+                           clean_opens=clean)
 
 
 load()

@@ -13,15 +13,20 @@ from __future__ import annotations
 import logging
 import math
 import os
+from typing import TYPE_CHECKING
 
 import pyfuse3
 import trio
 
 import engine
 from metafs import passthrough as pt
+from metafs.config import SessionFeatures
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.photos import META_SUFFIX, PhotoViews, signature
 from metafs.tagfiles import TagHandle
+
+if TYPE_CHECKING:
+    from metafs.fuse_shim import CleanOpens
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +43,39 @@ class KernelCache:
         # a task of its own, never from a handler (the kernel may be waiting on that very
         # handler while it invalidates).
         self._send, self._recv = trio.open_memory_channel(math.inf)
+        # Opens the shim answers for files marked clean (metafs/fuse_shim.c, item 5)
+        self.clean_opens: CleanOpens | None = None
+        self.generation = 0  # how many times ``changed`` was called
 
-    def start(self, nursery: trio.Nursery) -> None:
+    def start(self, nursery: trio.Nursery, features: SessionFeatures | None = None) -> None:
+        if features is not None and self.notify:
+            self.clean_opens = features.clean_opens
         if self.notify:
             nursery.start_soon(self._send_invalidations)
+
+    def opened_clean(self, node: Node, generation: int) -> None:
+        """A reader was given ``node`` with the kernel's pages kept, made from the file as it
+        was at ``generation``: unless something changed since, its next read-only opens are
+        answered by the shim, until anything changes (``changed``).  Only while the watcher
+        sees every change to SOURCE: then no open needs to look at the photo (else each open
+        checks it, as ``SourceView`` and ``TagView`` do)."""
+        if (self.clean_opens is not None and self.timeout == pt.WATCHED_TIMEOUT
+                and generation == self.generation):
+            self.clean_opens.mark(node.inode)
+
+    def changed(self) -> None:
+        """Something may show other content now (a request that changes files, a commit,
+        a change seen in SOURCE): no open is answered without the daemon until it looked."""
+        self.generation += 1
+        if self.clean_opens is not None:
+            self.clean_opens.stale()
 
     async def _send_invalidations(self) -> None:
         async for inodes in self._recv:
             await trio.to_thread.run_sync(invalidate, inodes)
 
     def stale(self, nodes: list[Node | None]) -> None:
+        self.changed()
         if self.notify:
             self._send.send_nowait([n.inode for n in nodes if n is not None])
 
@@ -58,6 +86,7 @@ class KernelCache:
 
     def photo_changed(self, rel: str) -> None:
         """Changed by another program: its .meta folders may list other tags now."""
+        self.changed()
         self.stale(list(self.inodes.nodes_of_photo(rel)))
         self.forget_vanished(rel)
 
@@ -74,7 +103,7 @@ class KernelCache:
         for node in self.inodes.nodes_of_photo(photo):
             if node.kind is not Kind.TAG or pending.scratch(photo, node.sub) is not None:
                 continue
-            if self.photos.value_content(photo, md, node.sub) is not None:
+            if self.photos.still_has(photo, md, node.sub):
                 continue
             folder, name = os.path.split(node.sub)
             self.forget_entry(self.inodes.find(Kind.META, photo, folder), name)
@@ -82,6 +111,7 @@ class KernelCache:
     def source_changed(self, paths: set[str], folders: set[str]) -> None:
         """Entries of SOURCE changed (metafs.watch): drop what the kernel keeps of them.  A
         photo still the file this daemon last read (its own commit, say) needs nothing."""
+        self.changed()
         stale: list[Node | None] = []
         for rel in paths:
             if engine.is_temp_name(os.path.basename(rel)):
@@ -131,6 +161,7 @@ class KernelCache:
     def watch_trusted(self, trusted: bool) -> None:
         """The watcher sees every change to SOURCE (or no longer does): the kernel may keep
         generated entries long (or must fetch them again, now with the short timeout)."""
+        self.changed()
         was = self.timeout
         self.timeout = pt.WATCHED_TIMEOUT if trusted else pt.GENERATED_TIMEOUT
         if self.timeout < was:
@@ -157,6 +188,7 @@ class KernelCache:
     async def committed(self, photo: str) -> None:
         """A commit of ``photo`` ended: its tags, and the .originals folders a new backup
         appears in, are read again."""
+        self.changed()
         self.forget_vanished(photo)
         if not self.notify:
             return

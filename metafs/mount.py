@@ -94,6 +94,7 @@ class MountOptions:
     sync: bool = True  # False (--no-sync): edits change no EXIF/XMP/IPTC copy of a tag
     keep_mtime: bool = False  # -P: photos keep their modification time
     index_path: str | None = None  # --index: the metadata index file
+    repair: bool = False  # --repair: EXIF damage a write would refuse is repaired first
 
 
 def run(
@@ -232,6 +233,8 @@ def _mount_engine(engine: EngineFacade, options: MountOptions) -> EngineFacade:
         engine = _with_write_option(engine, "sync_related", False)
     if options.keep_mtime:
         engine = _with_write_option(engine, "keep_mtime", True)
+    if options.repair:  # (as ``metafs write --repair``: the notes say what was repaired)
+        engine = _with_write_option(engine, "repair", True)
     return engine
 
 
@@ -255,11 +258,12 @@ def main_mount(
     engine: EngineFacade | None = None,
     keep_mtime: bool = False,
     index_path: str | None = None,
+    repair: bool = False,
 ) -> int:
     """``metafs mount``: in the foreground (logging to stderr), or in a daemon once the
     mount is up (this process then returns)."""
     options = MountOptions(debounce_ms=debounce_ms, read_only=read_only, sync=sync,
-                           keep_mtime=keep_mtime, index_path=index_path)
+                           keep_mtime=keep_mtime, index_path=index_path, repair=repair)
 
     def serve(ready: Callable[[str | None], None], note: Callable[[str], None]) -> int:
         return run(source, mountpoint, options, engine=engine, ready=ready, note=note)
@@ -293,6 +297,7 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-mtime", "-P", action="store_true")
     p.add_argument("--umount", action="store_true")
     p.add_argument("--index", metavar="PATH", help="the metadata index file to use")
+    p.add_argument("--repair", action="store_true")
     a = p.parse_args(argv)
     if a.umount:
         return main_umount(a.source)
@@ -304,6 +309,7 @@ def _main(argv: list[str] | None = None) -> int:
         read_only=a.read_only,
         sync=not a.no_sync,
         keep_mtime=a.keep_mtime,
+        repair=a.repair,
         index_path=a.index,
     )
 

@@ -29,6 +29,8 @@ import trio
 
 import engine
 from engine import EngineError, Metadata
+from metafs.extraparts import ExtraParts, part_names, part_of
+from metafs.facade import EngineFacade, real_engine, sniff_image  # noqa: F401 (their home once)
 from metafs.index import MetaIndex, key_of
 from metafs.pending import Pending
 from metafs.tagfiles import encode_text, tag_content
@@ -69,46 +71,6 @@ def dir_mode(photo: os.stat_result, writable: bool) -> int:
 def file_mode(photo: os.stat_result, writable: bool) -> int:
     """Mode of a tag file: the photo's read bits, and its write bits for a writable tag."""
     return stat.S_IFREG | (stat.S_IMODE(photo.st_mode) & (0o666 if writable else 0o444))
-
-
-@dataclass(frozen=True)
-class EngineFacade:
-    """The engine functions the daemon uses (the real ``engine`` by default)."""
-
-    read_metadata: Callable[[str], Metadata]
-    write_metadata: Callable[..., Any]
-    tag_spec: Callable[[str], Any]
-    check_value: Callable[[str, str], None]
-    can_read: Callable[[str], bool]
-
-
-def real_engine() -> EngineFacade:
-    load_engine()
-    return EngineFacade(engine.read_metadata, engine.write_metadata, engine.tag_spec,
-                        engine.check_value, sniff_image)
-
-
-def load_engine() -> None:
-    """Import every engine module now.  The engine imports some modules only when first
-    needed (the write planners at the first commit); a daemon that runs for days would
-    then combine the code it started with and whatever is installed by then (an upgrade,
-    or a working tree being edited): a commit failed with "'Edits' object has no attribute
-    'iptc_fit'" that way.  One version of the code, loaded at mount, for the whole mount."""
-    import importlib
-    import pkgutil
-
-    for mod in pkgutil.walk_packages(engine.__path__, "engine."):
-        importlib.import_module(mod.name)
-
-
-def sniff_image(path: str) -> bool:
-    """Whether the engine knows this content (a 64-byte look, no parsing)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return False
-    return bool(engine.can_read(head))
 
 
 def signature(st: os.stat_result) -> Signature:
@@ -154,6 +116,7 @@ class PhotoViews:
         self._group_memo: dict[int, tuple[Metadata, frozenset[str]]] = {}
         self.index = index  # the persistent index of the mount (metafs.index), if any
         self.decodes = 0  # photos decoded by the engine (index misses included)
+        self.extra = ExtraParts(facade.read_parts, facade.tag_bytes, self.path)
 
     def path(self, rel: str) -> str:
         return os.path.join(self.source, rel)
@@ -292,6 +255,7 @@ class PhotoViews:
         if self.index is not None:
             self.index.drop(rel)
         self.pending.forget(rel)
+        self.extra.forget(rel)
 
     # -- the tag tree -------------------------------------------------------------------
 
@@ -308,6 +272,13 @@ class PhotoViews:
 
     def value_content(self, rel: str, md: Metadata | None, tag: str) -> bytes | None:
         """File content of a tag (pending edits win), None when there is no such tag."""
+        part = part_of(tag)
+        if part is not None:  # a read-only part: no edit, no pending state
+            found = self.extra.tags(rel, md, part).get(tag)
+            return None if found is None else self.extra.content(rel, md, found, tag)
+        t = md.tags.get(tag) if md is not None else None
+        if t is not None and t.is_binary and tag not in self.pending.overlay(rel):
+            return self.extra.content(rel, md, t, tag)  # bytes: never memoized here
         memo = self.memo(rel, md)
         if memo is not None and md is not None:
             key = ("content", tag)
@@ -325,6 +296,28 @@ class PhotoViews:
         if self.pending.creating(rel, tag):  # created (vim: after renaming the old one away)
             return b""
         return None
+
+    def still_has(self, rel: str, md: Metadata | None, tag: str) -> bool:
+        """Whether the view may still show ``tag`` (``value_content`` not None), without
+        reading a binary tag's bytes or decoding a read-only part not decoded yet (its
+        names are never written, so one the kernel keeps a while harms no one)."""
+        part = part_of(tag)
+        if part is not None:
+            found = self.extra.cached(rel, md, part)
+            return found is None or tag in found
+        if md is not None and tag in md.tags and tag not in self.pending.overlay(rel):
+            return True
+        return self.value_content(rel, md, tag) is not None
+
+    def listed_size(self, rel: str, md: Metadata | None, tag: str) -> int:
+        """A tag file's size as a folder listing shows it: a binary tag's bytes are not
+        read for it (``extraparts``)."""
+        part = part_of(tag)
+        t = (self.extra.tags(rel, md, part) if part is not None
+             else md.tags if md is not None else {}).get(tag)
+        if t is not None and t.is_binary and tag not in self.pending.overlay(rel):
+            return self.extra.listed_size(rel, md, t, tag)
+        return len(self.value_content(rel, md, tag) or b"")
 
     def spec(self, tag: str) -> Any:
         """The engine's TagSpec of a tag path, None for a name it cannot write (cached)."""
@@ -366,6 +359,10 @@ class PhotoViews:
 
     def group_refusal(self, md: Metadata | None, tag: str) -> str | None:
         """Why the photo's format cannot hold ``tag``'s group (IPTC in a WebP), else None."""
+        part = part_of(tag)
+        if part is not None:
+            return (f"the {part}/ folder is read-only: metafs reads these tags (as ExifTool "
+                    "does) but does not write them")
         if md is None:
             return None
         group = group_of(tag)
@@ -413,6 +410,9 @@ class PhotoViews:
     def is_dir(self, rel: str, md: Metadata | None, prefix: str) -> bool:
         if prefix in DEFAULT_DIRS:
             return True
+        part = part_of(prefix)
+        if part is not None and self.extra.read_parts is not None:
+            return prefix == part or prefix in _prefixes(self.extra.tags(rel, md, part))
         photo = self._photos.get(rel)
         if photo is not None and photo.md is md and md is not None:
             if photo.dirs is None:
@@ -439,11 +439,17 @@ class PhotoViews:
     def _children(self, rel: str, md: Metadata | None, prefix: str) -> list[tuple[str, bool]]:
         base = prefix + "/" if prefix else ""
         out: dict[str, bool] = {}
+        part = part_of(prefix)
         if not prefix:  # a group's folder, as far as the photo's format can hold it
             held = self._groups(md) if md is not None else DEFAULT_DIRS
             out.update(dict.fromkeys((d for d in DEFAULT_DIRS if d in held), True))
-        names = self.tag_paths(rel, md) | set(self.pending.scratch_names(rel))
-        names |= {d + "/" for d in self.pending.made_dirs(rel)}  # a folder, however empty
+            if md is not None and self.extra.read_parts is not None:  # not decoded for it
+                out.update(dict.fromkeys(part_names(), True))
+        if part is not None:
+            names = set(self.extra.tags(rel, md, part))
+        else:
+            names = self.tag_paths(rel, md) | set(self.pending.scratch_names(rel))
+            names |= {d + "/" for d in self.pending.made_dirs(rel)}  # a folder, however empty
         for path in names:
             if not path.startswith(base):
                 continue

@@ -18,8 +18,79 @@ import engine
 from engine import EngineError, TagValueError
 
 # Columns that describe a row, not tags of the photo (ExifTool ignores FileName and
-# Directory on import too).
-NOT_TAGS = frozenset({"SourceFile", "Error", "FileName", "Directory"})
+# Directory on import too; the other File:System facts are not written from a table).
+NOT_TAGS = frozenset({"SourceFile", "Error", "FileName", "Directory", "FileSize",
+                      "FileModifyDate", "FileAccessDate", "FileInodeChangeDate",
+                      "FilePermissions"})
+
+
+class ReadOutput:
+    """What ``metafs read`` shows of each file: the parts read (``-a`` or a tag selection:
+    every part, else the quick ones), the tags picked (``-TAG``), the keys (``-G``/``-G1``)
+    and the values (``--json`` as ``exiftool -j``, ``--csv``, text)."""
+
+    def __init__(self, args: Any) -> None:
+        from metafs.jsonout import Selection
+
+        self.json, self.csv, self.groups = args.json, args.csv, args.groups
+        self.sep = args.sep
+        self.selection = Selection(getattr(args, "tags", None) or ())
+        self.everything = bool(getattr(args, "all", False) or self.selection)
+        self.parts = (engine.PARTS | frozenset(engine.EXTRA_PARTS) if self.everything
+                      else engine.PARTS)
+        self.refused = bool(getattr(args, "unconverted", False))
+        if self.refused:
+            from metafs.cli import _print_err
+
+            _print_err("-n: unconverted values are not available (metafs keeps the values "
+                       "as ExifTool prints them)")
+
+    def _shown(self, md: engine.Metadata, system: bool = False) -> list:
+        from metafs.jsonout import shown_tags
+
+        shown = shown_tags(md, system)
+        return self.selection.pick(shown) if self.selection else shown
+
+    def row(self, md: engine.Metadata) -> dict[str, Any]:
+        """One file's row: JSON texts (--json) or values (--csv)."""
+        from metafs.jsonout import chosen, row
+
+        if self.json:
+            return row(md, self.groups, self.selection, self.everything)
+        if self.groups:
+            shown = chosen(self._shown(md, self.everything), self.groups)
+            return {"SourceFile": md.path, **{k: s.value for k, s in shown.items()}}
+        keep = {s.path for s in self._shown(md)} if self.selection else None
+        return {k: v for k, v in md.to_json().items()
+                if keep is None or k == "SourceFile" or k in keep}
+
+    def error_row(self, path: str, msg: str) -> dict[str, Any]:
+        if self.json:
+            return {"SourceFile": _quoted(path), "Error": _quoted(msg)}
+        return {"SourceFile": path, "Error": msg}
+
+    def text(self, md: engine.Metadata) -> list[tuple[str, str]]:
+        """``key: value`` lines: tag paths, or Group:Name with -G (every tag, as -a)."""
+        if not self.groups and not self.selection:
+            shown_items = [(t.path, t.value) for t in md.tags.values()]
+        else:
+            shown_items = [(s.key(self.groups) if self.groups else s.path, s.value)
+                           for s in self._shown(md)]
+        return [(k, v if isinstance(v, str) else ", ".join(v)) for k, v in shown_items]
+
+    def write(self, rows: list[dict[str, Any]], out: IO[str]) -> None:
+        if self.json:
+            from metafs.jsonout import dumps
+
+            out.write(dumps(rows))
+        else:
+            write_csv(rows, out, self.sep)
+
+
+def _quoted(text: str) -> str:
+    from metafs.jsonout import quoted
+
+    return quoted(text)
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: IO[str], sep: str = ", ") -> None:
@@ -92,26 +163,54 @@ def _is_list(path: str, current: Any) -> bool:
         return False
 
 
+def _keyed(md: engine.Metadata, system: bool = False) -> dict[str, Any]:
+    """Every key ``metafs read --json``/``--csv`` may show (Name, Group:Name of both
+    families, tag path) -> the tag shown under it (metafs.jsonout.Shown)."""
+    from metafs.jsonout import chosen, shown_tags
+
+    shown = shown_tags(md, system)
+    out: dict[str, Any] = {s.path: s for s in shown if s.part != "xmp"}  # `read --csv -a`
+    for groups in ("1", "0", None):
+        for key, tag in chosen(shown, groups).items():
+            out.setdefault(key, tag)
+    return out
+
+
+def _same(value: Any, shown: Any, sep: str) -> bool:
+    """A cell (CSV text, or a JSON value) holds what the file shows."""
+    import json
+
+    from metafs.jsonout import json_text
+
+    return _cell(value, sep) == _cell(shown, sep) or value == json.loads(json_text(shown))
+
+
 def changes_for(path: str, row: dict[str, Any], sep: str | None,
                 marker: str) -> dict[str, str | None]:
-    """The changes a row asks of the file at ``path``: cells that differ from its tags."""
+    """The changes a row asks of the file at ``path``: cells that differ from its tags.
+    Columns may be tag paths or ExifTool's keys (``Make``, ``EXIF:Make``, ``IFD0:Make``,
+    as ``metafs read --json``/``-G`` print them): those stand for the tag shown under them."""
     md = engine.read_metadata(path)
-    grouped: dict[str, list[str]] = {}  # `read -G` columns: Group:Name -> tag paths
-    for p, t in md.tags.items():
-        grouped.setdefault(f"{t.group}:{t.name}", []).append(p)
-    shown = md.to_json(exiftool_keys=True) if any(c in grouped for c in row) else {}
+    keyed = _keyed(md) if any(c not in md.tags and c not in NOT_TAGS for c in row) else {}
     changes: dict[str, str | None] = {}
+    everything = False  # the keys of the parts read on request are in ``keyed``
     for col, value in row.items():
         if col in NOT_TAGS or value is None or value == "" or value == []:
             continue
-        if col not in md.tags and col in grouped:
-            if _cell(value, sep or ", ") == _cell(shown.get(col), sep or ", "):
+        if col not in md.tags and col not in keyed and not everything and not _known(col):
+            # a `read -a` listing: File, Composite, maker notes... (read-only) too
+            md_all = engine.read_metadata(path, engine.PARTS | frozenset(engine.EXTRA_PARTS))
+            keyed, everything = {**_keyed(md_all, system=True), **keyed}, True
+        if col not in md.tags and col in keyed:
+            shown = keyed[col]
+            if _same(value, shown.value, sep or ", "):
                 continue  # as read
-            if len(grouped[col]) > 1:
-                raise TagValueError(f"column {col} stands for {len(grouped[col])} tags "
-                                    f"({grouped[col][0]}...): use tag paths (read without -G)",
-                                    path=path)
-            col = grouped[col][0]
+            if not shown.writable:
+                raise TagValueError(f"column {col}: a {shown.family0} tag, read-only", path=path)
+            if shown.count > 1:
+                raise TagValueError(f"column {col} stands for {shown.count} tags "
+                                    f"({shown.path}...): use tag paths", path=path)
+            col = shown.path
         tag = md.tags.get(col)
         if value == marker:
             if tag is not None:
@@ -124,6 +223,15 @@ def changes_for(path: str, row: dict[str, Any], sep: str | None,
         if text != have:
             changes[col] = text
     return changes
+
+
+def _known(col: str) -> bool:
+    """``col`` is a tag path metafs writes."""
+    try:
+        engine.tag_spec(col)
+    except EngineError:
+        return False
+    return True
 
 
 def import_table(args: Any, run_batch: Callable[..., int]) -> int:

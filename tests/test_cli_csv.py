@@ -136,7 +136,7 @@ def test_csv_with_set_is_a_usage_error(tmp_path: Path, capsys) -> None:
 
 def test_group_name_columns_import_too(tmp_path: Path, capsys) -> None:
     a, _ = copies(tmp_path)
-    table = edit_csv(export(capsys, "--csv", "-G", str(a)), str(a), "IFD0:Software", "Grouped")
+    table = edit_csv(export(capsys, "--csv", "-G1", str(a)), str(a), "IFD0:Software", "Grouped")
     (tmp_path / "t.csv").write_text(table)
     assert main(["write", "--csv", str(tmp_path / "t.csv"), str(a)]) == 0
     assert engine.read_metadata(a).tags["Software"].value == "Grouped"

@@ -39,7 +39,7 @@ def folder(tmp_path: Path) -> Path:
 
 def test_folder_reads_its_images(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "read", str(folder))
-    assert (status, err) == (0, ["    2 image files read"])  # ExifTool's summary
+    assert (status, err) == (0, ["    1 directories scanned", "    2 image files read"])
     heads = [line for line in out.splitlines() if line.startswith("======== ")]
     assert heads == [f"======== {folder / 'a photo é.jpg'}", f"======== {folder / 'b.png'}"]
     assert "Make: MetaFS Test Camera Co." in out

@@ -27,7 +27,7 @@ def test_read_compat_with_exiftool(corpus_dir: Path, monkeypatch, record_propert
     files = [str(p) for p in corpus_files(Path("."))]
     ref = exiftool_json(files)
     metafs = str(METAFS) if METAFS.exists() else "metafs"
-    out = subprocess.run([metafs, "read", "--json", "-G", *files],
+    out = subprocess.run([metafs, "read", "--json", "-G1", *files],
                          capture_output=True, text=True, check=False, env=os.environ).stdout
     ours = {d["SourceFile"]: d for d in load_json(out)}
     figures = compare(ref, ours, files)

@@ -120,3 +120,27 @@ def test_a_synced_tag_whose_xmp_copy_the_photo_lacks_loads_no_xml_parser(tmp_pat
     engine.write_metadata(photo, {"xmp/dc:creator": "Ann"}, backup=False)
     engine.write_metadata(photo, {"Artist": "Bob"}, backup=False)
     assert engine.read_metadata(photo).tags["xmp/dc:creator"].value == ["Bob"]
+
+
+def test_a_synced_tag_whose_xmp_copy_the_photo_has_loads_no_xml_parser(tmp_path) -> None:
+    """A camera JPEG whose XMP holds dc:creator: `metafs write --set Artist=...` keeps the
+    copy in step through engine.xmp.quick, without lxml, the XMP tables or the XMP
+    decoder and editor (issue 15), and the copy is there afterwards."""
+    import shutil
+
+    import engine
+
+    photo = tmp_path / "cam.jpg"
+    shutil.copyfile(FIXTURES / "exif_le.jpg", photo)
+    engine.write_metadata(photo, {"xmp/dc:creator": "Ann", "xmp/dc:rights": "(c) Ann"},
+                          backup=False)
+    loaded = loaded_by(
+        "from metafs.cli import main\n"
+        f"assert main(['write', {str(photo)!r}, '--set', 'Artist=Bob', '--set', "
+        "'Copyright=(c) Bob']) == 0"
+    )
+    assert "engine.xmp.quick" in loaded  # the copies were made, linearly
+    assert sorted(loaded & {*HEAVY_STDLIB, *NOT_FOR_JPEG_EXIF, "engine.xmp.paths"}
+                  - {"engine.xmp"}) == []
+    tags = engine.read_metadata(photo).tags
+    assert tags["xmp/dc:creator"].value == ["Bob"] and tags["xmp/dc:rights"].value == "(c) Bob"

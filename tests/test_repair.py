@@ -176,10 +176,12 @@ def test_cli_repair(tmp_path: Path) -> None:
 @pytest.mark.skipif(not HAVE_EXIFTOOL or not CORPUS.is_dir(),
                     reason="exiftool or corpus absent")
 @pytest.mark.parametrize("rel", ["exif-samples/jpg/tests/45-gps_ifd.jpg",
-                                 "pillow/Tests/images/multiple_exif.jpg"])
+                                 "pillow/Tests/images/multiple_exif.jpg",
+                                 "metadata-extractor-images/png/sampleWithExifData.png",
+                                 "metadata-extractor-images/webp/Nikon D1X.webp"])
 def test_corpus_files_exiftool_writes(rel: str, tmp_path: Path) -> None:
     # Refused without --repair; ExifTool writes them (with a minor note).
-    p = tmp_path / "copy.jpg"
+    p = tmp_path / f"copy{Path(rel).suffix}"
     shutil.copyfile(CORPUS / rel, p)
     with pytest.raises(WriteError, match="--repair"):
         engine.write_metadata(p, {"Artist": "metafs test"}, backup=False)
@@ -206,3 +208,102 @@ def test_undersized_ifd1_strips_are_written_without_repair(tmp_path: Path) -> No
     r = engine.write_metadata(p, {"Artist": "Jane Doe"}, backup=False)
     assert r.notes == []
     assert bytes(range(10)) in p.read_bytes()
+
+
+# --- TIFF, PNG, WebP, HEIF: the EXIF block repaired in place ---------------------------------
+
+def _damaged(name: str, case: str) -> bytes:
+    """Fixture ``name`` with its EXIF block damaged in place (same size): ``duplicate`` (the
+    last IFD0 entry becomes a copy of the first), ``past-end`` (the ExifIFD pointer, or the
+    last IFD0 entry made one, leads far outside the block)."""
+    from engine.exif.ifd import parse_tiff
+    from engine.registry import sniff
+
+    data = bytearray((REPO / "fixtures" / name).read_bytes())
+    fmt = sniff(bytes(data[:64]))
+    slot = fmt.locate(bytes(data), name).first("exif")
+    off, st = slot.offset, parse_tiff(bytes(slot.data))
+    bo = st.byte_order
+    ents = st.ifds[0].entries
+    last = off + ents[-1].entry_offset
+    if case == "duplicate":
+        data[last : last + 12] = data[off + ents[0].entry_offset : off + ents[0].entry_offset + 12]
+    else:
+        data[last : last + 12] = struct.pack(bo + "HHII", 0x8769, 4, 1, 0x7FFF0)
+    if fmt.name == "PNG":  # a good CRC: the damage is in the EXIF, not in the chunk
+        import zlib
+
+        start = bytes(data).rfind(b"eXIf", 0, off)
+        size = struct.unpack_from(">I", data, start - 4)[0]
+        struct.pack_into(">I", data, start + 4 + size, zlib.crc32(data[start : start + 4 + size]))
+    return bytes(data)
+
+
+FORMATS = ["exif_xmp.png", "exif_xmp.webp", "exif_xmp.heic", "strips_le.tif"]
+
+
+@pytest.mark.parametrize("case", ["duplicate", "past-end"])
+@pytest.mark.parametrize("name", FORMATS)
+def test_repair_in_every_format(name: str, case: str, tmp_path: Path) -> None:
+    """Refused without --repair (the message says what it would change), written with it:
+    the notes say what changed, the backup is the original, ExifTool reads the asked tag and
+    gives no warning the damaged file did not have."""
+    original = _damaged(name, case)
+    p = tmp_path / name
+    p.write_bytes(original)
+    with pytest.raises(WriteError, match="metafs write --repair") as exc:
+        engine.write_metadata(p, {"Artist": "Jane Q. Public"})
+    assert "\n" not in str(exc.value) and p.read_bytes() == original
+    r = engine.write_metadata(p, {"Artist": "Jane Q. Public", "xmp/dc:title": "t"},
+                              repair=True)
+    want = "duplicate of an earlier entry" if case == "duplicate" else "pointer to offset 524272"
+    assert any(want in n for n in r.notes), r.notes
+    assert r.backup is not None and Path(r.backup).read_bytes() == original
+    assert engine.read_metadata(p).tags["Artist"].value == "Jane Q. Public"
+    if HAVE_EXIFTOOL:
+        before = tmp_path / f"before{p.suffix}"
+        before.write_bytes(original)
+        assert exiftool_value(p, "Artist") == "Jane Q. Public"
+        assert not exiftool_warnings(p) - exiftool_warnings(before)
+
+
+# --- the mount option -------------------------------------------------------------------------
+
+def _mount_and_tag(tmp_path: Path, *extra: str) -> tuple[Path, bytes, str]:
+    """Mount a SOURCE holding a JPEG with a damaged EXIF block (a GPS pointer with no value),
+    write its Artist through the mount and commit; (the photo in SOURCE, its original bytes,
+    the commit's error or "")."""
+    from support.mount import Mount
+
+    tmp_path.mkdir()
+    m = Mount(tmp_path, 200, *extra)
+    try:
+        photo = m.src / "damaged.jpg"
+        original = jpeg_with(*CASES["gps-zero-count"][0])
+        photo.write_bytes(original)
+        (m.mnt / "damaged.jpg.meta" / "Artist").write_text("Jane Doe\n")
+        try:
+            m.commit()
+            err = ""
+        except AssertionError as e:
+            err = str(e)
+        return photo, original, err
+    finally:
+        m.close()
+
+
+@pytest.mark.mount
+def test_mount_repair_option(tmp_path: Path) -> None:
+    """``metafs mount --repair``: the daemon's writes repair what ``metafs write --repair``
+    repairs (the backup keeps the original); without it the commit is refused and the photo
+    is left as it was."""
+    from support.mount import needs_mount
+
+    if needs_mount.args[0]:
+        pytest.skip(needs_mount.kwargs["reason"])
+    photo, original, err = _mount_and_tag(tmp_path / "plain")
+    assert err and photo.read_bytes() == original
+    photo, original, err = _mount_and_tag(tmp_path / "repair", "--repair")
+    assert err == ""
+    assert engine.read_metadata(photo).tags["Artist"].value == "Jane Doe"
+    assert (photo.parent / ".originals" / photo.name).read_bytes() == original

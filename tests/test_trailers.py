@@ -1,4 +1,5 @@
-"""Issue 16, item 1: trailers after a JPEG's EOI stay right when a write grows APP1.
+"""Issue 16, item 1: trailers after a JPEG's EOI stay right when a write grows APP1 (and
+trailers after a TIFF's data when a write appends to it).
 
 One fixture per trailer kind (fixtures/trailers/, made by scripts/make_trailer_fixtures.py);
 each gets a long ImageDescription (APP1 grows by ~3 kB, so everything after it moves) and
@@ -201,22 +202,63 @@ def test_validator_catches_a_trailer_that_did_not_follow() -> None:
     assert check_trailers(original, followed) is None
 
 
-def test_a_tiff_write_that_would_bury_a_trailer_is_refused(tmp_path: Path) -> None:
-    """A TIFF ending with an AFCP trailer: a write that appends (a longer Artist) would leave
-    the trailer short of the end, where readers look for it; refused, the file unchanged."""
+def _tiff_with(tmp_path: Path, name: str) -> Path:
+    """fixtures/strips_le.tif with the trailer of fixtures/trailers/``name``.jpg appended, its
+    absolute offsets set for where it now stands."""
     data = (REPO / "fixtures" / "strips_le.tif").read_bytes()
-    jpeg = (FIXTURES / "afcp.jpg").read_bytes()
-    afcp, _ = T.find_trailers(jpeg, T.eoi_end(jpeg, _sos(jpeg)))
-    t = afcp[-1]
+    jpeg = (FIXTURES / f"{name}.jpg").read_bytes()
+    t = T.find_trailers(jpeg, T.eoi_end(jpeg, _sos(jpeg)))[0][-1]
     tail = bytearray(jpeg[t.start :])
-    for at, bo in t.absolute:  # its offsets are absolute: where it now stands
+    for at, bo in t.absolute:
         old = struct.unpack_from(bo + "I", tail, at - t.start)[0]
         struct.pack_into(bo + "I", tail, at - t.start, old - t.start + len(data))
-    photo = tmp_path / "t.tif"
+    photo = tmp_path / f"{name}.tif"
     photo.write_bytes(data + bytes(tail))
-    assert [x.kind for x in T.find_trailers(photo.read_bytes(), 0)[0]] == ["AFCP"]
+    return photo
+
+
+@needs_exiftool
+@pytest.mark.parametrize("name", ["afcp", "photo_mechanic", "samsung", "fotostation"])
+def test_a_tiff_write_moves_its_trailer_after_the_new_data(name: str, tmp_path: Path) -> None:
+    """A TIFF ending with a trailer: a write that appends (a longer Artist, XMP) puts its new
+    data where the trailer started and moves the trailer after it, absolute offsets shifted,
+    as ExifTool does; ExifTool reads the trailer's tags as before, with no new warning.  A
+    second write reuses the space (the file does not grow again)."""
+    photo = _tiff_with(tmp_path, name)
+    kind = KINDS[name]
+    old = photo.read_bytes()
+    assert [x.kind for x in T.find_trailers(old, 0)[0]] == [kind]
+    before = et(photo)
+    engine.write_metadata(photo, {"Artist": "x" * 300, "xmp/dc:title": "t"}, backup=False)
+    new = photo.read_bytes()
+    assert len(new) > len(old) + 300
+    assert T.fingerprint(new, T.find_trailers(new, 0)[0]) == \
+        T.fingerprint(old, T.find_trailers(old, 0)[0])
+    after = et(photo)
+    assert after["IFD0:Artist"] == "x" * 300 and after["XMP-dc:Title"] == "t"
+    synced = {"IFD0:Artist", "IPTC:By-line", "IPTC:ObjectName", "Photoshop:IPTCDigest"}
+    for d in (before, after):  # what the write changed (and the tags synced with it)
+        for k in [k for k in d if k in synced or k.startswith("XMP")]:
+            del d[k]
+    assert after == before  # the trailer's tags, and no new warning
+    engine.write_metadata(photo, {"Artist": "y" * 300}, backup=False)
+    assert len(photo.read_bytes()) == len(new)
+    assert et(photo)["IFD0:Artist"] == "y" * 300
+
+
+def test_a_trailer_the_tiff_points_into_is_refused(tmp_path: Path) -> None:
+    """Bytes at the end that read as a trailer but that an IFD value points into are the
+    TIFF's own: moving them would break that pointer, so the write is refused."""
+    from engine.exif.ifd import parse_tiff
+
+    photo = _tiff_with(tmp_path, "photo_mechanic")
+    data = bytearray(photo.read_bytes())
+    st = parse_tiff(bytes(data))
+    e = next(e for i in st.ifds for e in i.entries if e.value_offset is not None)
+    struct.pack_into("<I", data, e.entry_offset + 8, len(data) - 12 - e.size // 2)
+    photo.write_bytes(bytes(data))
     before = photo.read_bytes()
-    with pytest.raises(engine.WriteError, match="ends with a AFCP trailer at offset"):
+    with pytest.raises(engine.WriteError, match="reads as a PhotoMechanic trailer at offset"):
         engine.write_metadata(photo, {"Artist": "x" * 300})
     assert photo.read_bytes() == before
 
@@ -232,3 +274,63 @@ def test_a_write_scans_the_image_data_for_its_eoi_once(tmp_path: Path, monkeypat
     engine.write_metadata(photo, {"ImageDescription": LONG}, backup=False)
     assert len(scans) == 1
     assert engine.read_metadata(photo).tags["ImageDescription"].value == LONG
+
+
+def _nikon_mm_in_le(tmp_path: Path) -> tuple[Path, bytes]:
+    """A little-endian EXIF block whose maker note (Nikon type 3) has its own big-endian TIFF
+    header, with a LONG entry pointing (from that header) at a preview JPEG after EOI."""
+    from PIL import Image
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from support.tiff_builder import build
+
+    ifd = struct.pack(">HHHII", 1, 0x0201, 4, 1, 0) + bytes(4)
+    mn = b"Nikon\0\x02\x10\0\0" + b"MM\0*" + struct.pack(">I", 8) + ifd
+    tiff = build([[(0x010E, 2, "desc"), ("sub", 0x8769, [(0x927C, 7, mn)])]], bo="<")
+    im = tmp_path / "im.jpg"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(im)
+    main = im.read_bytes()
+    preview = _preview(tmp_path)
+    data = bytearray(main[:2] + b"\xff\xe1" + struct.pack(">H", len(tiff) + 8) + b"Exif\0\0"
+                     + tiff + main[2:] + preview)
+    inner = data.find(b"Nikon\0\x02") + 10
+    struct.pack_into(">I", data, inner + 8 + 2 + 8, len(data) - len(preview) - inner)
+    photo = tmp_path / "nikon.jpg"
+    photo.write_bytes(bytes(data))
+    return photo, preview
+
+
+def test_preview_pointer_in_a_big_endian_maker_note_of_a_little_endian_block(
+        tmp_path: Path) -> None:
+    """The maker note's own TIFF header says MM inside an II block: its pointer to the
+    preview after EOI is read (and shifted) in big-endian order, not the block's."""
+    photo, preview = _nikon_mm_in_le(tmp_path)
+    was = photo.read_bytes().find(preview)
+    engine.write_metadata(photo, {"xmp/dc:title": LONG}, backup=False)
+    new = photo.read_bytes()
+    inner = new.find(b"Nikon\0\x02") + 10
+    at = new.find(preview)
+    assert at > was + 2900
+    assert struct.unpack_from(">I", new, inner + 8 + 2 + 8)[0] == at - inner
+
+
+@needs_exiftool
+def test_afcp_followed_by_unknown_bytes_is_copied_as_is(tmp_path: Path) -> None:
+    """An AFCP trailer with unknown bytes after it is not at the end of the file, where AFCP
+    readers look: ExifTool (IdentifyTrailer reads the last bytes only) does not see it and
+    copies everything after EOI blindly.  So does metafs: the bytes after EOI move as they are
+    (offsets untouched), and ExifTool reads the file as before, without a warning."""
+    photo = tmp_path / "afcp_junk.jpg"
+    old = (FIXTURES / "afcp.jpg").read_bytes() + b"unknown bytes after the AFCP trailer\0"
+    photo.write_bytes(old)
+    assert T.find_trailers(old, T.eoi_end(old, _sos(old)))[0] == []
+    before = et(photo)
+    assert "IPTC2:Caption-Abstract" not in before  # ExifTool does not see the AFCP either
+    engine.write_metadata(photo, {"ImageDescription": LONG}, backup=False)
+    new = photo.read_bytes()
+    tail = len(old) - T.eoi_end(old, _sos(old))
+    assert new[-tail:] == old[-tail:]
+    after = et(photo)
+    assert after.pop("IFD0:ImageDescription") == LONG
+    before.pop("IFD0:ImageDescription", None)
+    assert after == before

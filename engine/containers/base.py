@@ -87,6 +87,9 @@ class FileFormat:
     not_writable: ClassVar[dict[str, str]] = {}
     # groups a file holds already that can be edited though none can be created (PNG IPTC)
     kept_if_present: ClassVar[frozenset[str]] = frozenset()
+    # the largest XMP packet the writer takes as edited in place by engine.xmp.quick (the
+    # linear edit of synchronised copies, no XML parser); 0: this container has no such path
+    xmp_in_place: ClassVar[int] = 0
 
     @staticmethod
     def score(head: bytes) -> int:

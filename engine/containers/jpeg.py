@@ -10,8 +10,7 @@ Facts from ExifTool's ``ProcessJPEG`` (Image/ExifTool.pm): markers may be padded
 number of 0xFF; EXIF APP1 is recognised by ``^(.{0,4})Exif\\0`` (case-insensitive) and
 consecutive APP1 ``Exif\\0\\0`` segments not starting a TIFF header continue the previous one;
 consecutive ``Photoshop 3.0\\0`` APP13 segments are concatenated; Extended XMP chunks are
-collected by GUID and only the GUID named by ``xmpNote:HasExtendedXMP`` is used.
-"""
+collected by GUID and only the GUID named by ``xmpNote:HasExtendedXMP`` is used."""
 
 from __future__ import annotations
 
@@ -443,6 +442,7 @@ class JpegFormat(FileFormat):
     name = "JPEG"
     read_only = {"RAF": "Fujifilm RAF", "EXV": "Exiv2 EXV"}
     writer = ("engine.containers.jpeg_write", "plan_jpeg")
+    xmp_in_place = MAX_PAYLOAD - len(XMP_HEADER)  # one standard XMP segment
 
     @staticmethod
     def score(head: bytes) -> int:

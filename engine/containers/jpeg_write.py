@@ -22,9 +22,15 @@ from engine.write.changes import Edits, iptc_iim
 
 def _xmp_segments(segs, edits: Edits, path: str) -> None:
     """Edit the main XMP packet; split into Extended XMP when it outgrows one segment."""
+    idx = J.find_kind(segs, "xmp")
+    if edits.xmp_quick is not None:  # edited linearly (engine.xmp.quick), size checked there
+        old, new = edits.xmp_quick
+        if len(idx) != 1 or segs[idx[0]].payload[len(J.XMP_HEADER):] != old:
+            raise WriteError("the XMP packet is not the one planned from", path=path)
+        _put(segs, idx[0], J.APP1, J.XMP_HEADER + new, idx[0])
+        return
     from engine.xmp.edit import edit_tree, extended_touched, split_extended
 
-    idx = J.find_kind(segs, "xmp")
     old = segs[idx[0]].payload[len(J.XMP_HEADER):] if idx else None
     limit = J.MAX_PAYLOAD - len(J.XMP_HEADER)
     ext_idx = J.find_kind(segs, "xmp_ext")

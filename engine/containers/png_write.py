@@ -25,6 +25,7 @@ from engine.errors import WriteError
 from engine.exif.block import patch_block
 from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
+from engine.write.damage import hinted
 
 # New chunks go before the first of these (APNG: before the first frame's fcTL, too).
 _IMAGE_START = (b"IDAT", b"fcTL", b"fdAT")
@@ -102,7 +103,7 @@ def plan_png(data, edits: Edits, path: str, located: Layout | None = None) -> li
         else:
             chunks[xmp.where[0]] = _rebuild(chunks[xmp.where[0]], xmp, packet)
     if edits.exif:
-        block = patch_block(exif.data if exif else None, edits.exif, path)
+        block = hinted(data, path, patch_block, exif.data if exif else None, edits.exif, path)
         if exif is None:
             new_chunks.append(P.make_chunk(b"eXIf", block))
         else:

@@ -141,10 +141,14 @@ class TiffFormat(FileFormat):
     @classmethod
     def invariants(cls, data) -> dict[str, object]:
         """Every strip, tile and JPEG pointer says the same (the plan copies image ranges
-        untouched; the planner checks no patch meets them)."""
+        untouched; the planner checks no patch meets them), and the trailers at the end read
+        as before (moved, their absolute offsets following them)."""
         from engine.containers.tiff_write import image_layout
+        from engine.containers.trailers import find_trailers, fingerprint
         from engine.exif.ifd import parse_tiff
 
         if bytes(data[:2]) not in BYTE_ORDERS:
             return {"image data pointers changed": None}
-        return {"image data pointers changed": image_layout(parse_tiff(data))}
+        return {"image data pointers changed": image_layout(parse_tiff(data)),
+                "the trailers after the TIFF data changed":
+                    fingerprint(data, find_trailers(data, 0)[0])}

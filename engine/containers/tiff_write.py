@@ -13,6 +13,10 @@ Where the metadata live is decided here:
   IFD0/ExifIFD/GPS lives in the JPEG embedded as JpgFromRaw (tag 0x2e).  Editing it would change
   the preview's bytes, so EXIF edits are refused there; XMP and IPTC go in the RW2's IFD0.
 
+Trailers after the TIFF data (AFCP, PhotoMechanic, Samsung...: found from the end of the file,
+as ExifTool does) stay last: the new data goes where they started and they follow it, their
+absolute offsets shifted (tiff_trailers; TiffFormat.invariants checks they read as before).
+
 Refused: BigTIFF, MRW (TIFF inside another container), and truncated files (image data or a
 value running past the end): new data is appended at the end, where it would become part of
 whatever runs past it.
@@ -58,26 +62,43 @@ def plan_tiff(data, edits: Edits, path: str, located=None) -> list[Piece]:
         _xmp_entry(old.get(XMP_TAG), edits, extra, path)
     if edits.iptc:
         _iptc_entries(old, edits, structure.byte_order, extra, path)
-    patch = patch_file(data, structure, edits.exif, path, extra)
-    check_image_data_kept(structure, patch, len(data), path)
-    _check_trailer_stays_last(data, patch, path)
-    return patch_to_plan(patch, len(data))
+    found = tiff_trailers(data, structure, path)
+    end = found[-1].start if found else len(data)
+    patch = patch_file(data, structure, edits.exif, path, extra, end=end)
+    check_image_data_kept(structure, patch, end, path)
+    plan = patch_to_plan(patch, end)
+    if found:
+        from engine.containers.trailers_write import moved_trailers
+
+        plan += moved_trailers(data, found, patch.new_size - end, path)
+    return plan
 
 
-def _check_trailer_stays_last(data, patch: TiffPatch, path: str) -> None:
-    """A trailer at the end of a TIFF (AFCP, PhotoMechanic...) is found by readers from the
-    end of the file, some with absolute offsets inside: a patch that appends data (or gives
-    back freed space at the end) would bury or cut it, so such a write is refused."""
-    if not patch.tail and patch.keep == len(data):
-        return
+def tiff_trailers(data, structure: TiffStructure, path: str) -> list:
+    """The trailers after the TIFF data (AFCP, PhotoMechanic...: engine.containers.trailers),
+    last first.  Readers find them from the end of the file, so a write that appends puts its
+    new data where they start and moves them after it, their absolute offsets shifted (as
+    ExifTool does: "Adjusted AFCP offsets").  A trailer that the TIFF structure points into
+    is not one: such a write is refused."""
     from engine.containers.trailers import find_trailers
+    from engine.exif.scrub import protected
+    from engine.exif.types import ifd_size
 
     found, _ = find_trailers(data, 0)
-    if found:
+    if not found:
+        return []
+    spans = protected(data, structure) + [
+        (ifd.offset, ifd.offset + ifd_size(len(ifd.entries))) for ifd in structure.ifds]
+    spans += [(e.value_offset, e.value_offset + e.size) for ifd in structure.ifds
+              for e in ifd.entries if e.value_offset is not None]
+    last = max(z for a, z in spans if z > a)
+    if last > found[-1].start:
         kinds = ", ".join(t.kind for t in reversed(found))
-        raise WriteError(f"the file ends with a {kinds} trailer at offset {found[-1].start} "
-                         "that this write would move away from the end; metafs cannot move "
-                         "trailers of TIFF files yet; nothing was written", path=path)
+        raise WriteError(f"the file ends with what reads as a {kinds} trailer at offset "
+                         f"{found[-1].start}, but the TIFF data reaches offset {last}; "
+                         "refusing to move it; nothing was written", path=path,
+                         offset=found[-1].start)
+    return found
 
 
 # ---- XMP, IPTC, Photoshop ------------------------------------------------------------------

@@ -201,3 +201,17 @@ def _samsung(data, lo: int, end: int) -> Trailer | None:
         first = max((_u32(data, body + 12 + 12 * k + 4, "<") for k in range(count)), default=0)
         return Trailer("Samsung", body - first, end, fields) if body - first >= lo else None
     return None
+
+
+def fingerprint(data, trailers: list[Trailer]) -> list[tuple[str, bytes]]:
+    """What must read the same after a write moved ``trailers``: each one's kind and bytes,
+    its absolute offsets counted from its own start (so a moved trailer whose offsets followed
+    it compares equal, and one whose offsets did not, does not)."""
+    out = []
+    for t in trailers:
+        buf = bytearray(data[t.start : t.end])
+        for at, bo in t.absolute:
+            value = struct.unpack_from(bo + "I", data, at)[0] - t.start
+            struct.pack_into(bo + "i", buf, at - t.start, value)
+        out.append((t.kind, bytes(buf)))
+    return out

@@ -45,9 +45,20 @@ def move_tail(data, layout, segs, delta: int, path: str) -> list[Piece]:
         raise WriteError("internal error: the JPEG segments changed size while fixing the "
                          "trailer pointers; nothing was written", path=path)
     trailers, _known = find_trailers(data, end)
+    return [head, *_shifted(data, trailers, layout.tail_offset, delta, path)]
+
+
+def moved_trailers(data, trailers: list, delta: int, path: str) -> list[Piece]:
+    """The plan's pieces for the trailers at the end of a TIFF (``trailers``: found last
+    first), moved by ``delta`` with their absolute offsets shifted."""
+    return _shifted(data, trailers, trailers[-1].start, delta, path)
+
+
+def _shifted(data, trailers: list, pos: int, delta: int, path: str) -> list[Piece]:
+    """The bytes from ``pos`` to the end, moved by ``delta``: copied ranges, and the
+    absolute offsets of ``trailers`` rewritten."""
     fields = sorted(f for t in trailers for f in t.absolute)
-    pieces: list[Piece] = [head]
-    pos = layout.tail_offset
+    pieces: list[Piece] = []
     for at, bo in fields:
         old = struct.unpack_from(bo + "I", data, at)[0]
         new = old + delta
@@ -56,7 +67,7 @@ def move_tail(data, layout, segs, delta: int, path: str) -> list[Piece]:
                              "moved; refusing to write", path=path, offset=at)
         pieces += [(pos, at - pos), struct.pack(bo + "I", new)]
         pos = at + 4
-    pieces.append((pos, size - pos))
+    pieces.append((pos, len(data) - pos))
     return pieces
 
 
@@ -125,12 +136,17 @@ def _preview_pointers(data, block: bytes, tiff: int, end: int) -> list[tuple]:
     order = BYTE_ORDERS.get(bytes(block[:2]), ">")
     inner = mn + 10 if bytes(block[mn + 10 : mn + 12]) in BYTE_ORDERS else None
     bases = [0, mn] + ([inner] if inner is not None else [])
-    orders = {order, "<" if inner is not None and block[inner : inner + 2] == b"II" else order}
+    # (an inner header has its own byte order: Nikon's is MM inside II blocks too)
+    orders = {order} | ({BYTE_ORDERS[bytes(block[inner : inner + 2])]} if inner is not None
+                        else set())
     out = []
     size = len(data)
     for bo in orders:
-        for m in _POINTER[bo].finditer(block, mn + 2, mn_end - 10):
+        # (the search runs to the end: a lookahead cut at the last entry would not match it)
+        for m in _POINTER[bo].finditer(block, mn + 2, mn_end):
             entry = m.start() - 2
+            if entry + 12 > mn_end:
+                break
             count, value = struct.unpack_from(bo + "II", block, entry + 4)
             if count <= 4 and block[m.start() : m.start() + 2] in (b"\x07\x00", b"\x00\x07"):
                 continue  # UNDEFINED data held in the entry itself

@@ -21,6 +21,7 @@ from engine.errors import WriteError
 from engine.exif.block import patch_block
 from engine.safewrite.safety import Piece
 from engine.write.changes import Edits
+from engine.write.damage import hinted
 
 # Chunks that come before EXIF/XMP in a WebP file (header, colour profile and image data).
 _LEADING = frozenset({b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"})
@@ -68,7 +69,7 @@ def plan_webp(data, edits: Edits, path: str, located: Layout | None = None) -> l
         if slot is not None and slot.problem:
             raise WriteError(f"{slot.problem}; refusing to write", path=path)
         head, old = (slot.header, slot.data) if slot is not None else (b"", None)
-        new = W.make_chunk(b"EXIF", head + patch_block(old, edits.exif, path))
+        new = W.make_chunk(b"EXIF", head + hinted(data, path, patch_block, old, edits.exif, path))
         if i is None:
             xmp_at = _only(chunks, b"XMP ", path)
             chunks.insert(_after_image(chunks) if xmp_at is None else xmp_at, new)

@@ -172,9 +172,10 @@ def _table_past_end(data: bytes, bo: str, at: int, near_end: bool = False) -> st
 
 
 def patch_file(data, structure: TiffStructure, exif: list[tuple[str, str, str | None]],
-               path: str, extra: dict[int, NewEntry] | None = None) -> TiffPatch:
+               path: str, extra: dict[int, NewEntry] | None = None,
+               end: int | None = None) -> TiffPatch:
     edits = _all_edits(structure, exif, path, extra)
-    return plan_patch(data, structure, edits, chain_room=False)  # IFDs read from the file
+    return plan_patch(data, structure, edits, chain_room=False, end=end)  # IFDs from the file
 
 
 def _all_edits(structure: TiffStructure, exif: list[tuple[str, str, str | None]], path: str,

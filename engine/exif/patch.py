@@ -138,7 +138,7 @@ class _Allocator:
 
 
 def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit],
-               chain_room: bool = True) -> TiffPatch:
+               chain_room: bool = True, end: int | None = None) -> TiffPatch:
     """Work out the overwrites and appended tail that apply ``edits`` to the block ``data``.
 
     ``chain_room``: the block is read as one buffer (EXIF in JPEG, PNG, WebP, HEIF), so IFD0
@@ -147,10 +147,13 @@ def plan_patch(data: bytes, structure, edits: dict[str, IfdEdit],
 
     Four phases: the new entry list of each edited IFD (values that fit go back in their old
     slots), where each edited IFD and moved value goes (in place, or in the appended tail),
-    the pointers to IFDs that moved, and the rendering of the edited IFDs."""
+    the pointers to IFDs that moved, and the rendering of the edited IFDs.  ``end``: where
+    the block's own bytes end when something follows them in the file (a TIFF's trailer, moved
+    after the new tail by the caller); the tail then starts there."""
     if getattr(structure, "bigtiff", False):
         raise WriteError("writing BigTIFF is not supported; the file was left as it is")
     plan = _Plan(data, structure)
+    plan.end = len(data) if end is None else end
     edits = plan.with_pointers(edits)
     slots = {name: plan.entry_list(name, ed) for name, ed in edits.items()}
     plan.refuse_moves_in_a_loop(slots)
@@ -173,6 +176,7 @@ class _Plan:
         self.freed: list[tuple[int, int]] = []
         self.dead: set[int] = set()  # entry offsets of the entries whose old value nothing keeps
         self.tables: dict[str, tuple[int, int]] = {}  # old tables of the edited IFDs
+        self.end = len(data)  # where the tail starts (plan_patch's ``end``)
 
     def with_pointers(self, edits: dict[str, IfdEdit]) -> dict[str, IfdEdit]:
         """The edits that change something, plus the pointer entry a new child IFD needs in
@@ -235,8 +239,8 @@ class _Plan:
             # The reader skipped entries it could not understand; rewriting this IFD would
             # drop them.  Refuse rather than lose data.
             raise WriteError(f"{old.name} at offset {old.offset} has unreadable or duplicate "
-                             "entries; refusing to rewrite it (in a JPEG, metafs write --repair "
-                             "drops them)", offset=old.offset)
+                             "entries; refusing to rewrite it (metafs write --repair drops "
+                             "them)", offset=old.offset)
 
     def _kept(self, e: Entry) -> _Slot:
         """An entry the edit keeps, as it was; its value may be laid out afresh (``home``)
@@ -324,7 +328,7 @@ class _Plan:
         homes = [s.home for sl in slots.values() for s in sl if s.home is not None]
         pad = _own_padding(self.data, self.structure, self.ranges) if (
             "IFD0" in slots and chain_room) else []
-        end = reclaim_end(len(self.data), self.freed + homes + list(self.tables.values()) + pad)
+        end = reclaim_end(self.end, self.freed + homes + list(self.tables.values()) + pad)
         for sl in slots.values():
             for s in sl:
                 if s.home is not None and s.home[0] >= end:

@@ -166,7 +166,7 @@ def _old(md: Metadata, path: str) -> Text | list[str]:
 
 
 class Edits(Record):
-    __slots__ = ("exif", "xmp", "iptc", "iptc_fit", "paths")
+    __slots__ = ("exif", "xmp", "iptc", "iptc_fit", "paths", "xmp_quick")
     exif: list[tuple[str, str, Text]]  # (ifd, name, text)
     xmp: dict[str, str | list[str] | None]  # 'dc:title' -> value
     iptc: dict[str, list[str] | None]  # 'Keywords' -> items
@@ -174,6 +174,9 @@ class Edits(Record):
     # rather than refusing a value the user gave for another tag.
     iptc_fit: set[str]
     paths: dict[str, Text]  # every tag path touched, final text
+    # (old packet, new packet) when engine.xmp.quick made the XMP edits linearly (the
+    # planner puts the new packet in place, the validation reads it back with that module)
+    xmp_quick: tuple[bytes, bytes] | None
 
     def __init__(self, exif: list[tuple[str, str, Text]] | None = None,
                  xmp: dict[str, str | list[str] | None] | None = None,
@@ -184,6 +187,7 @@ class Edits(Record):
         self.iptc = {} if iptc is None else iptc
         self.iptc_fit = set() if iptc_fit is None else iptc_fit
         self.paths = {} if paths is None else paths
+        self.xmp_quick = None
 
     def __bool__(self) -> bool:
         return bool(self.exif or self.xmp or self.iptc)
@@ -231,9 +235,15 @@ def existing_readonly(md: Metadata, path: str) -> bool:
 
 
 def _xmp_value(tag: str, text: str) -> str | list[str]:
-    from engine.xmp.paths import resolve
+    from engine.xmp.quick import KINDS  # the places of synchronised copies: no tables
 
-    code = resolve(tag).code  # of a top-level property or of a structure field
+    kind = KINDS.get(tag)
+    if kind is not None:
+        code = kind[2]
+    else:
+        from engine.xmp.paths import resolve
+
+        code = resolve(tag).code  # of a top-level property or of a structure field
     if len(code) > 1 and code[1] in "BQL":
         return [line for line in text.split("\n") if line != ""] or [""]
     return text

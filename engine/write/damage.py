@@ -96,17 +96,23 @@ def check_jpeg(data, edits: Edits, path: str) -> None:
         slot = exif[0]
         # An EXIF edit rewrites the block; any other edit moves what follows it, which is
         # what ExifTool reads for a pointer past the block's end (from the file)
-        try:
-            check_exif_structure(slot.data, path, f"the EXIF block (APP1 segment at offset "
-                                 f"{segs[slot.where].offset})", slot.offset,
-                                 outside_only=not edits.exif)
-        except WriteError as e:
-            from engine.write.repair import repair_hint
+        hinted(data, path, check_exif_structure, slot.data, path, "the EXIF block (APP1 "
+                f"segment at offset {segs[slot.where].offset})", slot.offset,
+                outside_only=not edits.exif)
 
-            hint = repair_hint(data, path)
-            if not hint:
-                raise
-            raise WriteError(e.reason + hint, path=path) from None
+
+def hinted(data, path: str, check, *args, **kw):
+    """``check(*args, **kw)``; a refusal it raises says what ``metafs write --repair`` would
+    change in the file ``data``, if anything."""
+    try:
+        return check(*args, **kw)
+    except WriteError as e:
+        from engine.write.repair import repair_hint
+
+        hint = repair_hint(data, path)
+        if not hint:
+            raise
+        raise WriteError(e.reason + hint, path=path) from None
 
 
 def check_contained_exif(fmt, data, edits: Edits, path: str) -> None:
@@ -115,11 +121,12 @@ def check_contained_exif(fmt, data, edits: Edits, path: str) -> None:
         return
     blocks = fmt.extract(data, path)
     if blocks.exif is not None:
-        check_exif_structure(bytes(blocks.exif), path, "the EXIF block", blocks.exif_offset)
+        hinted(data, path, check_exif_structure, bytes(blocks.exif), path, "the EXIF block",
+                blocks.exif_offset)
 
 
 def check_tiff(data, edits: Edits, path: str) -> None:
     """TIFF and TIFF-based RAW: every write patches the IFD chain (XMP and IPTC live in IFD0
     tags), so any damage in it counts."""
     if bytes(data[:2]) in BYTE_ORDERS:
-        check_exif_structure(data, path, "the TIFF structure", 0)
+        hinted(data, path, check_exif_structure, data, path, "the TIFF structure", 0)

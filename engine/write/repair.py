@@ -12,9 +12,14 @@ had to patch up.  With ``repair`` the block is first repaired from what is reada
   entry;
 - an entry that cannot be read (unknown type, zero count, value outside the block or inside the
   TIFF header) or a sub-IFD pointer that leads outside the block or back into a loop is dropped;
-- a next-IFD link that leads outside the block or into a loop is cut.
+- a next-IFD link that leads outside the block or into a loop is cut;
+- a directory table (or a maker-note pointer) that reaches past the block's end gets zero
+  bytes up to where it ends, so a write that grows the block cannot make it read new data.
 
-Each repair and each dropped entry is one note (WriteResult.notes).  Pure functions on bytes.
+The EXIF of a JPEG (APP1), of a TIFF (the file's own IFDs), of a PNG (eXIf chunk) or WebP
+(EXIF chunk: lengths, CRC and RIFF size follow) and of a HEIF (Exif item, when its size stays)
+is repaired this way.  Each repair and each dropped entry is one note (WriteResult.notes).
+Pure functions on bytes.
 """
 
 from __future__ import annotations
@@ -73,12 +78,18 @@ def repair_jpeg(data, path: str) -> tuple[bytes, list[str]] | None:
     return bytes(data[: first.offset]) + app1 + bytes(data[joined[-1].end :]), notes
 
 
-def repair_tiff(block: bytes) -> tuple[bytes, list[str]]:
-    """The TIFF/EXIF block with its IFD tables repaired in place, and the notes."""
+def repair_tiff(block: bytes, whole_file: bool = False) -> tuple[bytes, list[str]]:
+    """The TIFF/EXIF block with its IFD tables repaired in place, and the notes.
+
+    ``whole_file``: the block is a TIFF file.  A directory whose entry count is wrong (its
+    table runs past the end, or over its own values) is then a "Bad IFD" error to ExifTool,
+    not a minor one: more likely a truncated file than a miscount, so nothing is repaired."""
     from engine.exif.ifd import parse_tiff
 
     buf = bytearray(block)
     notes: list[str] = []
+    if whole_file and _miscounted(buf, parse_tiff(block)):
+        return block, []
     for _ in range(MAX_PASSES):
         st = parse_tiff(bytes(buf))
         limits, bogus = _layout(buf, st)
@@ -88,7 +99,47 @@ def repair_tiff(block: bytes) -> tuple[bytes, list[str]]:
                 changed |= _repair_ifd(buf, st, ifd, notes, limits[ifd.offset], bogus)
         if not changed:
             break
+    _pad_dangling(buf, notes)
     return bytes(buf), notes
+
+
+def _miscounted(buf: bytearray, st) -> bool:
+    """Whether an IFD's stored entry count is not the size of its table (_table_size)."""
+    limits, bogus = _layout(buf, st)
+    for ifd in st.ifds:
+        stored = struct.unpack_from(st.byte_order + "H", buf, ifd.offset)[0]
+        fit = min(stored, (len(buf) - ifd.offset - 2) // 12)
+        if ifd.offset not in bogus and _table_size(buf, st.byte_order, ifd.offset, fit,
+                                                   limits[ifd.offset]) != stored:
+            return True
+    return False
+
+
+MAX_PAD = 1 << 16  # a pointer further past the end is not one a camera cut off
+
+
+def _pad_dangling(buf: bytearray, notes: list[str]) -> None:
+    """Extend the block with zero bytes over what a directory table or a maker-note pointer
+    reaches past its end (engine.exif.block.dangling_floor): a write that grows the block
+    would otherwise make that pointer read its new data.  A table then reads whole (its
+    missing entries or next-IFD link as zeros), a maker-note directory as empty."""
+    from engine.exif.block import dangling_floor
+    from engine.exif.ifd import parse_tiff
+
+    size = len(buf)
+    for _ in range(MAX_PASSES):
+        floor = dangling_floor(bytes(buf), parse_tiff(bytes(buf)))
+        if floor is None:
+            break
+        bo = "<" if buf[:2] == b"II" else ">"
+        at = max(floor.offset, 8)
+        n = struct.unpack_from(bo + "H", buf, at)[0] if at + 2 <= len(buf) else 0
+        need = max(at + ifd_size(n), len(buf) + 2)
+        if need - size > MAX_PAD:
+            return
+        buf += bytes(need - len(buf))
+        notes.append(f"repaired: {floor.why}; the block now ends with zero bytes up to offset "
+                     f"{need}")
 
 
 def _layout(buf: bytearray, st) -> tuple[dict[int, int], set[int]]:
@@ -169,6 +220,8 @@ def _repair_ifd(buf: bytearray, st, ifd, notes: list[str], limit: int,
     old_len = ifd_size(m)  # the real table: what lies past it (values) is left alone
     if off + old_len > size:
         buf += bytes(off + old_len - size)  # the next-IFD link was cut off by the block's end
+        notes.append(f"repaired: the table of {at} was cut off by the block's end; the block "
+                     f"now ends with zero bytes up to offset {off + old_len}")
     new = table + bytes(old_len - len(table))
     if bytes(buf[off : off + old_len]) == new:
         return False
@@ -232,19 +285,87 @@ def _next_link(buf: bytearray, st, ifd, m: int, bogus: set[int], notes: list[str
 
 def repaired_view(data, path: str) -> tuple[bytes, list[str]]:
     """``data`` (the file) with its EXIF repaired, and the notes; ``data`` itself and no notes
-    when there is nothing this module repairs (JPEG only for now)."""
-    if bytes(data[:2]) != b"\xff\xd8":
-        return data, []
-    fixed = repair_jpeg(data, path)
+    when there is nothing this module repairs."""
+    fixed = repair_file(data, path)
     if fixed is None:
         return data, []
     return fixed
 
 
+def repair_file(data, path: str) -> tuple[bytes, list[str]] | None:
+    """The file with its EXIF repaired and the notes, or None (nothing to repair): a JPEG's
+    APP1 is rebuilt (repair_jpeg); a TIFF's IFD tables are repaired in place; the EXIF block
+    of a PNG or WebP file is repaired in its chunk (length, CRC, RIFF size follow), of a HEIF
+    file in place when it keeps its size (iloc is not rewritten here)."""
+    from engine.containers.tiff import tiff_header
+
+    if bytes(data[:2]) == b"\xff\xd8":
+        return repair_jpeg(data, path)
+    if tiff_header(bytes(data[:16])) is not None:
+        fixed, notes = repair_tiff(bytes(data), whole_file=True)
+        return (fixed, notes) if notes else None
+    from engine.errors import EngineError
+    from engine.registry import sniff
+
+    try:
+        fmt = sniff(bytes(data[:64]), path)
+        if fmt.name not in ("PNG", "WEBP", "HEIF"):
+            return None
+        slot = fmt.locate(data, path).first("exif")
+    except EngineError:
+        return None
+    if slot is None or slot.data is None:
+        return None
+    off, block = slot.offset, bytes(slot.data)
+    if bytes(data[off : off + len(block)]) != block:
+        return None  # compressed or hex-encoded: not repaired in place
+    fixed, notes = repair_tiff(block)
+    if not notes:
+        return None
+    if fmt.name == "HEIF":  # an item's extent: its size stays (iloc is not rewritten here)
+        if len(fixed) != len(block):
+            return None
+        return bytes(data[:off]) + fixed + bytes(data[off + len(block) :]), notes
+    if fmt.name == "PNG":
+        return _png_chunk(data, slot.where[0], off, len(block), fixed), notes
+    return _webp_chunk(data, slot.where, off, len(block), fixed), notes
+
+
+def _png_chunk(data, index: int, off: int, old: int, fixed: bytes) -> bytes:
+    """The PNG with the block at ``off`` (``old`` bytes, in chunk number ``index``) replaced
+    by ``fixed``: the chunk's length and CRC follow."""
+    import zlib
+
+    from engine.containers.png import parse_png
+
+    c = parse_png(data).chunks[index]
+    size = struct.unpack_from(">I", data, c.offset)[0]
+    body = bytes(data[c.offset + 8 : off]) + fixed + bytes(data[off + old : c.offset + 8 + size])
+    ctype = bytes(data[c.offset + 4 : c.offset + 8])
+    chunk = struct.pack(">I", len(body)) + ctype + body + struct.pack(
+        ">I", zlib.crc32(ctype + body))
+    return bytes(data[: c.offset]) + chunk + bytes(data[c.offset + 12 + size :])
+
+
+def _webp_chunk(data, index: int, off: int, old: int, fixed: bytes) -> bytes:
+    """The WebP with the block at ``off`` (``old`` bytes, in chunk number ``index``) replaced
+    by ``fixed``: the chunk's size, its pad byte and the RIFF size follow."""
+    from engine.containers.webp import parse_webp
+
+    c = parse_webp(data).chunks[index]
+    size = struct.unpack_from("<I", data, c.offset + 4)[0]
+    body = bytes(data[c.offset + 8 : off]) + fixed + bytes(data[off + old : c.offset + 8 + size])
+    chunk = c.fourcc + struct.pack("<I", len(body)) + body + bytes(len(body) & 1)
+    out = bytearray(data[: c.offset]) + chunk + bytes(data[c.offset + 8 + size + len(c.pad) :])
+    riff = struct.unpack_from("<I", out, 4)[0] + len(chunk) - (8 + size + len(c.pad))
+    struct.pack_into("<I", out, 4, riff)
+    return bytes(out)
+
+
 def repair_hint(data, path: str) -> str:
     """For a refusal: what ``--repair`` would change in this file, or "" when nothing."""
     try:
-        fixed = repair_jpeg(data, path) if bytes(data[:2]) == b"\xff\xd8" else None
+        fixed = repair_file(data, path)
     except Exception:  # noqa: BLE001 - a hint must never hide the refusal it completes
         return ""
     if fixed is None:

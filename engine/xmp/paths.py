@@ -15,8 +15,7 @@ from engine.printconv import rationalize
 from engine.record import Record
 from engine.xmp import tables as xmp_tables
 from engine.xmp.printing import CONVERSIONS, RAW_JOIN
-
-_DATE = re.compile(r"^(\d{4})[:-](\d\d)[:-](\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d(?:\.\d+)?))?)?(.*)$")
+from engine.xmp.values import check_xml_text, to_xmp_date
 
 
 def namespace_uri(prefix: str) -> str | None:
@@ -219,21 +218,6 @@ def _check_step(prefix: str, prop: str, index: int | None, code: str, here: str,
                               f"without [{index}]", tag=where)
 
 
-def to_xmp_date(text: str) -> str:
-    """ExifTool's printed date (``2020:01:01 10:00:00+02:00``) or ISO 8601 -> XMP form."""
-    m = _DATE.match(text.strip())
-    if not m:
-        raise TagValueError(f"{text!r} is not a date; use YYYY:MM:DD HH:MM:SS or ISO 8601")
-    y, mo, d, h, mi, s, rest = m.groups()
-    out = f"{y}-{mo}-{d}"
-    if h is not None:
-        out += f"T{h}:{mi}" + (f":{s}" if s else "")
-    rest = rest.strip()
-    if rest and not re.fullmatch(r"Z|[+-]\d\d:?\d\d", rest):
-        raise TagValueError(f"{text!r} has an unreadable time zone {rest!r}")
-    return out + rest
-
-
 def _value_map(prefix: str, prop: str) -> dict[str, str] | None:
     group = xmp_tables.XLAT.get(prefix, prefix)
     return _map_of(xmp_tables.TAGS.get(group, {}).get(prop))
@@ -243,19 +227,6 @@ def _map_of(entry: tuple | None) -> dict[str, str] | None:
     if not entry or len(entry) < 3 or entry[2] is None or entry[2] < 0:
         return None
     return xmp_tables.MAPS[entry[2]]
-
-
-# Characters XML 1.0 cannot hold (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF):
-# lxml raises ValueError on them, which must not escape as anything but a TagValueError.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def check_xml_text(tag: str, items: list[str]) -> None:
-    for v in items:
-        bad = _NOT_XML.search(v)
-        if bad:
-            raise TagValueError(f"character U+{ord(bad.group()):04X} cannot be stored in XMP",
-                                tag=f"xmp/{tag}")
 
 
 def normalise_value(prefix: str, prop: str, value: str | list[str]) -> list[str]:

@@ -10,6 +10,7 @@ import re
 from engine.printconv import CONVERSIONS as SHARED
 from engine.printconv import Conversion, Val, as_text, dms_text, rational_text, to_degrees
 from engine.xmp import tables as T
+from engine.xmp.values import xmp_date
 
 _BOOL_MAP = {"False": "False", "True": "True"}
 
@@ -61,15 +62,6 @@ CONVERSIONS: dict[str, Conversion] = {**SHARED, **{c.name: c for c in (
 )}}
 # Conversions of ExifTool's RawJoin: a list's items joined with spaces, then converted.
 RAW_JOIN = frozenset({"join", "join_lens_info"})
-
-
-def xmp_date(val: str, unsure: bool = False) -> str:
-    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}:\d{2})(:\d{2})?\s*(\S*)", val, re.S)
-    if m:
-        return f"{m[1]}:{m[2]}:{m[3]} {m[4]}{m[5] or ''}{m[6]}"
-    if not unsure and re.match(r"\d{4}(-\d{2}){0,2}", val):
-        return val.replace("-", ":")
-    return val
 
 
 def conversion_of(entry: tuple | None) -> Conversion | None:

@@ -101,4 +101,5 @@ class ControlView(Refusing):
             + f"; generated entries cached {self.kernel.timeout:g} s",
             f"requests: {sum(requests.values())} ({counts})",
             f"index: {where}; photos decoded {self.photos.decodes}, from the index {hits}",
+            self.photos.extra.summary(),
         )

@@ -17,12 +17,34 @@ from pyfuse3 import EntryAttributes, FileInfo, RequestContext, SetattrFields
 from metafs import passthrough as pt
 from metafs.editing import MetaEditor, join
 from metafs.errors import fail
+from metafs.extraparts import part_of
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.kernel import KernelCache
 from metafs.photos import Signature, dir_mode, file_mode, signature
 from metafs.tagfiles import TagHandle
 from metafs.tagio import TagFiles
 from metafs.views.base import NO_RELEASE, Entry, Handles, Refusing, View
+
+# Contents bigger than this (a binary tag's bytes: PreviewImage, JpgFromRaw) are read through
+# an open handle, not kept with the inode (``Node.page``): the daemon would otherwise hold the
+# bytes of every large file read until the kernel forgets its inode.
+PAGE_KEPT_MAX = 256 * 1024
+
+
+def refuse_read_only(editor: MetaEditor, photo: str, sub: str) -> None:
+    """Any change inside a read-only part's folder (``makernotes/``...): EROFS, and a status
+    line naming the folder."""
+    why = editor.photos.group_refusal(None, sub) if part_of(sub) is not None else None
+    if why is not None:
+        editor.status.error(f"{photo}.meta/{sub}", f"{why}; the photo is unchanged")
+        raise fail(errno.EROFS)
+
+
+async def load_part(photos: Any, photo: str, md: Any, sub: str) -> None:
+    """Decode the read-only part ``sub`` is in (in a thread), when it is in one."""
+    part = part_of(sub)
+    if part is not None:
+        await photos.extra.load(photo, md, part)
 
 
 class TagView(Refusing):
@@ -58,6 +80,7 @@ class TagView(Refusing):
                                  os.stat(self.photos.path(photo)), mtime_ns=scratch.mtime_ns,
                                  timeout=timeout)
         md = await self.editor.md(photo, recent=True)
+        await load_part(self.photos, photo, md, tag)
         st = self.photos.stat(photo)
         content = self.photos.value_content(photo, md, tag)
         if content is None:
@@ -76,11 +99,12 @@ class TagView(Refusing):
         if photo is None or photo.sig is None or not self.photos.clean(node.rel):
             return
         content = self.photos.value_content(node.rel, photo.md, node.sub)
-        if content is not None:
+        if content is not None and len(content) <= PAGE_KEPT_MAX:
             self._fresh[node.inode] = (photo.sig, content, node.key)
 
     async def setattr(self, node: Node, attr: EntryAttributes, fields: SetattrFields,
                       handle: object) -> EntryAttributes:
+        refuse_read_only(self.editor, node.rel, node.sub)
         await self.files.setattr(node, attr, fields, handle)
         self.kernel.forget_vanished(node.rel)
         if fields.update_size and attr.st_size == 0:
@@ -116,12 +140,18 @@ class TagView(Refusing):
 
     async def open(self, node: Node, flags: int, ctx: RequestContext) -> FileInfo:
         writing = bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND))
+        if writing:
+            refuse_read_only(self.editor, node.rel, node.sub)
         info = self._open_cached(node, writing)
         if info is not None:
             return info
+        if part_of(node.sub) is not None:
+            await load_part(self.photos, node.rel, await self.editor.md(node.rel), node.sub)
         handle = await self.files.open(node.rel, node.sub, flags)
         if not isinstance(handle, TagHandle) or handle.buf is not None:
             return FileInfo(fh=self.handles.add(self, handle), direct_io=True)
+        if len(handle.snapshot) > PAGE_KEPT_MAX:  # read from the handle, dropped at close
+            return FileInfo(fh=self.handles.add(self, handle))
         keep = self.kernel.cache_page(node, handle)
         cached = self.photos.cached(node.rel)
         if cached is not None and cached.sig is not None and node.page is not None:
@@ -208,6 +238,9 @@ class MetaView(Refusing):
 
     async def child(self, parent: Node, name: str) -> Node:
         sub = join(parent.sub, name)
+        if part_of(sub) is not None and sub != part_of(sub):
+            await load_part(self.photos, parent.rel,
+                            await self.editor.md(parent.rel, recent=True), sub)
         kind = await self.editor.entry_kind(parent.rel, sub)
         if kind is None:
             raise fail(errno.ENOENT)
@@ -225,6 +258,7 @@ class MetaView(Refusing):
         (the same list object is returned: readdir reuses attributes made for its tuples)."""
         photo, prefix = node.rel, node.sub
         md = await self.editor.md(photo, recent=True)
+        await load_part(self.photos, photo, md, prefix)
         memo = self.photos.memo(photo, md)
         if memo is None:
             return self._listing(photo, prefix, md)
@@ -246,9 +280,9 @@ class MetaView(Refusing):
             elif f is not None:
                 proto = (stat.S_IFREG | f.mode, len(f.data), st, f.mtime_ns)
             else:
-                content = self.photos.value_content(photo, md, sub) or b""
+                size = self.photos.listed_size(photo, md, sub)
                 writable = not self.read_only and self.photos.writable(md, sub)
-                proto = (file_mode(st, writable), len(content), st, None)
+                proto = (file_mode(st, writable), size, st, None)
             kind = Kind.META if is_dir else Kind.TAG
             out.append((name, Node(0, kind, photo, sub), proto))
         return out
@@ -264,13 +298,16 @@ class MetaView(Refusing):
 
     async def mkdir(self, parent: Node, name: str, mode: int,
                     ctx: RequestContext) -> EntryAttributes:
+        refuse_read_only(self.editor, parent.rel, join(parent.sub, name))
         sub = await self.editor.mkdir(parent, name)
         return await self._new_entry(Kind.META, parent.rel, sub)
 
     async def rmdir(self, parent: Node, name: str) -> None:
+        refuse_read_only(self.editor, parent.rel, join(parent.sub, name))
         await self.editor.rmdir(parent, name)
 
     async def unlink(self, parent: Node, name: str) -> None:
+        refuse_read_only(self.editor, parent.rel, join(parent.sub, name))
         sub = await self.editor.unlink(parent, name)
         self.inodes.drop_key(Kind.TAG, parent.rel, sub)
 
@@ -278,6 +315,8 @@ class MetaView(Refusing):
                      name_new: str, flags: int) -> None:
         if new_view is not self or old.rel != new.rel:
             raise fail(errno.EXDEV)  # out of the photo's view: mv copies, as across disks
+        refuse_read_only(self.editor, old.rel, join(old.sub, name_old))
+        refuse_read_only(self.editor, new.rel, join(new.sub, name_new))
         src, dst = await self.editor.rename(old, name_old, new, name_new, flags)
         moved = self.inodes.find(Kind.TAG, old.rel, src)
         self.inodes.drop_key(Kind.TAG, old.rel, dst)
@@ -286,6 +325,7 @@ class MetaView(Refusing):
 
     async def create(self, parent: Node, name: str, mode: int, flags: int,
                      ctx: RequestContext) -> tuple[FileInfo, EntryAttributes]:
+        refuse_read_only(self.editor, parent.rel, join(parent.sub, name))
         sub, handle = await self.tags.files.create(parent, name, mode, flags)
         attr = await self._new_entry(Kind.TAG, parent.rel, sub)
         return FileInfo(fh=self.handles.add(self.tags, handle), direct_io=True), attr

@@ -21,7 +21,7 @@ from metafs.errors import fail
 from metafs.inodes import InodeTable, Kind, Node
 from metafs.kernel import KernelCache
 from metafs.photos import META_SUFFIX, PhotoViews, dir_mode, meta_name_fits
-from metafs.views.base import Entry, Handles, Refusing, View
+from metafs.views.base import NO_RELEASE, Entry, Handles, Refusing, View
 from metafs.views.originals import OriginalsView
 
 Scanned = tuple[str, Kind, str, os.stat_result]
@@ -269,8 +269,13 @@ class SourceView(Refusing):
         if writing:
             self._writable()
         fd = os.open(self.path(node.rel), flags & ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY))
-        return FileInfo(fh=self.handles.add(self, pt.SrcHandle(fd, node.rel)),
-                        keep_cache=self._unchanged(node, fd, writing))
+        keep = self._unchanged(node, fd, writing)
+        if keep and self.handles.features.stateless_readers:
+            # The kernel's pages are the file's: a reader needs no handle (the shim answers
+            # its release, and its next opens once the kernel marked it clean).
+            os.close(fd)
+            return FileInfo(fh=NO_RELEASE | node.inode, keep_cache=True)
+        return FileInfo(fh=self.handles.add(self, pt.SrcHandle(fd, node.rel)), keep_cache=keep)
 
     def _unchanged(self, node: Node, fd: int, writing: int) -> bool:
         """Whether the kernel may keep the pages it holds of this file (FOPEN_KEEP_CACHE):
@@ -303,9 +308,13 @@ class SourceView(Refusing):
         return FileInfo(fh=self.handles.add(self, pt.SrcHandle(fd, rel))), attr
 
     async def read(self, handle: Any, off: int, size: int) -> bytes:
+        if isinstance(handle, Node):  # a reader without a handle (NO_RELEASE)
+            return await trio.to_thread.run_sync(read_at, self.path(handle.rel), off, size)
         return await pt.pread(handle, off, size)
 
     async def write(self, handle: Any, off: int, buf: bytes) -> int:
+        if isinstance(handle, Node):
+            raise fail(errno.EBADF)
         return await pt.pwrite(handle, off, buf)
 
     async def release(self, handle: Any) -> None:
@@ -314,7 +323,23 @@ class SourceView(Refusing):
             self.kernel.folder_changed(Kind.SRC, handle.rel)
 
     async def fsync(self, handle: Any, datasync: bool) -> None:
+        if isinstance(handle, Node):
+            fd = os.open(self.path(handle.rel), os.O_RDONLY)
+            try:
+                await pt.fsync(pt.SrcHandle(fd, handle.rel), datasync)
+            finally:
+                os.close(fd)
+            return
         await pt.fsync(handle, datasync)
+
+
+def read_at(path: str, off: int, size: int) -> bytes:
+    """Blocking: ``size`` bytes of the file ``path`` from ``off``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, size, off)
+    finally:
+        os.close(fd)
 
 
 def give_to_caller(path: str, ctx: Any) -> None:

@@ -10,7 +10,7 @@ import json
 import re
 import subprocess
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,15 +66,18 @@ class Figures:
     exact: Counter = field(default_factory=Counter)
     missing: list[tuple[str, str, str]] = field(default_factory=list)
     wrong: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # which family-1 groups count, and the row each is counted in
+    scope: Callable[[str], bool] = in_scope
+    family: Callable[[str], str] = family
 
     def add_file(self, name: str, ref: dict, ours: dict) -> None:
         for key, value in ref.items():
             if ":" not in key:
                 continue
             group = key.split(":", 1)[0]
-            if not in_scope(group) or is_binary(value):
+            if not self.scope(group) or is_binary(value):
                 continue
-            fam = family(group)
+            fam = self.family(group)
             self.total[fam] += 1
             if key not in ours:
                 self.missing.append((name, key, str(value)[:80]))
@@ -121,8 +124,11 @@ def corpus_files(corpus: Path) -> list[Path]:
     return sorted(p for p in corpus.rglob("*") if p.is_file() and p.name not in skip)
 
 
-def compare(ref: dict[str, dict], ours: dict[str, dict], names: Iterable[str]) -> Figures:
-    figures = Figures()
+def compare(ref: dict[str, dict], ours: dict[str, dict], names: Iterable[str],
+            scope: Callable[[str], bool] = in_scope,
+            family: Callable[[str], str] = family) -> Figures:
+    """ExifTool's tags (``ref``) that ``ours`` shows, and shows exactly, per group."""
+    figures = Figures(scope=scope, family=family)
     for name in names:
         if name in ref:
             figures.add_file(name, ref[name], ours.get(name, {}))

@@ -1,0 +1,127 @@
+"""Reads without a round trip through Python (issue 13, items 3 and 4): once a tag file or a
+photo was opened with the kernel's pages kept, its next read-only opens are answered by the
+FUSE shim (metafs/fuse_shim.c, item 5) and the reads by the kernel's page cache.  Counted
+from the ``requests:`` line of ``.metafs/status`` (no timing).  Whatever changes a file (an
+edit through the mount, a commit, another program) ends that: the next read shows the file
+as it is now, never the kernel's old pages."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.mount import Mount, needs_mount, until
+
+pytestmark = [needs_mount, pytest.mark.mount]
+
+SHIM = Path(__file__).resolve().parents[1] / "metafs" / "_fuse_shim.so"
+
+
+def _requests(mount: Mount) -> dict[str, int]:
+    line = next(x for x in mount.status().splitlines() if x.startswith("requests:"))
+    return {op: int(n) for op, n in re.findall(r"(\w+) (\d+)", line.partition("(")[2])}
+
+
+def _cost(mount: Mount, action: Callable[[], object]) -> dict[str, int]:
+    """The requests ``action`` caused (those of reading the status file left out)."""
+    r0 = _requests(mount)
+    r1 = _requests(mount)
+    action()
+    r2 = _requests(mount)
+    ops = set(r0) | set(r1) | set(r2)
+    cost = {op: r2.get(op, 0) - 2 * r1.get(op, 0) + r0.get(op, 0) for op in ops}
+    return {op: n for op, n in cost.items() if n and op != "statfs"}  # grep asks statfs
+
+
+def _grep(mount: Mount) -> str:
+    """`grep -r` over every tag file of the mount's photos: their names and contents."""
+    res = mount.sh("grep -r '' photo.jpg.meta sub/iptc.jpg.meta | sort", check=False)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+@pytest.fixture
+def mount(tmp_path: Path):
+    if not SHIM.exists():
+        pytest.skip("metafs/_fuse_shim.so is not built (scripts/setup)")
+    m = Mount(tmp_path)
+    try:
+        # Marks are kept only while the watcher sees every change to SOURCE.
+        assert until(lambda: "cached 120 s" in m.status()), m.status()
+        yield m
+    finally:
+        m.close()
+
+
+def test_a_warm_grep_over_every_tag_file_sends_no_open(mount: Mount) -> None:
+    first = _grep(mount)
+    assert "photo.jpg.meta/Make:" in first
+    _grep(mount)  # the opens of this walk mark each file clean
+    seen: list[str] = []
+    assert _cost(mount, lambda: seen.append(_grep(mount))) == {}
+    assert seen == [first]
+
+
+def test_an_edit_through_the_mount_is_seen_at_once(mount: Mount) -> None:
+    make = mount.meta / "Make"
+    model = mount.meta / "Model"
+    for _ in range(3):  # marked clean
+        old_make, old_model = make.read_text(), model.read_text()
+    mount.sh("echo Mamiya > photo.jpg.meta/Make")
+    assert make.read_text() == "Mamiya\n"  # pending, not committed yet
+    assert model.read_text() == old_model
+    mount.commit()
+    assert make.read_text() == "Mamiya\n"
+    assert mount.exif()["IFD0:Make"] == "Mamiya"
+    assert old_make != "Mamiya\n"
+
+
+def test_a_tag_changed_by_another_program_is_seen(mount: Mount) -> None:
+    make = mount.meta / "Make"
+    for _ in range(3):
+        make.read_text()
+    assert _cost(mount, make.read_text) == {}  # answered by the shim and the kernel
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-Make=Zeiss Ikon",
+                    str(mount.src / "photo.jpg")], check=True)
+    assert until(lambda: make.read_text() == "Zeiss Ikon\n"), make.read_text()
+
+
+def test_photos_are_read_from_the_page_cache(mount: Mount) -> None:
+    photo, direct = mount.mnt / "sub" / "iptc.jpg", mount.src / "sub" / "iptc.jpg"
+    for _ in range(3):
+        assert photo.read_bytes() == direct.read_bytes()
+    assert _cost(mount, photo.read_bytes) == {}
+    assert photo.read_bytes() == direct.read_bytes()
+
+
+def test_a_photo_rewritten_by_another_program_shows_no_stale_pages(mount: Mount) -> None:
+    photo, direct = mount.mnt / "photo.jpg", mount.src / "photo.jpg"
+    for _ in range(3):
+        old = photo.read_bytes()
+    # Same size, other bytes: only the pages can tell.
+    data = bytearray(direct.read_bytes())
+    data[-3] ^= 0xFF
+    with open(direct, "r+b") as f:
+        f.write(bytes(data))
+    assert until(lambda: photo.read_bytes() == bytes(data))
+    assert old != bytes(data)
+    # Replaced by another file (rename over it), as ExifTool does
+    tmp = mount.src / "new.tmp"
+    shutil.copy2(mount.src / "sub" / "iptc.jpg", tmp)
+    os.replace(tmp, direct)
+    assert until(lambda: photo.read_bytes() == direct.read_bytes())
+
+
+def test_a_commit_drops_the_photos_pages(mount: Mount) -> None:
+    photo, direct = mount.mnt / "photo.jpg", mount.src / "photo.jpg"
+    for _ in range(3):
+        photo.read_bytes()
+    mount.sh("echo 'New Title' > photo.jpg.meta/xmp/dc:title")
+    mount.commit()
+    assert photo.read_bytes() == direct.read_bytes()
+    assert b"New Title" in photo.read_bytes()
