@@ -366,6 +366,32 @@ def test_emptying_a_tag_file_deletes_the_tag(env: Env, how: str) -> None:
     assert "Make" not in photo_tags(env.photo)
 
 
+def test_a_deleted_tag_the_kernel_still_names_can_be_written_again(env: Env) -> None:
+    """After `: > Make` is committed the kernel may still hold the name for a moment (its
+    entry is being invalidated): the GETATTR it sends before `echo x > Make` opens the
+    inode must not fail with ENOENT (a writer would see "No such file"); the file is
+    empty, and the write makes the tag again."""
+
+    async def t(ops: Operations) -> None:
+        make = await walk(ops, "photo.jpg.meta/Make")
+        fi = await ops.open(make, W | os.O_TRUNC, None)
+        await ops.release(fi.fh)
+        await ops.commit_all()
+        assert "Make" not in photo_tags(env.photo)
+        assert (await ops.getattr(make, None)).st_size == 0
+        fields = SimpleNamespace(update_size=True, update_mode=False, update_uid=False,
+                                 update_gid=False, update_atime=False, update_mtime=False,
+                                 update_ctime=False)
+        await ops.setattr(make, SimpleNamespace(st_size=0), fields, None, None)
+        fi = await ops.open(make, W | os.O_TRUNC, None)
+        await ops.write(fi.fh, 0, b"Again\n")
+        await ops.release(fi.fh)
+        await ops.commit_all()
+
+    env.run(t)
+    assert photo_tags(env.photo)["Make"] == "Again"
+
+
 def test_a_line_that_is_not_text_is_refused_at_write(env: Env) -> None:
     async def t(ops: Operations) -> None:
         fi = await ops.open(await walk(ops, "photo.jpg.meta/Make"), W | os.O_TRUNC, None)

@@ -84,7 +84,7 @@ class TagView(Refusing):
         st = self.photos.stat(photo)
         content = self.photos.value_content(photo, md, tag)
         if content is None:
-            raise fail(errno.ENOENT)
+            return self._vanished_attr(node, md, st)
         size, mtime = len(content), None
         buf = self.pending.writing(photo, tag)
         if buf is not None:
@@ -92,6 +92,15 @@ class TagView(Refusing):
         writable = not self.read_only and self.photos.writable(md, tag)
         return pt.synth_attr(node.inode, file_mode(st, writable), size, st, mtime_ns=mtime,
                              timeout=timeout)
+
+    def _vanished_attr(self, node: Node, md: Any, st: os.stat_result) -> EntryAttributes:
+        """A tag the photo no longer has, on an inode the kernel still holds: its name is
+        being invalidated (the tag was emptied or deleted a moment ago).  The GETATTR the
+        kernel sends before `echo x > Tag` opens it again must not fail with ENOENT, so a
+        tag that can be written again is an empty file, not cached; a lookup says ENOENT."""
+        if self.read_only or not self.photos.writable(md, node.sub):
+            raise fail(errno.ENOENT)
+        return pt.synth_attr(node.inode, file_mode(st, True), 0, st, timeout=0)
 
     def _note_fresh(self, node: Node) -> None:
         """What a tag file's lookup found, for the open that usually follows (``open``)."""
