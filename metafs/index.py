@@ -39,10 +39,46 @@ BATCH = 256
 BATCH_SECONDS = 0.1
 Key = tuple[int, int, int, int, int]  # dev, ino, size, mtime_ns, ctime_ns
 Entry = tuple[Metadata | None, str | None]  # (metadata, why unreadable)
+# Filesystems whose inode numbers keep naming the same file across mounts.  On the others
+# (vfat and exfat number files by where their directory entry sits, FUSE and network
+# filesystems by session) a photo is known by size, mtime and a hash of its head and tail,
+# where the metadata blocks live (JPEG, PNG, HEIF, WebP: the head; TIFF writers append).
+STABLE_INODES = frozenset(
+    "ext2 ext3 ext4 xfs btrfs f2fs jfs reiserfs nilfs2 bcachefs zfs tmpfs ramfs ntfs3 "
+    "hfsplus udf".split())
+HEAD, TAIL = 1 << 20, 1 << 16
 
 
-def key_of(st: os.stat_result) -> Key:
+def key_of(st: os.stat_result, path: str | None = None) -> Key:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def content_key(st: os.stat_result, path: str) -> Key:
+    """The key where inode numbers are not stable: no device or inode, and in place of the
+    ctime (which such filesystems often do not keep) a hash of the photo's first 1 MiB and
+    last 64 KiB (-1 when it cannot be read: that row never matches)."""
+    h = hashlib.blake2b(digest_size=7)
+    try:
+        with open(path, "rb") as f:
+            h.update(f.read(HEAD))
+            if st.st_size > HEAD:
+                f.seek(max(HEAD, st.st_size - TAIL))
+                h.update(f.read(TAIL))
+    except OSError:
+        return (0, 0, st.st_size, st.st_mtime_ns, -1)
+    return (0, 0, st.st_size, st.st_mtime_ns, int.from_bytes(h.digest(), "big"))
+
+
+def inodes_stable(source: str) -> tuple[bool, str]:
+    """Whether SOURCE's filesystem keeps inode numbers, and its type (from mountinfo)."""
+    from metafs.watch import filesystem_type
+
+    try:
+        with open("/proc/self/mountinfo") as f:
+            kind = filesystem_type(os.path.realpath(source), f.read())
+    except OSError:
+        kind = None
+    return kind in STABLE_INODES, kind or "unknown"
 
 
 # Engine modules that only write: what the reader decodes does not depend on them.
@@ -135,6 +171,17 @@ class MetaIndex:
         self.hits = 0
         self.misses = 0
         self.state = "closed"
+        self.key = key_of  # what proves a photo unchanged (``keyed_for``)
+        self.keys_note = ""
+
+    def keyed_for(self, source: str) -> None:
+        """Rows keyed as SOURCE's filesystem allows: by inode where inode numbers are
+        stable, else by content (``content_key``), which the status file says."""
+        stable, kind = inodes_stable(source)
+        if not stable:
+            self.key = content_key
+            self.keys_note = (f"; inode numbers on {kind} are not stable: photos are known "
+                              "by size, mtime and a hash of their first 1 MiB and last 64 KiB")
 
     # -- life cycle ---------------------------------------------------------------------
 

@@ -63,6 +63,19 @@ class KernelCache:
                 and generation == self.generation):
             self.clean_opens.mark(node.inode)
 
+    @property
+    def source_timeout(self) -> float:
+        """How long the kernel may keep entries and attributes of SOURCE paths: long while
+        the watcher sees every change (it drops what changed: ``source_changed``), so an
+        image viewer's open of a photo costs no LOOKUP and its reads no GETATTR."""
+        return pt.WATCHED_TIMEOUT if self.timeout == pt.WATCHED_TIMEOUT else pt.TIMEOUT
+
+    def opens_summary(self) -> str:
+        """For the status file: how many opens the shim answered, and how often its marks
+        ended (``changed``)."""
+        shim = self.clean_opens.opens() if self.clean_opens is not None else 0
+        return f"opens answered by the shim: {shim}; marks ended {self.generation} time(s)"
+
     def changed(self) -> None:
         """Something may show other content now (a request that changes files, a commit,
         a change seen in SOURCE): no open is answered without the daemon until it looked."""
@@ -122,9 +135,10 @@ class KernelCache:
             self._sizes_stale(nodes)
             stale += nodes
             folders.add(os.path.dirname(rel))  # NAME.meta may come, go or change mode
-            if rel.endswith(META_SUFFIX):
+            if rel.endswith(META_SUFFIX) or not os.path.lexists(self.photos.path(rel)):
                 # A real X.meta came or went: the name now means the file, or the view of
-                # the photo X again (the kernel may hold either for the entry timeout).
+                # the photo X again; or the entry is gone (the kernel may hold the name
+                # for the entry timeout, which is long while the watcher is trusted).
                 self.forget_entry(self.inodes.find(Kind.SRC, os.path.dirname(rel)),
                                   os.path.basename(rel))
         stale += [self.inodes.find(Kind.SRC, d) for d in folders]

@@ -109,7 +109,9 @@ def run(
     """Mount and serve until unmounted (in this process).  ``ready(None)`` once the mount
     is up, ``ready(message)`` when it could not be; ``note(text)`` before it, for what the
     user should know about this mount (also in the status file)."""
-    source, mountpoint = os.path.abspath(source), os.path.abspath(mountpoint)
+    # A SOURCE named through a symlink (~/Pictures -> /data/Pictures) is the folder it names
+    # now: the daemon never follows a symlink inside SOURCE, so it holds the real path.
+    source, mountpoint = os.path.realpath(source), os.path.abspath(mountpoint)
     engine = _mount_engine(engine or real_engine(), options)
     held: list[Any] = []  # the journal and the index, once opened: closed at the end
     notes: list[str] = []
@@ -216,13 +218,17 @@ def open_index(source: str, read_only: bool, path: str | None, notes: list[str])
 
     try:
         if path is not None:
-            return mi.open_at(path)
-        if read_only:
-            return mi.open_at(mi.cache_index_path(source))
-        return mi.open_beside_journal(os.path.join(source, BACKUP_DIR, JOURNAL_DIR), source)
+            index = mi.open_at(path)
+        elif read_only:
+            index = mi.open_at(mi.cache_index_path(source))
+        else:
+            index = mi.open_beside_journal(os.path.join(source, BACKUP_DIR, JOURNAL_DIR),
+                                           source)
     except (OSError, EngineError) as e:
         notes.append(f"no metadata index ({e}): photos are decoded again at every mount")
         return None
+    index.keyed_for(source)
+    return index
 
 
 def _mount_engine(engine: EngineFacade, options: MountOptions) -> EngineFacade:

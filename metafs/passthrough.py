@@ -25,13 +25,13 @@ WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 def attr_from_stat(
-    inode: int, st: os.stat_result, *, read_only: bool = False
+    inode: int, st: os.stat_result, *, read_only: bool = False, timeout: float = TIMEOUT
 ) -> pyfuse3.EntryAttributes:
     a = pyfuse3.EntryAttributes()
     a.st_ino = inode
     a.generation = 0
-    a.entry_timeout = TIMEOUT
-    a.attr_timeout = TIMEOUT
+    a.entry_timeout = timeout
+    a.attr_timeout = timeout
     a.st_mode = st.st_mode & ~WRITE_BITS if read_only else st.st_mode
     a.st_nlink = st.st_nlink
     a.st_uid = st.st_uid

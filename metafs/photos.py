@@ -31,7 +31,7 @@ import engine
 from engine import EngineError, Metadata
 from metafs.extraparts import ExtraParts, part_names, part_of
 from metafs.facade import EngineFacade, real_engine, sniff_image  # noqa: F401 (their home once)
-from metafs.index import MetaIndex, key_of
+from metafs.index import MetaIndex
 from metafs.pending import Pending
 from metafs.tagfiles import encode_text, tag_content
 
@@ -192,7 +192,8 @@ class PhotoViews:
     def _from_index(self, rel: str, st: os.stat_result) -> Read | None:
         if self.index is None:
             return None
-        hit = self.index.get(rel, key_of(st), self.path(rel))
+        path = self.path(rel)
+        hit = self.index.get(rel, self.index.key(st, path), path)
         return None if hit is None else (signature(st), hit[0], hit[1])
 
     def _read(self, rel: str) -> Read:
@@ -206,6 +207,7 @@ class PhotoViews:
         st = os.stat(path)  # before reading: a change while reading reloads again
         sig = signature(st)
         index = self.index
+        key = index.key(st, path) if index is not None else None  # before reading, as st
         self.decodes += 1
         md: Metadata | None = None
         err: str | None = None
@@ -214,8 +216,8 @@ class PhotoViews:
         except (EngineError, OSError) as e:  # an unreadable photo shows an empty .meta
             log.warning("cannot read metadata of %s: %s", path, e)
             err = str(e)
-        if index is not None:
-            index.put(rel, key_of(st), md, err)
+        if index is not None and key is not None:
+            index.put(rel, key, md, err)
         return sig, md, err
 
     def read_fresh(self, rel: str) -> tuple[Signature, Metadata | None, str | None]:

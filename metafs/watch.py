@@ -98,6 +98,14 @@ def is_local(path: str) -> bool:
     return filesystem_type(os.path.realpath(path), text) in LOCAL_FILESYSTEMS
 
 
+def max_watches() -> str:
+    try:
+        with open("/proc/sys/fs/inotify/max_user_watches") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 class _Inotify:
     """The three system calls, through ctypes (the standard library has no binding)."""
 
@@ -145,6 +153,20 @@ class Watcher:
     @property
     def watching(self) -> int:
         return len(self._dirs)
+
+    def describe(self) -> str:
+        """The status file's account of what the watcher sees, and what that means."""
+        if self._ino is None:
+            return "off: changes other programs make show at the next open of a photo"
+        said = f"{self.watching} folder(s)"
+        if self._full:
+            return (f"{said}, out of inotify watches (fs.inotify.max_user_watches is "
+                    f"{max_watches()}): changes other programs make show at the next open "
+                    "of a photo")
+        if not self.trusted:
+            return (f"{said}, not a local filesystem: changes other programs make show at "
+                    "the next open of a photo")
+        return said
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         try:

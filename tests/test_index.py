@@ -4,6 +4,7 @@ and an index file that is never trusted when it is not ours (rebuilt instead).""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from metafs import index as mi
 from metafs.index import MetaIndex, key_of
 
 KEY = (1, 2, 3, 4, 5)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _md(path: str = "/p.jpg") -> Metadata:
@@ -175,3 +177,55 @@ def test_the_engine_build_leaves_out_the_writing_modules(tmp_path: Path) -> None
     assert mi.engine_build([str(tmp_path)]) == build  # a change to the writer keeps the index
     (tmp_path / "formats" / "jpeg.py").write_text("x = 22\n")
     assert mi.engine_build([str(tmp_path)]) != build
+
+
+def test_where_inode_numbers_are_not_stable_a_photo_is_known_by_content(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SOURCE on vfat, exfat or a FUSE filesystem (sshfs), whose inode numbers change with
+    each mount: a photo copied to a new inode (what a remount looks like) is not decoded
+    again; a photo rewritten in place by another program, its size and mtime kept, is."""
+    from metafs.facade import real_engine
+    from metafs.pending import Pending
+    from metafs.photos import PhotoViews
+
+    monkeypatch.setattr(mi, "inodes_stable", lambda source: (False, "vfat"))
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copyfile(FIXTURES / "photo.jpg", src / name)
+
+    def views() -> PhotoViews:
+        index = _open(tmp_path)
+        index.keyed_for(str(src))
+        return PhotoViews(real_engine(), str(src), Pending(), index=index)
+
+    first = views()
+    assert first.index is not None and first.index.keys_note == (
+        "; inode numbers on vfat are not stable: photos are known by size, mtime and a hash "
+        "of their first 1 MiB and last 64 KiB")
+    assert [first._read(n)[1].tags["Make"].value for n in ("a.jpg", "b.jpg")] == [
+        "MetaFS Test Camera Co."] * 2
+    first.index.close()
+    for name, make in (("a.jpg", None), ("b.jpg", b"Rewritten in place\0\0\0\0")):
+        path = src / name
+        st = path.stat()
+        data = path.read_bytes()
+        if make is not None:
+            data = data.replace(b"MetaFS Test Camera Co.", make)
+        path.unlink()
+        path.write_bytes(data)  # a new inode, as after a remount
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = views()
+    assert again._read("a.jpg")[1].tags["Make"].value == "MetaFS Test Camera Co."
+    assert again._read("b.jpg")[1].tags["Make"].value == "Rewritten in place"
+    assert (again.decodes, again.index.hits) == (1, 1)
+    again.index.close()
+
+
+def test_inode_numbers_are_stable_on_local_disks_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from metafs import watch
+
+    for kind, stable in (("ext4", True), ("btrfs", True), ("vfat", False),
+                         ("fuse.sshfs", False), ("nfs4", False), (None, False)):
+        monkeypatch.setattr(watch, "filesystem_type", lambda path, text, k=kind: k)
+        assert mi.inodes_stable("/photos") == (stable, kind or "unknown")

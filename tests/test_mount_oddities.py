@@ -185,3 +185,21 @@ def test_status_notices_and_what_others_see() -> None:
     assert "private" not in theirs and "journal" not in theirs
     assert "  a.jpg: Artist\n" in theirs
     assert "pending: 2 edits in 2 photos" in theirs
+
+
+def test_a_source_named_through_a_symlink_is_the_folder_it_names(tmp_path: Path) -> None:
+    """`metafs mount ~/Pictures ...` where ~/Pictures is a symlink to the library: the
+    daemon (which never follows a symlink inside SOURCE) serves the folder it names."""
+    real = tmp_path / "library"
+    real.mkdir()
+    (tmp_path / "src").symlink_to(real)
+    mount = Mount(tmp_path, 50)
+    try:
+        assert (mount.meta / "Make").read_text() == "MetaFS Test Camera Co.\n"
+        (mount.meta / "Artist").write_text("Through a symlink\n")
+        mount.commit()
+        assert mount.exif("photo.jpg")["IFD0:Artist"] == "Through a symlink"
+        assert f"source: {real}\n" in mount.status()
+        assert (real / ".originals" / "photo.jpg").exists()
+    finally:
+        mount.close()

@@ -162,6 +162,9 @@ def test_trust_comes_with_a_local_source_and_goes_with_the_last_watch(
         async with trio.open_nursery() as n:
             await n.start(w.run)
             assert said == ([True] if local else [])
+            assert w.describe() == ("1 folder(s)" if local else (
+                "1 folder(s), not a local filesystem: changes other programs make show at "
+                "the next open of a photo"))
             real_add = watch._Inotify.add
 
             def full(self: watch._Inotify, path: str) -> int:
@@ -170,6 +173,10 @@ def test_trust_comes_with_a_local_source_and_goes_with_the_last_watch(
             monkeypatch.setattr(watch._Inotify, "add", full)
             (tmp_path / "new").mkdir()
             await settle(rec, {"new"})
+            assert w.describe() == (
+                "1 folder(s), out of inotify watches (fs.inotify.max_user_watches is "
+                f"{watch.max_watches()}): changes other programs make show at the next "
+                "open of a photo")
             monkeypatch.setattr(watch._Inotify, "add", real_add)
             n.cancel_scope.cancel()
 

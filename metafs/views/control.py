@@ -92,14 +92,16 @@ class ControlView(Refusing):
     def _extra(self, batcher: Batcher) -> tuple[str, ...]:
         counts = ", ".join(f"{op} {n}" for op, n in sorted(requests.items()))
         index = self.photos.index
-        where = f"{index.shown}, {index.state}" if index is not None else "none"
+        where = (f"{index.shown}, {index.state}{index.keys_note}" if index is not None
+                 else "none")
         hits = index.hits if index is not None else 0
         return (
             f"kernel directory cache: {'on' if self.handles.features.dirs_by_inode else 'off'}",
             "watching SOURCE: "
-            + (f"{self.watcher.watching} folder(s)" if self.watcher else "off")
+            + (self.watcher.describe() if self.watcher else "off")
             + f"; generated entries cached {self.kernel.timeout:g} s",
             f"requests: {sum(requests.values())} ({counts})",
+            self.kernel.opens_summary(),
             f"index: {where}; photos decoded {self.photos.decodes}, from the index {hits}",
             self.photos.extra.summary(),
         )

@@ -110,7 +110,8 @@ class SourceView(Refusing):
         return self.inodes.node(Kind.SRC, rel)
 
     async def attr(self, node: Node) -> EntryAttributes:
-        return pt.attr_from_stat(node.inode, os.lstat(self.path(node.rel)))
+        return pt.attr_from_stat(node.inode, os.lstat(self.path(node.rel)),
+                                 timeout=self.kernel.source_timeout)
 
     async def _new_entry(self, rel: str) -> EntryAttributes:
         node = self.inodes.node(Kind.SRC, rel)

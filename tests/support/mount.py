@@ -59,9 +59,9 @@ class Mount:
     def __init__(self, tmp: Path, debounce_ms: int = 200, *extra: str) -> None:
         self.src = tmp / "src"
         self.mnt = tmp / "mnt"
-        self.src.mkdir()
+        self.src.mkdir(exist_ok=True)  # (or a file system mounted there: small_vfat)
         self.mnt.mkdir()
-        (self.src / "sub").mkdir()
+        (self.src / "sub").mkdir(exist_ok=True)
         shutil.copy2(FIXTURES / "photo.jpg", self.src / "photo.jpg")
         shutil.copy2(FIXTURES / "iptc.jpg", self.src / "sub" / "iptc.jpg")
         (self.src / "notes.txt").write_text("not a photo\n")
