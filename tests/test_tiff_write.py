@@ -250,7 +250,7 @@ def test_rw2_exif_refused_xmp_written(tmp_path: Path) -> None:
     data = build([[(256, 3, [4]), (271, 2, "Panasonic")]], magic=0x55)
     p = tmp_path / "a.rw2"
     p.write_bytes(data)
-    assert_refused(p, {"Artist": "x"}, "RW2")
+    assert_refused(p, {"Artist": "x"}, "JpgFromRaw")  # (tests/test_rw2_write.py)
     write(p, {"xmp/dc:title": "ok"})
     assert et(p)["XMP-dc:Title"] == "ok"
 

@@ -142,6 +142,36 @@ def test_synthetic_layouts(tmp_path: Path, case: str) -> None:
         assert after["XMP-dc:Title"] == "new"
 
 
+@pytest.mark.parametrize("case", SYNTH)
+def test_exif_item_grows(tmp_path: Path, case: str) -> None:
+    """Issue 16: an Exif item that grows (a 6 kB description) gets a new place and a new
+    iloc entry (one extent, construction method 0) whatever its old layout (mdat or idat,
+    several extents, 4- or 8-byte fields, base offsets, iloc version 2); every other item's
+    bytes are identical and ExifTool reads the new value."""
+    path = tmp_path / "grow.heic"
+    path.write_bytes(build_heif(**SYNTH[case]))
+    original = path.read_bytes()
+    before = validate(path)
+    text = "grown " * 999 + "grown"
+    engine.write_metadata(path, {"ImageDescription": text, "Artist": "grown"})
+    check_same_items(path, original)
+    after = et1(path)
+    assert after["IFD0:ImageDescription"] == text and after["IFD0:Make"] == "Synth"
+    assert _problems(validate(path)) <= _problems(before)  # (an idat Exif item warns)
+    data = path.read_bytes()
+    meta = next(b for b in H.parse_boxes(data).boxes if b.type == b"meta")
+    iloc = H.parse_iloc(meta.find(b"iloc").body())
+    exif = next(loc for loc in iloc.items if loc.item_id == 10)
+    assert exif.construction_method == 0 and len(exif.extents) == 1
+    got = H.item_data(data, exif, meta.find(b"idat"), [])
+    assert got is not None and len(got[0]) > len(text)
+
+
+def _problems(validated: str) -> int:
+    """How many warnings and errors ``exiftool -validate`` gave ("OK", "2 Warnings"...)."""
+    return 0 if validated == "OK" else sum(int(w) for w in validated.split() if w.isdigit())
+
+
 def test_field_sizes_grow_when_offsets_no_longer_fit(tmp_path: Path) -> None:
     """Offsets in base_offset (offset size 0): the moved item needs an offset field."""
     path = tmp_path / "synth.heic"

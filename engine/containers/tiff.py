@@ -149,6 +149,22 @@ class TiffFormat(FileFormat):
 
         if bytes(data[:2]) not in BYTE_ORDERS:
             return {"image data pointers changed": None}
-        return {"image data pointers changed": image_layout(parse_tiff(data)),
+        structure = parse_tiff(data)
+        if structure.magic == 0x55:  # Panasonic RW2: the raw data moves (rw2_write)
+            from engine.containers.rw2_write import rw2_invariants
+
+            return rw2_invariants(data, structure)
+        return {"image data pointers changed": image_layout(structure),
                 "the trailers after the TIFF data changed":
                     fingerprint(data, find_trailers(data, 0)[0])}
+
+    @classmethod
+    def unchanged(cls, original, data) -> str | None:
+        """The invariants, and a Panasonic RW2's embedded JPEG (JpgFromRaw) keeps its image
+        data, as a JPEG write must (its EXIF is rewritten)."""
+        why = super().unchanged(original, data)
+        if why is not None or bytes(data[2:4]) not in (b"U\0", b"\0U"):
+            return why
+        from engine.containers.rw2_write import jpeg_kept
+
+        return jpeg_kept(original, data)

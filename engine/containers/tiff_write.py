@@ -9,9 +9,10 @@ RAW is never held in memory.
 Where the metadata live is decided here:
 - XMP in IFD0 tag 700, IPTC in tag 33723 (or in the Photoshop resources of tag 34377 when only
   those hold it), with the Photoshop IPTCDigest kept current when it was.
-- Panasonic RW2 (magic 0x55): IFD0 is a raw-settings table, so the EXIF that ExifTool reads as
-  IFD0/ExifIFD/GPS lives in the JPEG embedded as JpgFromRaw (tag 0x2e).  Editing it would change
-  the preview's bytes, so EXIF edits are refused there; XMP and IPTC go in the RW2's IFD0.
+- Panasonic RW2/RWL/RAW (magic 0x55): IFD0 is a raw-settings table and the EXIF ExifTool
+  reads as IFD0/ExifIFD/GPS lives in the JPEG embedded as JpgFromRaw (tag 0x2e), rewritten by
+  the JPEG writer; the raw data runs to the end of the file and moves after the new data, its
+  pointers following it (engine.containers.rw2_write).
 
 Trailers after the TIFF data (AFCP, PhotoMechanic, Samsung...: found from the end of the file,
 as ExifTool does) stay last: the new data goes where they started and they follow it, their
@@ -51,17 +52,13 @@ def plan_tiff(data, edits: Edits, path: str, located=None) -> list[Piece]:
     ifd0 = structure.get("IFD0")
     if ifd0 is None:
         raise WriteError("the TIFF has no readable IFD0; refusing to write", path=path)
+    if structure.magic == RW2_MAGIC:
+        from engine.containers.rw2_write import plan_rw2
+
+        return plan_rw2(data, structure, edits, path)
     old = {e.tag: e for e in ifd0.entries}
-    extra: dict[int, NewEntry] = {}
-    if structure.magic == RW2_MAGIC and edits.exif:
-        raise WriteError("Panasonic RW2/RAW files keep their EXIF in the embedded JPEG preview "
-                         "(JpgFromRaw), which is never rewritten; only XMP and IPTC can be "
-                         "written to them; nothing was written", path=path)
     check_complete(data, structure, path)
-    if edits.xmp:
-        _xmp_entry(old.get(XMP_TAG), edits, extra, path)
-    if edits.iptc:
-        _iptc_entries(old, edits, structure.byte_order, extra, path)
+    extra = metadata_entries(old, edits, structure.byte_order, path)
     found = tiff_trailers(data, structure, path)
     end = found[-1].start if found else len(data)
     patch = patch_file(data, structure, edits.exif, path, extra, end=end)
@@ -102,6 +99,17 @@ def tiff_trailers(data, structure: TiffStructure, path: str) -> list:
 
 
 # ---- XMP, IPTC, Photoshop ------------------------------------------------------------------
+
+def metadata_entries(old: dict[int, Entry], edits: Edits, bo: str,
+                     path: str) -> dict[int, NewEntry]:
+    """The IFD0 entries that hold the edited XMP and IPTC (and Photoshop) blocks."""
+    extra: dict[int, NewEntry] = {}
+    if edits.xmp:
+        _xmp_entry(old.get(XMP_TAG), edits, extra, path)
+    if edits.iptc:
+        _iptc_entries(old, edits, bo, extra, path)
+    return extra
+
 
 def _xmp_entry(e: Entry | None, edits: Edits, extra: dict[int, NewEntry], path: str) -> None:
     from engine.xmp.edit import edit_packet
@@ -185,8 +193,9 @@ def image_layout(structure: TiffStructure) -> list[tuple[str, int, tuple[tuple[i
     return out
 
 
-def check_complete(data, structure: TiffStructure, path: str) -> None:
-    """Refuse a truncated file: anything that runs past the end would take in what we append."""
+def check_complete(data, structure: TiffStructure, path: str, layout: list | None = None) -> None:
+    """Refuse a truncated file: anything that runs past the end would take in what we append.
+    ``layout``: the image data, when not ``image_layout``'s (RW2 raw data)."""
     size, bo = len(data), structure.byte_order
     for ifd in structure.ifds:
         for e in ifd.entries:
@@ -209,7 +218,7 @@ def check_complete(data, structure: TiffStructure, path: str) -> None:
     tables = [("the TIFF header", 0, 8)] + [
         (f"the {ifd.name} directory", ifd.offset, ifd.offset + 2 + 12 * len(ifd.entries) + 4)
         for ifd in structure.ifds]
-    for name, tag, ranges in image_layout(structure):
+    for name, tag, ranges in image_layout(structure) if layout is None else layout:
         for off, length in ranges:
             if off + length > size:
                 raise WriteError(f"the file is truncated: image data of {name} (tag "
@@ -224,10 +233,10 @@ def check_complete(data, structure: TiffStructure, path: str) -> None:
 
 
 def check_image_data_kept(structure: TiffStructure, patch: TiffPatch, size: int,
-                          path: str) -> None:
+                          path: str, layout: list | None = None) -> None:
     """Refuse a patch that would write over (or cut off) any byte of image data."""
-    spans = sorted((o, min(o + n, size)) for _i, _t, rs in image_layout(structure)
-                   for o, n in rs if n and o < size)
+    rows = image_layout(structure) if layout is None else layout
+    spans = sorted((o, min(o + n, size)) for _i, _t, rs in rows for o, n in rs if n and o < size)
     if spans and max(z for _a, z in spans) > patch.keep:
         raise WriteError("internal error: the rewrite would cut image data; nothing was "
                          "written", path=path)

@@ -47,6 +47,25 @@ def tiff_digest(data: bytes) -> bytes:
         for off, length in ranges:
             h.update(data[off : off + length])
     h.update(pixel_digest(data))
+    h.update(_panasonic_raw(data))
+    return h.digest()
+
+
+def _panasonic_raw(data: bytes) -> bytes:
+    """Panasonic RW2 (magic 0x55): the raw data, from RawDataOffset (0x118) to the end of the
+    file (its StripByteCounts may be anything), and the pixels of the JpgFromRaw (0x2e)."""
+    from engine.exif.ifd import parse_tiff
+
+    st = parse_tiff(data)
+    ifd0 = st.get("IFD0")
+    if st.magic != 0x55 or ifd0 is None:
+        return b""
+    by_tag = {e.tag: e for e in ifd0.entries}
+    h = hashlib.sha256()
+    if 0x118 in by_tag:
+        h.update(data[_ints(by_tag[0x118], st.byte_order)[0] :])
+    if 0x2E in by_tag:
+        h.update(pixel_digest(by_tag[0x2E].raw) or b"undecodable JpgFromRaw")
     return h.digest()
 
 

@@ -142,9 +142,13 @@ def pixel_digest(path: Path) -> bytes:
 def conversion_allowed(before: dict, after: dict) -> set[str]:
     """Tags a container change brings with it: a simple WebP given EXIF/XMP becomes an
     Extended WebP, whose new VP8X chunk ExifTool prints as WebP_Flags; a WebP given a new EXIF
-    or XMP chunk gets that flag set; a HEIF file gets a new mdat box."""
+    or XMP chunk gets that flag set; a HEIF file gets a new mdat box; a Panasonic RW2 file a
+    new JpgFromRaw (the embedded JPEG that holds its EXIF)."""
     if before.get("File:FileType") == "WEBP" and after.get("File:FileType") == "Extended WEBP":
         return {"RIFF:WebP_Flags"}
+    if before.get("File:FileType") in ("RW2", "RWL", "RAW"):
+        # the embedded JPEG holds the EXIF: it grows with it (as in ExifTool's writes)
+        return {"IFD0:JpgFromRaw"}
     if before.get("File:FileType") in ("HEIC", "HEIF", "AVIF"):
         # HEIF: edited items go to a new mdat box at the end; ExifTool's JSON keeps the last
         # mdat's size (ExifTool's own writes change it too, by growing the old mdat).
