@@ -24,6 +24,9 @@ class SessionFeatures:
     stateless_readers: bool = False
     # The shim answers read-only opens of inodes the daemon marked clean (KernelCache).
     clean_opens: CleanOpens | None = None
+    # The shim answers GETXATTR/LISTXATTR of inodes marked generated (no extended
+    # attributes: everything but SOURCE paths) without the daemon.
+    mark_generated: Callable[[int], int] | None = None
 
 
 def no_shim() -> SessionFeatures:

@@ -228,7 +228,8 @@ class Operations(pyfuse3.Operations):
         if proto is None:
             return await self._attr(node)
         if isinstance(proto, os.stat_result):
-            return pt.attr_from_stat(node.inode, proto)
+            timeout = self.kernel.source_timeout if node.kind is Kind.SRC else pt.TIMEOUT
+            return pt.attr_from_stat(node.inode, proto, timeout=timeout)
         mode, size, like, mtime = proto
         return pt.synth_attr(node.inode, mode, size, like, mtime_ns=mtime,
                              timeout=self.kernel.timeout)

@@ -27,12 +27,18 @@
  *    anything may have changed what a file shows, and marks an inode again at the next open
  *    it answers itself with the kernel's pages kept.  Marks live only in the thread that
  *    runs the session (pyfuse3's trio loop), which is the one that sets them.
- * 6. Requests that items 4 and 5 answer never reach Python's loop: fuse_session_receive_buf
+ * 6. Requests that items 4, 5 and 7 answer never reach Python's loop: fuse_session_receive_buf
  *    (which pyfuse3 calls once its trio loop saw the device readable) answers them here and
  *    goes on with the next request while more come within a millisecond, for at most
  *    BUDGET_NS; then it returns -EINTR, which pyfuse3 takes as "nothing read, wait again".
  *    Any other request is returned to pyfuse3 at once.  (Each wake-up of the trio loop costs
  *    more than the request itself: a warm `grep -r` would otherwise pay it per file.)
+ *
+ * 7. GETXATTR and LISTXATTR of an inode the daemon marked generated (metafs_mark_generated:
+ *    a .meta folder, a tag file, .originals, .metafs: nodes with no extended attributes,
+ *    which the daemon answers ENODATA and an empty list) are answered here with the same,
+ *    so `ls -l` of a big folder does not pay a round trip through Python for each .meta
+ *    entry's ACL lookup.  A generated inode number stays generated (never reused).
  *
  * The daemon reads metafs_shim_active after mounting: 1 means the session went through here
  * and readdir's fh is an inode.  Without the shim (not built, or a pyfuse3 bound at load time)
@@ -52,8 +58,8 @@
 
 int metafs_shim_active = 0;
 /* What this build does beyond 1-3 above, for the daemon to check: bit 0, item 4;
- * bit 1, item 5. */
-int metafs_shim_features = 3;
+ * bit 1, item 5; bit 2, item 7. */
+int metafs_shim_features = 7;
 /* Opens answered by item 5 (for .metafs/status). */
 unsigned long metafs_shim_opens = 0;
 
@@ -69,6 +75,56 @@ static void (*next_readdirplus)(fuse_req_t, fuse_ino_t, size_t, off_t, struct fu
 static void (*next_fsyncdir)(fuse_req_t, fuse_ino_t, int, struct fuse_file_info *);
 static void (*next_release)(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 static void (*next_open)(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+static void (*next_getxattr)(fuse_req_t, fuse_ino_t, const char *, size_t);
+static void (*next_listxattr)(fuse_req_t, fuse_ino_t, size_t);
+
+/* Item 7: generated[ino] != 0 for inodes without extended attributes. */
+static unsigned char *generated;
+static size_t generated_len;
+
+int metafs_mark_generated(unsigned long ino)
+{
+    if (ino >= generated_len) {
+        size_t len = generated_len ? generated_len : 4096;
+        while (len <= ino)
+            len *= 2;
+        unsigned char *grown = realloc(generated, len);
+        if (grown == NULL)
+            return 0;
+        memset(grown + generated_len, 0, len - generated_len);
+        generated = grown;
+        generated_len = len;
+    }
+    generated[ino] = 1;
+    return 1;
+}
+
+static int is_generated(uint64_t ino)
+{
+    return ino < generated_len && generated[ino];
+}
+
+static void getxattr_unless_generated(fuse_req_t req, fuse_ino_t ino, const char *name,
+                                      size_t size)
+{
+    if (is_generated(ino)) {
+        fuse_reply_err(req, ENODATA);
+        return;
+    }
+    next_getxattr(req, ino, name, size);
+}
+
+static void listxattr_unless_generated(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    if (is_generated(ino)) {
+        if (size == 0)
+            fuse_reply_xattr(req, 0);
+        else
+            fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    next_listxattr(req, ino, size);
+}
 
 /* Item 5: marks[ino] == generation while the inode is clean (inode numbers are never
  * reused by the daemon; generation 0 is never current). */
@@ -164,18 +220,23 @@ struct fuse_session *fuse_session_new(struct fuse_args *args,
         return NULL;
     /* Only a table we fully understand, with the entries we forward, is changed. */
     if (op_size != sizeof(ops) || op->readdirplus == NULL || op->readdir != NULL
-        || op->release == NULL || op->open == NULL)
+        || op->release == NULL || op->open == NULL || op->getxattr == NULL
+        || op->listxattr == NULL)
         return next(args, op, op_size, userdata);
     memcpy(&ops, op, sizeof(ops));
     next_readdirplus = op->readdirplus;
     next_fsyncdir = op->fsyncdir;
     next_release = op->release;
     next_open = op->open;
+    next_getxattr = op->getxattr;
+    next_listxattr = op->listxattr;
     ops.opendir = opendir_nosys;
     ops.releasedir = NULL;
     ops.readdirplus = readdirplus_by_inode;
     ops.release = release_unless_stateless;
     ops.open = open_if_clean;
+    ops.getxattr = getxattr_unless_generated;
+    ops.listxattr = listxattr_unless_generated;
     if (next_fsyncdir != NULL)
         ops.fsyncdir = fsyncdir_by_inode;
     struct fuse_session *se = next(args, &ops, sizeof(ops), userdata);
@@ -212,13 +273,14 @@ struct shim_release_in {
     uint32_t flags, release_flags;
     uint64_t lock_owner;
 };
-enum { SHIM_OPEN = 14, SHIM_RELEASE = 18 };
+enum { SHIM_OPEN = 14, SHIM_RELEASE = 18, SHIM_GETXATTR = 22, SHIM_LISTXATTR = 23 };
 #define BUDGET_NS 20000000L  /* the longest the trio loop waits for its turn */
 
 typedef int (*receive_fn)(struct fuse_session *, struct fuse_buf *);
 typedef void (*process_fn)(struct fuse_session *, const struct fuse_buf *);
 
-/* Whether the request in buf is one that open_if_clean or release_unless_stateless answer
+/* Whether the request in buf is one that open_if_clean, release_unless_stateless or the
+ * xattr handlers of item 7 answer
  * themselves (never one they would hand on to pyfuse3: that must go through its loop). */
 static int answered_here(const struct fuse_buf *buf)
 {
@@ -229,6 +291,8 @@ static int answered_here(const struct fuse_buf *buf)
     const void *arg = (const char *)buf->mem + sizeof(*in);
     if (in->opcode == SHIM_OPEN && buf->size >= sizeof(*in) + sizeof(struct shim_open_in))
         return clean_open(in->nodeid, ((const struct shim_open_in *)arg)->flags);
+    if (in->opcode == SHIM_GETXATTR || in->opcode == SHIM_LISTXATTR)
+        return is_generated(in->nodeid);
     if (in->opcode == SHIM_RELEASE && buf->size >= sizeof(*in) + sizeof(struct shim_release_in))
         return (((const struct shim_release_in *)arg)->fh & METAFS_NO_RELEASE) != 0;
     return 0;

@@ -91,8 +91,13 @@ class CleanOpens:
 def features() -> SessionFeatures:
     """What the shim does for the session of this process (once pyfuse3.init() made it)."""
     clean = CleanOpens(_lib) if _lib is not None and _feature(2) else None
+    generated = None
+    if _lib is not None and _feature(4):  # item 7: xattrs of generated inodes
+        generated = _lib.metafs_mark_generated
+        generated.argtypes = [ctypes.c_ulong]
+        generated.restype = ctypes.c_int
     return SessionFeatures(dirs_by_inode=active(), stateless_readers=releases_readers(),
-                           clean_opens=clean)
+                           clean_opens=clean, mark_generated=generated)
 
 
 load()

@@ -8,6 +8,7 @@ whose count reaches zero is dropped (the root never is).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -51,11 +52,22 @@ class InodeTable:
         self._by_key: dict[tuple[Kind, str, str], Node] = {}
         self._by_photo: dict[str, set[Node]] = {}  # SRC, META and TAG nodes by rel
         self._next = pyfuse3.ROOT_INODE + 1
+        self._mark_generated: Callable[[int], int] | None = None
         root = Node(pyfuse3.ROOT_INODE, Kind.SRC, "")
         self._add(root)
         self.root = root
 
+    def mark_generated(self, mark: Callable[[int], int]) -> None:
+        """``mark(inode)`` for every node that is not a SOURCE path, now and when made: the
+        shim answers their extended attribute requests (they have none)."""
+        self._mark_generated = mark
+        for node in self._by_inode.values():
+            if node.kind is not Kind.SRC:
+                mark(node.inode)
+
     def _add(self, node: Node) -> None:
+        if self._mark_generated is not None and node.kind is not Kind.SRC:
+            self._mark_generated(node.inode)
         self._by_inode[node.inode] = node
         self._by_key[node.key] = node
         self._index(node)

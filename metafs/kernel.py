@@ -50,6 +50,8 @@ class KernelCache:
     def start(self, nursery: trio.Nursery, features: SessionFeatures | None = None) -> None:
         if features is not None and self.notify:
             self.clean_opens = features.clean_opens
+            if features.mark_generated is not None:
+                self.inodes.mark_generated(features.mark_generated)
         if self.notify:
             nursery.start_soon(self._send_invalidations)
 

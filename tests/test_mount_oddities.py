@@ -13,7 +13,9 @@ Rules (README, "Names the mount makes up"):
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,3 +205,29 @@ def test_a_source_named_through_a_symlink_is_the_folder_it_names(tmp_path: Path)
         assert (real / ".originals" / "photo.jpg").exists()
     finally:
         mount.close()
+
+
+def test_extended_attributes_pass_through_and_generated_files_have_none(
+        mount: Mount) -> None:
+    """A photo's own xattrs (a photo manager's user.* tags) read and write through the
+    mount; a .meta folder or tag file has none (answered by the shim when it is loaded)."""
+    via = mount.mnt / "photo.jpg"
+    try:
+        os.setxattr(via, "user.rating", b"5")
+    except OSError as e:
+        pytest.skip(f"no user xattrs on this filesystem: {e}")
+    assert os.getxattr(mount.src / "photo.jpg", "user.rating") == b"5"
+    assert os.getxattr(via, "user.rating") == b"5"
+    assert "user.rating" in os.listxattr(via)
+    asked = re.compile(r"\b(get|list)xattr (\d+)")
+    before = asked.findall(mount.status())
+    for generated in (mount.meta, mount.meta / "Make", mount.meta / "xmp", mount.mnt / ".metafs"):
+        assert os.listxattr(generated) == []
+        with pytest.raises(OSError) as e:
+            os.getxattr(generated, "user.rating")
+        assert e.value.errno == errno.ENODATA
+        with pytest.raises(OSError) as e:
+            os.getxattr(generated, "system.posix_acl_access")
+        assert e.value.errno in (errno.ENODATA, errno.EOPNOTSUPP)
+    if "kernel directory cache: on" in mount.status():  # the shim is loaded
+        assert asked.findall(mount.status()) == before  # none reached the daemon

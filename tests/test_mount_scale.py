@@ -221,3 +221,37 @@ def test_a_kept_tag_page_never_hides_a_pending_edit(tmp_path: Path) -> None:
         mount.close()
 
 
+
+
+def test_a_big_folder_lists_in_one_readdirplus_stream(tmp_path: Path) -> None:
+    """`ls -l` of a folder of 3,000 photos: the entries and their attributes come in the
+    READDIRPLUS stream (no LOOKUP or GETATTR per photo), and a second `ls -l` or `find` is
+    the kernel's alone.  (Hard links of one photo: only the names matter here.)"""
+    mount = Mount(tmp_path, 50)
+    try:
+        big = mount.src / "big"
+        big.mkdir()
+        first = big / "p00000.jpg"
+        shutil.copyfile(FIXTURES / "photo.jpg", first)
+        for i in range(1, 3000):
+            os.link(first, big / f"p{i:05d}.jpg")
+        before = _requests(mount)
+        listed = mount.sh("ls -l big | wc -l").stdout
+        assert int(listed) == 1 + 2 * 3000  # "total", each photo and its .meta folder
+        after = _requests(mount)
+        assert after["lookup"] - before["lookup"] <= 4, (before, after)  # big, .metafs...
+        assert after["getattr"] - before["getattr"] <= 3
+        assert after["readdir"] - before["readdir"] < 6000 / 20  # many entries a request
+        # ls -l asks for each entry's ACL: the .meta folders' (generated, none) are answered
+        # by the shim; only the photos' own, which may have some, reach the daemon
+        assert after["getxattr"] - before["getxattr"] <= 3 * 3000
+        mount.sh("ls -l big/p00001.jpg.meta big/p00002.jpg.meta/xmp > /dev/null")
+        assert _requests(mount)["getxattr"] == after["getxattr"]
+        after = _requests(mount)
+        mount.sh("ls -l big > /dev/null && find big -maxdepth 1 > /dev/null")
+        again = _requests(mount)
+        assert again["readdir"] == after["readdir"]
+        assert again["lookup"] - after["lookup"] <= 4  # big, .metafs...: none per photo
+        assert again["getattr"] - after["getattr"] <= 4
+    finally:
+        mount.close()
