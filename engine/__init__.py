@@ -68,6 +68,7 @@ __all__ = [
     "open_folder",
     "sniff",
     "tag_bytes",
+    "unconvert",
     "why_not_writable",
     "writable_groups",
 ]
@@ -89,6 +90,7 @@ _LAZY = {
     "open_folder": ("engine.safewrite.paths", "open_folder"),
     "sniff": ("engine.registry", "sniff"),
     "tag_bytes": ("engine.binary", "tag_bytes"),
+    "unconvert": ("engine.unconverted", "unconvert"),
     "why_not_writable": ("engine.registry", "why_not_writable"),
     "writable_groups": ("engine.registry", "writable_groups"),
 }

@@ -42,6 +42,18 @@ Val = str | bytes | Binary
 Step = Callable[[Val, str, "dict | None"], Val]
 BYTE_ORDER = None  # a step argument that stands for the byte order of the value's block
 
+# ``exiftool -n``: values without their PrintConv (value maps and print steps left out, the
+# ValueConv kept).  Set only by engine.unconverted while it decodes; False for every other
+# read.  A conversion's steps are its ValueConv then its PrintConv: UNCONVERTED_STEPS
+# (engine.unconverted) says how many of its first steps are ValueConv (or which steps stand
+# for it).
+_MODE = [False]
+
+
+def unconverted() -> bool:
+    """Whether values are being decoded without their print conversion (``-n``)."""
+    return _MODE[0]
+
 
 class Conversion(FrozenRecord):
     """One of ExifTool's conversions: print, parse and expected read-back together."""
@@ -61,8 +73,15 @@ class Conversion(FrozenRecord):
                    form, expected, maps)
 
     def show(self, value: Val, vals: dict | None = None, bo: str = "<") -> Val:
-        """The printed form of ``value`` (a Binary stops the steps)."""
-        for fn, arg in self.steps:
+        """The printed form of ``value`` (a Binary stops the steps); while ``unconverted()``,
+        the value without its print conversion (the steps ``UNCONVERTED_STEPS`` keeps)."""
+        steps = self.steps
+        if _MODE[0]:
+            from engine.unconverted import UNCONVERTED_STEPS
+
+            keep = UNCONVERTED_STEPS.get(self.name, len(steps))
+            steps = steps[:keep] if isinstance(keep, int) else keep
+        for fn, arg in steps:
             value = fn(value, bo if arg is BYTE_ORDER else arg, vals)
             if isinstance(value, Binary):
                 break

@@ -140,9 +140,7 @@ def _expand(names: Sequence[str], recursive: bool,
 def cmd_read(args: argparse.Namespace) -> int:
     from metafs.table import ReadOutput
 
-    output = ReadOutput(args)  # which parts, tags, keys and values (-a, -TAG, -G, --json)
-    if output.refused:
-        return 2
+    output = ReadOutput(args)  # which parts, tags, keys and values (-a, -TAG, -G, -n, -j)
     scanned: list[str] = []
     files, empty = _expand(args.files, args.recursive, scanned)
     status = 1 if empty else 0
@@ -152,6 +150,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     for f in files:
         try:
             md = engine.read_metadata(f, output.parts)
+            if output.unconverted:  # -n: EXIF, XMP and IPTC values as exiftool -n
+                md = engine.unconvert(md)
         except Exception as e:  # noqa: BLE001 - one bad file must not end a long listing
             msg = str(e) if isinstance(e, EngineError) else f"{f}: {type(e).__name__}: {e}"
             batch.error(msg)

@@ -171,7 +171,8 @@ def _read(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true",
                    help="every group ExifTool reads: maker notes, File, Composite, ICC...")
     p.add_argument("-n", action="store_true", dest="unconverted",
-                   help="unconverted values (exiftool -n): not available yet")
+                   help="EXIF, XMP and IPTC values without their print conversion, as "
+                        "exiftool -n shows them (other groups keep their printed values)")
     p.add_argument(
         "-r", "--recursive", action="store_true", help="FILE folders: read their subfolders too"
     )

@@ -29,7 +29,7 @@ import engine
 FAMILY0 = {"exif": "EXIF", "xmp": "XMP", "iptc": "IPTC", "makernotes": "MakerNotes",
            "file": "File", "system": "File", "composite": "Composite", "jfif": "JFIF",
            "icc": "ICC_Profile", "photoshop": "Photoshop", "mpf": "MPF", "printim": "PrintIM",
-           "png": "PNG", "quicktime": "QuickTime"}
+           "png": "PNG", "quicktime": "QuickTime", "iptc2": "IPTC"}
 # which of the tags sharing a key ExifTool shows (its Priority rules, as seen on the corpus):
 # the highest rank; of equal EXIF tags the later, except for _PRIORITY0 tags (Exif.pm's
 # ``Priority => 0``), which take the full-resolution image's IFD, else the first
@@ -97,8 +97,9 @@ class Shown:
         return f"{self.family0 if groups == '0' else self.group}:{self.name}"
 
 
-def system_tags(path: str) -> list[engine.TagValue]:
-    """ExifTool's File:System tags: facts of the file system, not of the photo."""
+def system_tags(path: str, unconverted: bool = False) -> list[engine.TagValue]:
+    """ExifTool's File:System tags: facts of the file system, not of the photo
+    (``unconverted``: as ``exiftool -n``, the size in bytes and the mode in octal)."""
     import stat
     import time
 
@@ -119,6 +120,9 @@ def system_tags(path: str) -> list[engine.TagValue]:
               ("FileAccessDate", when(st.st_atime)),
               ("FileInodeChangeDate", when(st.st_ctime)),
               ("FilePermissions", stat.filemode(st.st_mode))]
+    if unconverted:
+        values[2], values[-1] = ("FileSize", str(st.st_size)), ("FilePermissions",
+                                                               f"{st.st_mode:o}")
     return [engine.TagValue(f"system/{name}", "System", name, value, False)
             for name, value in values]
 
@@ -136,11 +140,13 @@ def file_size(n: int) -> str:
     return f"{n / 1e9:.0f} GB"
 
 
-def shown_tags(md: engine.Metadata, system: bool = False) -> list[Shown]:
-    """The tags as ExifTool lists them: its part order, XMP fields of one name merged."""
+def shown_tags(md: engine.Metadata, system: bool = False,
+               unconverted: bool = False) -> list[Shown]:
+    """The tags as ExifTool lists them: its part order, XMP fields of one name merged
+    (``unconverted``: the File:System tags as ``-n`` shows them)."""
     tags: Iterable[engine.TagValue] = md.tags.values()
     if system:
-        tags = [*system_tags(md.path), *tags]
+        tags = [*system_tags(md.path, unconverted), *tags]
     out: list[Shown] = []
     xmp: dict[str, Shown] = {}
     for tag in tags:
@@ -249,9 +255,10 @@ def _matches(s: Shown, pattern: tuple[str | None, str]) -> bool:
 
 
 def row(md: engine.Metadata, groups: str | None = None, selection: Selection | None = None,
-        system: bool = False) -> dict[str, str]:
-    """One file's object of ``exiftool -j``: key -> its value as JSON text."""
-    shown = shown_tags(md, system)
+        system: bool = False, unconverted: bool = False) -> dict[str, str]:
+    """One file's object of ``exiftool -j`` (``-n``: ``unconverted``, ``md`` from
+    engine.unconvert): key -> its value as JSON text."""
+    shown = shown_tags(md, system, unconverted)
     if selection:
         shown = selection.pick(shown)
     out = {"SourceFile": quoted(md.path)}

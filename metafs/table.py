@@ -38,17 +38,12 @@ class ReadOutput:
         self.everything = bool(getattr(args, "all", False) or self.selection)
         self.parts = (engine.PARTS | frozenset(engine.EXTRA_PARTS) if self.everything
                       else engine.PARTS)
-        self.refused = bool(getattr(args, "unconverted", False))
-        if self.refused:
-            from metafs.cli import _print_err
-
-            _print_err("-n: unconverted values are not available (metafs keeps the values "
-                       "as ExifTool prints them)")
+        self.unconverted = bool(getattr(args, "unconverted", False))  # -n (metafs.cli)
 
     def _shown(self, md: engine.Metadata, system: bool = False) -> list:
         from metafs.jsonout import shown_tags
 
-        shown = shown_tags(md, system)
+        shown = shown_tags(md, system, self.unconverted)
         return self.selection.pick(shown) if self.selection else shown
 
     def row(self, md: engine.Metadata) -> dict[str, Any]:
@@ -56,7 +51,7 @@ class ReadOutput:
         from metafs.jsonout import chosen, row
 
         if self.json:
-            return row(md, self.groups, self.selection, self.everything)
+            return row(md, self.groups, self.selection, self.everything, self.unconverted)
         if self.groups:
             shown = chosen(self._shown(md, self.everything), self.groups)
             return {"SourceFile": md.path, **{k: s.value for k, s in shown.items()}}

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Read-compatibility figures vs ExifTool over a directory (default: ../shared/corpus).
 
-    scripts/compat.py [--group ExifIFD] [--show 40] [--cli] [--family1] [DIR]
-    scripts/compat.py --json-diff [--keys G0|G1] [--show 20] [DIR]
+    scripts/compat.py [--group ExifIFD] [--show 40] [--cli] [--family1] [-n] [DIR]
+    scripts/compat.py --json-diff [--keys G0|G1] [--show 20] [-n] [DIR]
+
+``-n``: the unconverted values (``metafs read -n`` against ``exiftool -n``).
 
 Figures: every group ExifTool shows (``exiftool -j -a -G0:1``, its own ExifTool group
 left out), per family-0 group (``--family1``: per family-1 group, XMP-* as one): the share
@@ -41,24 +43,28 @@ from support.group_compat import (  # noqa: E402
 )
 
 
-def ours_in_process(files: list[str], keys: str | None, parse=load_json) -> dict[str, dict]:
+def ours_in_process(files: list[str], keys: str | None, parse=load_json,
+                    unconverted: bool = False) -> dict[str, dict]:
     errors: list[str] = []
-    rows = metafs_rows(files, keys, parse, errors)
+    rows = metafs_rows(files, keys, parse, errors, unconverted)
     for line in errors:
         print(line, file=sys.stderr)
     return rows
 
 
-def ours_cli(files: list[str], keys: str | None, parse=load_json) -> dict[str, dict]:
-    option = {None: [], "0": ["-G0"], "1": ["-G1"]}[keys]
+def ours_cli(files: list[str], keys: str | None, parse=load_json,
+             unconverted: bool = False) -> dict[str, dict]:
+    option = {None: [], "0": ["-G0"], "1": ["-G1"]}[keys] + (["-n"] if unconverted else [])
     out = subprocess.run([str(ROOT / ".venv/bin/metafs"), "read", "-j", "-a", *option, *files],
                          capture_output=True, text=True, check=False).stdout
     return {d["SourceFile"]: d for d in parse(out)}
 
 
 def figures(args: argparse.Namespace, files: list[str]) -> str:
-    ref, family0 = split_families(exiftool(files, "-a", "-G0:1"))
-    ours = (ours_cli if args.cli else ours_in_process)(files, "1")
+    n = ["-n"] if args.unconverted else []
+    ref, family0 = split_families(exiftool(files, "-a", "-G0:1", *n))
+    ours = (ours_cli if args.cli else ours_in_process)(files, "1",
+                                                      unconverted=args.unconverted)
 
     def by_family0(group: str) -> str:
         return family0.get(group, group)
@@ -82,9 +88,10 @@ def kind(value: object) -> str:
 def json_diff(args: argparse.Namespace, files: list[str]) -> str:
     """Per family-0 group: how ``metafs read -j -a`` differs from ``exiftool -j``."""
     keys = {"plain": None, "G0": "0", "G1": "1"}[args.keys]
-    option = {None: [], "0": ["-G0"], "1": ["-G1"]}[keys]
+    option = {None: [], "0": ["-G0"], "1": ["-G1"]}[keys] + (["-n"] if args.unconverted else [])
     ref = exiftool(files, *option, parse=json.loads)
-    ours = (ours_cli if args.cli else ours_in_process)(files, keys, parse=json.loads)
+    ours = (ours_cli if args.cli else ours_in_process)(files, keys, parse=json.loads,
+                                                      unconverted=args.unconverted)
     groups = exiftool(files, "-a", "-G0", parse=json.loads) if keys is None else {}
     counts: dict[str, Counter] = {}
     samples: list[str] = []
@@ -147,6 +154,8 @@ def main() -> int:
     ap.add_argument("--show", type=int, default=0, help="show N differing tags")
     ap.add_argument("--cli", action="store_true", help="through the metafs command")
     ap.add_argument("--family1", action="store_true", help="figures per family-1 group")
+    ap.add_argument("-n", action="store_true", dest="unconverted",
+                    help="unconverted values: metafs read -n against exiftool -n")
     ap.add_argument("--json-diff", action="store_true",
                     help="differences from exiftool -j, as a consumer sees them")
     ap.add_argument("--keys", choices=("plain", "G0", "G1"), default="plain",

@@ -74,6 +74,38 @@ def test_keys_and_values_as_exiftool_j(keys, files, capsys, stub) -> None:
     assert list(ours[0])[0] == "SourceFile" and stub == []  # no extra part read
 
 
+@needs_exiftool
+@pytest.mark.parametrize("keys", [(), ("-G1",)])
+def test_unconverted_values_as_exiftool_j_n(keys, files, capsys, stub) -> None:
+    """``-n``: EXIF, XMP and IPTC values as ``exiftool -j -n`` gives them (numbers where it
+    prints numbers: ExposureTime 0.008, Flash 16, GPSLatitude in signed degrees)."""
+    ours = read_json(capsys, "-n", *keys, *map(str, files))
+    theirs = exiftool_j(files, "-n", *keys, "--Composite:all")
+    differ = [(d["SourceFile"], k, v, t.get(k, "(none)")) for d, t in zip(ours, theirs, strict=True)
+              for k, v in d.items() if (type(v), v) != (type(t.get(k)), t.get(k))]
+    assert differ == []
+    photo = ours[0]
+    key = "ExifIFD:ExposureTime" if keys else "ExposureTime"
+    assert photo[key] == 0.008 and isinstance(photo["GPS:GPSLatitude" if keys else
+                                                    "GPSLatitude"], float)
+    printed = read_json(capsys, *keys, str(files[0]))[0]
+    assert printed[key] == "1/125"  # without -n: as printed
+
+
+@needs_exiftool
+def test_unconverted_read_only_groups(files, capsys) -> None:
+    """``-a -n``: File, System, JFIF, PNG, Composite... values as ``exiftool -a -n`` (value
+    maps and the File group's printing undone, the composites' ValueConv values)."""
+    skip = ("--FileAccessDate",)
+    ours = read_json(capsys, "-n", "-a", "-G1", *skip, *map(str, files))
+    theirs = exiftool_j(files, "-n", "-a", "-G1", *skip)
+    differ = [(d["SourceFile"], k, v, t.get(k, "(none)")) for d, t in zip(ours, theirs, strict=True)
+              for k, v in d.items() if (type(v), v) != (type(t.get(k)), t.get(k))]
+    assert differ == []
+    assert ours[0]["File:EncodingProcess"] == 0 and ours[0]["JFIF:JFIFVersion"] == "1 1"
+    assert ours[0]["Composite:ImageSize"] == "64 48"
+
+
 def test_values_as_exiftool_writes_json() -> None:
     assert json_text("5.60") == "5.60"  # a number, ExifTool's text kept
     assert json_text("300") == "300" and json_text("-2.5e-3") == "-2.5e-3"
@@ -126,6 +158,9 @@ def test_file_system_tags_as_exiftool(tmp_path: Path, capsys, stub) -> None:
     photo.chmod(0o640)
     theirs = exiftool_j([photo], "-G1", "-System:all", "--FileAccessDate")
     assert read_json(capsys, "-G1", "-System:all", "--FileAccessDate", str(photo)) == theirs
+    theirs = exiftool_j([photo], "-n", "-G1", "-System:all", "--FileAccessDate")
+    ours = read_json(capsys, "-n", "-G1", "-System:all", "--FileAccessDate", str(photo))
+    assert ours == theirs and ours[0]["System:FilePermissions"] == 100640  # -n: octal mode
 
 
 def test_failures_and_refusals(tmp_path: Path, capsys, stub) -> None:
@@ -135,9 +170,6 @@ def test_failures_and_refusals(tmp_path: Path, capsys, stub) -> None:
     out, err = capsys.readouterr()
     row = json.loads(out)[0]
     assert row["SourceFile"] == str(bad) and "not an image format" in row["Error"]
-    assert main(["read", "-j", "-n", str(FIXTURES / "photo.jpg")]) == 2
-    assert capsys.readouterr().err == ("metafs: -n: unconverted values are not available "
-                                       "(metafs keeps the values as ExifTool prints them)\n")
 
 
 @pytest.mark.parametrize("keys", [(), ("-G",), ("-G1",), ("-a",)])

@@ -23,6 +23,7 @@ from engine.printconv import (
     perl_num,
     perl_number,
     perl_sprintf,
+    unconverted,
     undef_text,
 )
 
@@ -70,7 +71,7 @@ def _num(v: Val) -> float | None:
 
 
 def enum(v: Val, _arg: str, vals: dict | None, *, hexa: bool = False) -> Val:
-    if vals is None:
+    if vals is None or unconverted():  # -n: the stored value, not its name
         return v
     key = v.decode("latin-1") if isinstance(v, bytes) else v
     if key in vals:

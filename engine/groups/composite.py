@@ -50,8 +50,9 @@ def raw_numbers(blocks) -> dict[str, float]:
                 continue
             n, d = struct.unpack_from(st.byte_order + ("II" if e.type == 5 else "ii"), e.raw)
             try:
-                if d:
-                    out[row[0]] = row[1](n / d) if row[1] else n / d
+                if d:  # the rational as ExifTool reads it (10 significant digits)
+                    v = float(f"{n / d:.10g}")
+                    out[row[0]] = row[1](v) if row[1] else v
             except OverflowError:  # an absurd APEX value: ExifTool's is unusable too
                 continue
     return out
@@ -63,6 +64,16 @@ def raw_numbers(blocks) -> dict[str, float]:
 # EXIF tag (Canon's CameraSettings, ShotInfo...), which are counted here as priority 0.
 ORDER = {"exif": 0, "iptc": 2, "file": 3, "jfif": 3, "png": 3}
 LOW_PRIORITY = ("xmp", "ifd1", "previewifd", "composite", "makernotes")
+
+
+def shown(printed: str, value: float | str) -> str:
+    """The printed text of a composite, or with ``-n`` (engine.unconverted) the value of its
+    ValueConv (numbers as Perl prints them)."""
+    from engine.printconv import unconverted
+
+    if not unconverted():
+        return printed
+    return value if isinstance(value, str) else num(value)
 
 
 def first_number(text: str) -> float | None:
@@ -221,8 +232,8 @@ def image_size(inp: Inputs, vals: dict, md) -> list:
 def image_size_tags(w: int, h: int) -> list:
     mp = w * h / 1e6
     digits = 1 if mp >= 1 else 3 if mp >= 0.001 else 6
-    return [tag(PART, GROUP, "ImageSize", f"{w}x{h}"),
-            tag(PART, GROUP, "Megapixels", f"{mp:.{digits}f}")]
+    return [tag(PART, GROUP, "ImageSize", shown(f"{w}x{h}", f"{w} {h}")),
+            tag(PART, GROUP, "Megapixels", shown(f"{mp:.{digits}f}", mp))]
 
 
 def largest_image(md) -> tuple[str, str] | None:
@@ -251,11 +262,13 @@ def shutter_aperture(inp: Inputs, vals: dict, md) -> list:
         t = inp.number("ShutterSpeedValue")
     if t is not None:
         vals["ShutterSpeed"] = t
-        out.append(tag(PART, GROUP, "ShutterSpeed", exposure_text(t) if t else "0"))
+        out.append(tag(PART, GROUP, "ShutterSpeed",
+                       shown(exposure_text(t) if t else "0", t)))
     f = inp.number("FNumber") or inp.number("ApertureValue")
     if f:
         vals["Aperture"] = f
-        out.append(tag(PART, GROUP, "Aperture", f"{f:.2f}" if f < 1 else f"{f:.1f}"))
+        out.append(tag(PART, GROUP, "Aperture",
+                       shown(f"{f:.2f}" if f < 1 else f"{f:.1f}", f)))
     return out
 
 
@@ -266,29 +279,48 @@ def light_value(inp: Inputs, vals: dict, iso_text: str | None) -> list:
     if not (f and t and iso > 0 and f > 0 and t > 0):
         return []
     lv = math.log(f * f * 100 / (t * iso)) / math.log(2)
-    return [tag(PART, GROUP, "LightValue", f"{lv:.1f}")]
+    return [tag(PART, GROUP, "LightValue", shown(f"{lv:.1f}", lv))]
 
 
 def gps(inp: Inputs, vals: dict, md) -> list:
+    """GPSLatitude/GPSLongitude signed by their Ref, GPSPosition, GPSDateTime (GPS.pm: an
+    empty value is still a value), and the Refs of XMP's coordinates (XMP.pm)."""
     out = []
     coords = []
     for axis, pos in (("Latitude", "N"), ("Longitude", "E")):
-        v, ref = inp.exif_text(f"GPS{axis}"), inp.exif_text(f"GPS{axis}Ref")
-        if not v or not ref:
+        v, ref = _defined(md, f"GPS{axis}"), _defined(md, f"GPS{axis}Ref")
+        if v is None or ref is None:
             coords.append(None)
             continue
         letter = ref[:1].upper()
         if not any(float(x) for x in _NUM.findall(v)):
             letter = pos  # ExifTool signs the value: zero is never south or west
-        text = f"{v} {letter}" if letter in "NSEW" else v
+        text = f"{v} {letter}" if v and letter in "NSEW" else v
         coords.append(text)
         out.append(tag(PART, GROUP, f"GPS{axis}", text))
-    if coords[0] and coords[1]:
+    for i, axis in enumerate(("Latitude", "Longitude")):  # else XMP's (GPS.pm GPSPosition)
+        xmp = md.get(f"xmp/exif:GPS{axis}")
+        if coords[i] is None and isinstance(xmp, str):
+            coords[i] = xmp
+    if coords[0] is not None and coords[1] is not None and (coords[0] or coords[1]):
         out.append(tag(PART, GROUP, "GPSPosition", f"{coords[0]}, {coords[1]}"))
-    date, time = inp.exif_text("GPSDateStamp"), inp.exif_text("GPSTimeStamp")
-    if date and time:
+    date, time = _defined(md, "GPSDateStamp"), _defined(md, "GPSTimeStamp")
+    if date is not None and time is not None:
         out.append(tag(PART, GROUP, "GPSDateTime", f"{date} {time}Z"))
+    for axis, letters, names in (("Latitude", "NS", ("North", "South")),
+                                 ("Longitude", "EW", ("East", "West"))):
+        v = md.get(f"xmp/exif:GPS{axis}")
+        hit = re.search(f"[{letters}](?=[^{letters}]*$)", v) if isinstance(v, str) else None
+        if hit:
+            out.append(tag(PART, GROUP, f"GPS{axis}Ref",
+                           shown(names[letters.index(hit.group())], hit.group())))
     return out + altitude(inp)
+
+
+def _defined(md, path: str) -> str | None:
+    """An EXIF tag's printed value, "" included (None when absent)."""
+    v = md.get(path)
+    return v if isinstance(v, str) else None
 
 
 def altitude(inp: Inputs) -> list:
@@ -338,20 +370,24 @@ def lens_id(inp: Inputs, vals: dict, md) -> list:
     (the maker-note LensType form comes first when the maker notes give one)."""
     if any(t.group == GROUP and t.name == "LensID" for t in md.tags.values()):
         return []
-    if inp.text("Make") and "xmp/aux:LensID" in md.tags:
-        return []
-    from engine.groups.composite_canon import canon_lens_id
+    if (inp.text("Make") or "").upper().startswith("NIKON"):
+        from engine.groups.composite_lens import nikon_lens_id
 
-    canon_id = canon_lens_id(md, inp.text("LensModel"))
-    if canon_id is not None:
-        return [tag(PART, GROUP, "LensID", canon_id)] if canon_id else []
-    lens_type = inp.text("LensType")
-    if lens_type is not None and inp.groups.get("LensType", "").startswith("XMP"):
-        lens_type = None
-    if lens_type is not None:  # a maker-note lens name (Olympus, Panasonic...)
-        if "mm" in lens_type and " or " not in lens_type:
-            return [tag(PART, GROUP, "LensID", lens_type)]
-        return []
+        found = nikon_lens_id(md)
+        if found:
+            return found
+    from engine.groups.composite_lensid import exif_lens_id, exif_lens_type
+
+    lens = exif_lens_id(inp)
+    if lens is not None or inp.text("LensType") is not None:
+        raw = exif_lens_type(inp)
+        return [tag(PART, GROUP, "LensID", shown(lens, raw or lens))] if lens else []
+    aux = md.get("xmp/aux:LensID")
+    if inp.text("Make") and isinstance(aux, str) and aux:
+        from engine.groups.composite_lensid import xmp_lens_id
+
+        lens = xmp_lens_id(inp, aux, inp.text("Make") or "")
+        return [tag(PART, GROUP, "LensID", shown(lens, aux))]
     if (inp.text("Make") or "").upper().startswith(LENS_TYPE_MAKERS) and has_maker_note(md):
         return []  # ExifTool names the lens from the maker notes' LensType
     for name in ("LensModel", "Lens"):
@@ -360,7 +396,8 @@ def lens_id(inp: Inputs, vals: dict, md) -> list:
             v = re.sub(r"(\d)/F", r"\1mm F", v, count=1)
             v = v.replace("mmF", "mm F", 1)
             v = re.sub(r"(\d) mm", r"\1mm", v, count=1)
-            return [tag(PART, GROUP, "LensID", v.replace(" - ", "-", 1))]
+            return [tag(PART, GROUP, "LensID", shown(v.replace(" - ", "-", 1), inp.text(name)
+                                                     or v))]
     return []
 
 

@@ -15,14 +15,10 @@ FLASH_MODE = {"Unknown": 0, "On": 1, "Off": 2, "Auto": 3}
 
 
 def more_composites(data, inp, md) -> list:
+    from engine.groups.composite_lens import nikon_lens_spec
+
     return (xmp_flash(md) + iptc_dates(md) + file_number(md) + kodak_date(md)
             + nikon_lens_spec(md) + apple_run_time(md))
-
-
-def nikon_lens_spec(md) -> list:
-    """Nikon Lens and LensType printed side by side (Nikon.pm LensSpec)."""
-    lens, kind = _maker(md, "Lens", "Nikon"), _maker(md, "LensType", "Nikon")
-    return [tag(PART, GROUP, "LensSpec", f"{lens} {kind}")] if lens and kind else []
 
 
 def apple_run_time(md) -> list:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from engine.groups.common import tag, tiff_structure
+from engine.groups.common import num, tag, tiff_structure
+from engine.groups.composite import shown
 
 PART, GROUP = "composite", "Composite"
 DIAG35 = math.sqrt(36 * 36 + 24 * 24)
@@ -81,21 +82,22 @@ def lens_optics(inp, vals: dict, md, blocks) -> list:
     scale = scale_factor(inp, blocks)
     vals["ScaleFactor35efl"] = scale
     if scale:
-        out.append(tag(PART, GROUP, "ScaleFactor35efl", f"{scale:.1f}"))
+        out.append(tag(PART, GROUP, "ScaleFactor35efl", shown(f"{scale:.1f}", scale)))
     if focal is not None:
         fl = focal * (scale or 1)
         text = (f"{focal:.1f} mm (35 mm equivalent: {fl:.1f} mm)" if scale
                 else f"{fl:.1f} mm")
-        out.append(tag(PART, GROUP, "FocalLength35efl", text))
+        out.append(tag(PART, GROUP, "FocalLength35efl", shown(text, fl)))
     if not scale:
         return out
     coc = DIAG35 / (scale * 1440)
-    out.append(tag(PART, GROUP, "CircleOfConfusion", f"{coc:.3f} mm"))
+    out.append(tag(PART, GROUP, "CircleOfConfusion", shown(f"{coc:.3f} mm", coc)))
     f = vals.get("Aperture")
     if focal is not None and f is not None:
         hyper = focal * focal / (f * coc * 1000) if f and coc else math.inf
-        out.append(tag(PART, GROUP, "HyperfocalDistance",
-                       "inf m" if hyper == math.inf else f"{hyper:.2f} m"))
+        out.append(tag(PART, GROUP, "HyperfocalDistance", shown(
+            "inf m" if hyper == math.inf else f"{hyper:.2f} m", "inf" if hyper == math.inf
+            else hyper)))
         dof = depth_of_field(inp, focal, f, coc)
         if dof is not None:
             out.append(tag(PART, GROUP, "DOF", dof))
@@ -104,39 +106,61 @@ def lens_optics(inp, vals: dict, md, blocks) -> list:
     return out
 
 
+# A distance printed "inf" stands for this value (the ValueConv the formula uses): Minolta
+# and Olympus FocusDistance 0 (infinity), Canon FocusDistanceUpper/Lower 655.35 m (0xffff/100)
+INFINITY_VALUES = {"FocusDistance": 0.0, "FocusDistanceUpper": 655.35,
+                   "FocusDistanceLower": 655.35}
+
+
+def distance(inp, name: str) -> float | None:
+    """A focus distance in metres, as the formulas use it (unrounded where the printed
+    value can give it back)."""
+    if inp.text(name) == "inf":
+        return INFINITY_VALUES.get(name)
+    if name == "FocusDistance" and inp.groups.get(name) == "Nikon":
+        from engine.groups.composite_lens import nikon_focus_distance
+
+        exact = nikon_focus_distance(inp.text(name))
+        if exact is not None:
+            return exact
+    return inp.number(name)
+
+
 def depth_of_field(inp, focal: float, f: float, coc: float) -> str | None:
-    d = inp.number("FocusDistance")
+    d = distance(inp, "FocusDistance")
     if d is not None:
         d = d or 1e10
     else:
         d = (inp.number("SubjectDistance") or inp.number("ObjectDistance")
              or inp.number("ApproximateFocusDistance"))
         if d is None:
-            lo, hi = inp.number("FocusDistanceLower"), inp.number("FocusDistanceUpper")
+            lo, hi = distance(inp, "FocusDistanceLower"), distance(inp, "FocusDistanceUpper")
             if lo is None or hi is None:
                 return None
             d = (lo + hi) / 2
     if not focal or not coc:
-        return "inf (0.00 m - inf)"
+        return shown("inf (0.00 m - inf)", "0")
     t = f * coc * (d * 1000 - focal) / (focal * focal)
     near, far = d / (1 + t), d / (1 - t) if t != 1 else 0
     far = max(far, 0)
+    value = f"{num(near)} {num(far)}"
     if not far:
-        return f"inf ({near:.2f} m - inf)"
+        return shown(f"inf ({near:.2f} m - inf)", value)
     dof = far - near
     p = 3 if 0 < dof < 0.02 else 2
-    return f"{dof:.{p}f} m ({near:.{p}f} - {far:.{p}f} m)"
+    return shown(f"{dof:.{p}f} m ({near:.{p}f} - {far:.{p}f} m)", value)
 
 
 def field_of_view(focal: float, scale: float, inp) -> str:
-    d = inp.number("FocusDistance")
+    d = distance(inp, "FocusDistance")
     corr = 1.0
     if d:
         dd = 1000 * d - focal
         if dd > 0:
             corr += focal / dd
     fd2 = math.atan2(36, 2 * focal * scale * corr)
-    s = f"{fd2 * 360 / 3.14159:.1f} deg"
+    s, value = f"{fd2 * 360 / 3.14159:.1f} deg", num(fd2 * 360 / 3.14159)
     if d and 0 < d < 10000:
-        s += f" ({2 * d * math.sin(fd2) / math.cos(fd2):.2f} m)"
-    return s
+        width = 2 * d * math.sin(fd2) / math.cos(fd2)
+        s, value = s + f" ({width:.2f} m)", f"{value} {num(width)}"
+    return shown(s, value)

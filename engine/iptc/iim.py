@@ -17,6 +17,7 @@ import struct
 
 from engine.iptc.tables import DATASETS, RECORDS
 from engine.model import TagValue, binary_text
+from engine.printconv import unconverted
 from engine.record import Record
 
 UTF8_ESCAPE = b"\x1b%G"
@@ -146,7 +147,10 @@ def _text(rec: int, raw: bytes, fmt: str, utf8: bool) -> str | None:
     if not fmt:  # ExifTool guesses an integer for short data with control bytes
         fmt = "int" if len(raw) <= 4 and len(raw) != 3 and re.search(rb"[\0-\x08]", raw) else ""
     if fmt.startswith("int"):
-        return None if len(raw) > 8 else str(int.from_bytes(raw, "big"))
+        if len(raw) <= 8:
+            return str(int.from_bytes(raw, "big"))
+        # longer: ExifTool keeps the bytes as they are (text when they read as text)
+        return raw.decode("ascii") if re.fullmatch(rb"[\t\n\r\x20-\x7e]*", raw) else None
     if fmt == "undef":
         return None
     if fmt in ("string", "digits"):
@@ -163,20 +167,23 @@ def _value(rec: int, raw: bytes, info: tuple | None, utf8: bool) -> str | None:
     _name, fmt, _max_len, flags, vm, conv = info
     if "B" in flags:
         return None
-    if conv == "charset":  # 1:90, a string
+    if conv == "charset" and not unconverted():  # 1:90, a string
         return _charset(raw.rstrip(b"\0"))
     text = _text(rec, raw, fmt, utf8)
     if text is None:
         return None
-    if conv in _CONVERSIONS:
+    if conv in _CONVERSIONS and not (conv == "pmprefs" and unconverted()):  # a PrintConv
         text = _CONVERSIONS[conv](text)
-    if vm:
+    if vm and not unconverted():  # -n: the stored value, not its name
         text = vm.get(text, f"Unknown ({text})")
     return text
 
 
-def decode_iptc(iim: bytes, *, path: str) -> tuple[list[TagValue], list[str]]:
-    """Tags of an IIM block, named and printed as ExifTool does (group ``IPTC``)."""
+def decode_iptc(iim: bytes, *, path: str, group: str = "IPTC",
+                folder: str = "iptc") -> tuple[list[TagValue], list[str]]:
+    """Tags of an IIM block, named and printed as ExifTool does (family-1 ``group``: IPTC
+    for the block the writer edits, IPTC2, IPTC3... for the others, read only, under
+    ``folder``)."""
     datasets, warnings, _ = parse_iim(iim)
     warnings = [f"{path}: {w}" for w in warnings]
     utf8 = declares_utf8(datasets)
@@ -192,22 +199,22 @@ def decode_iptc(iim: bytes, *, path: str) -> tuple[list[TagValue], list[str]]:
         if info is None:
             continue  # ExifTool shows unknown datasets only with -u
         name, flags = info[0], info[3]
-        tpath = f"iptc/{name}"
+        tpath = f"{folder}/{name}"
         value = _value(d.record, d.data, info, utf8)
         # only the ApplicationRecord is written (engine.iptc.edit): the envelope's character
         # set is managed by the writer, and the other records are the sender's business
-        writable = "-" not in flags and d.record == 2
+        writable = "-" not in flags and d.record == 2 and group == "IPTC"
         if value is None:
             size = len(d.data)
-            tag = TagValue(tpath, "IPTC", name, binary_text(size), False, size)
+            tag = TagValue(tpath, group, name, binary_text(size), False, size)
         elif "L" in flags:
             prev = tags.get(tpath)
             items = prev.value if prev is not None and isinstance(prev.value, list) else []
-            tag = TagValue(tpath, "IPTC", name, [*items, value], writable)
+            tag = TagValue(tpath, group, name, [*items, value], writable)
         else:
             if tpath in tags:
                 # a non-repeatable dataset given twice: ExifTool shows the later one
                 warnings.append(f"{path}: IPTC {name} appears more than once")
-            tag = TagValue(tpath, "IPTC", name, value, writable)
+            tag = TagValue(tpath, group, name, value, writable)
         tags[tpath] = tag
     return list(tags.values()), warnings

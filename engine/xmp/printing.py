@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 
 from engine.printconv import CONVERSIONS as SHARED
-from engine.printconv import Conversion, Val, as_text, dms_text, rational_text, to_degrees
+from engine.printconv import (
+    Conversion,
+    Val,
+    as_text,
+    dms_text,
+    rational_text,
+    to_degrees,
+    unconverted,
+)
 from engine.xmp import tables as T
 from engine.xmp.values import xmp_date
 
@@ -83,7 +91,7 @@ def _convert(val: str, entry: tuple | None) -> str:
     conv = conversion_of(entry)
     if conv is not None:
         val = str(conv.show(val))
-    if entry[2] >= 0:
+    if entry[2] >= 0 and not unconverted():  # -n: the stored value, not its name
         vm = T.MAPS[entry[2]]
         if vm == _BOOL_MAP:
             return {"false": "False", "true": "True"}.get(val.lower(), val)

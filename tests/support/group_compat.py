@@ -44,9 +44,10 @@ def split_families(ref01: dict[str, dict]) -> tuple[dict[str, dict], dict[str, s
 
 
 def metafs_rows(files: list[str], keys: str | None = "1", parse: Callable = load_json,
-                errors: list[str] | None = None) -> dict[str, dict]:
-    """``metafs read -j -a`` (``keys``: None, "0" or "1" for -G/-G1) without the command.
-    A file whose reading raises shows nothing (``errors`` gets a line for it)."""
+                errors: list[str] | None = None, unconverted: bool = False) -> dict[str, dict]:
+    """``metafs read -j -a`` (``keys``: None, "0" or "1" for -G/-G1; ``unconverted``: -n)
+    without the command.  A file whose reading raises shows nothing (``errors`` gets a line
+    for it)."""
     import engine
     from metafs.jsonout import dumps, row
 
@@ -54,7 +55,9 @@ def metafs_rows(files: list[str], keys: str | None = "1", parse: Callable = load
     rows = []
     for f in files:
         try:
-            rows.append(row(engine.read_metadata(f, parts), keys, system=True))
+            md = engine.read_metadata(f, parts)
+            rows.append(row(engine.unconvert(md) if unconverted else md, keys, system=True,
+                            unconverted=unconverted))
         except Exception as e:  # noqa: BLE001 - counted as missing tags, and said
             if errors is not None and not isinstance(e, engine.EngineError):
                 errors.append(f"{f}: {type(e).__name__}: {e}")
