@@ -256,15 +256,13 @@ class Operations(pyfuse3.Operations):
             entry = entries[i]
             name, tmpl, proto = entry
             node = node_of(tmpl.kind, tmpl.rel, tmpl.sub)
-            attr = node.attr if node.attr_of is entry else None
-            if attr is None:
-                try:
-                    attr = await self._entry_attr(node, proto)
-                except (OSError, pyfuse3.FUSEError):
-                    self.inodes.forget(node.inode, 0)
-                    continue  # vanished since opendir
-                if proto is not None:  # made from the snapshot: reusable with it
-                    node.attr, node.attr_of = attr, entry
+            # (made anew each time, not kept on the node: a library of 100,000 photos would
+            # keep 200,000 attributes and listing entries alive for the rare re-listing)
+            try:
+                attr = await self._entry_attr(node, proto)
+            except (OSError, pyfuse3.FUSEError):
+                self.inodes.forget(node.inode, 0)
+                continue  # vanished since opendir
             if not pyfuse3.readdir_reply(token, os.fsencode(name), attr, i + 1):
                 if node.lookups == 0:
                     self.inodes.forget(node.inode, 0)
