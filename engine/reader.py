@@ -28,6 +28,7 @@ EXTRA_PARTS: dict[str, tuple[str, str]] = {
     "png": ("engine.groups.png_chunks", "read"),
     "quicktime": ("engine.groups.quicktime", "read"),
     "app14": ("engine.groups.app14", "read"),
+    "flir": ("engine.makernotes.flir", "read"),  # APP1 FLIR thermal data (group FLIR)
     "iptc2": ("engine.iptc.more", "read"),  # IIM blocks after the first (IPTC2, IPTC3...)
     "composite": ("engine.groups.composite", "read"),  # last: computed from the others
 }

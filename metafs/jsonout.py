@@ -29,7 +29,7 @@ import engine
 FAMILY0 = {"exif": "EXIF", "xmp": "XMP", "iptc": "IPTC", "makernotes": "MakerNotes",
            "file": "File", "system": "File", "composite": "Composite", "jfif": "JFIF",
            "icc": "ICC_Profile", "photoshop": "Photoshop", "mpf": "MPF", "printim": "PrintIM",
-           "png": "PNG", "quicktime": "QuickTime", "iptc2": "IPTC"}
+           "png": "PNG", "quicktime": "QuickTime", "iptc2": "IPTC", "flir": "APP1"}
 # which of the tags sharing a key ExifTool shows (its Priority rules, as seen on the corpus):
 # the highest rank; of equal EXIF tags the later, except for _PRIORITY0 tags (Exif.pm's
 # ``Priority => 0``), which take the full-resolution image's IFD, else the first

@@ -7,6 +7,12 @@ IFD and sub-directories (engine.makernotes.decode) with the generated tables
 (engine.makernotes.tables, scripts/gen_makernote_tags.py).  Tags get paths
 ``makernotes/<Name>`` and ExifTool's family-1 group (Canon, Nikon...).  Never raises on bad
 data: warnings, and the other tags of the photo are unaffected.
+
+ExifTool's family-0 group MakerNotes also holds data outside the MakerNote value, read here
+too: Canon CIFF records in a JPEG's APP0 (ciff), Qualcomm camera attributes in APP7
+(qualcomm), Minolta MRW blocks (mrw), Sony SR2 private IFDs of ARW files (sr2), Canon CR3
+timed metadata (ctmd), Phase One IIQ directories (phaseone).  The FLIR thermal data of APP1
+(group FLIR, family-0 APP1) is the separate part "flir" (engine.makernotes.flir).
 """
 
 from __future__ import annotations
@@ -23,14 +29,18 @@ def _text(entry) -> str:
     return entry.raw.split(b"\0", 1)[0].decode("latin-1").strip() if entry else ""
 
 
-def _find(tiff, path: str) -> tuple[object, str, str, str] | None:
+def _find(tiff, path: str, blocks: Blocks | None = None) -> tuple[object, str, str, str] | None:
     """(MakerNote entry, byte order, Make, Model) of a TIFF block, if it has a maker note
-    (in ExifIFD, or in IFD0's DNGPrivateData for DNG files)."""
+    (in ExifIFD, or in IFD0's DNGPrivateData for DNG files); ``blocks``: the read's blocks
+    when ``tiff`` is their EXIF block (its parse, shared with the other parts)."""
     from engine.exif.ifd import parse_tiff
+    from engine.groups.common import tiff_structure
 
     try:
-        st = parse_tiff(tiff, path=path)
+        st = tiff_structure(blocks) if blocks is not None else parse_tiff(tiff, path=path)
     except EngineError:
+        return None
+    if st is None:
         return None
     found = make = model = private = None
     for ifd in st.ifds:
@@ -51,6 +61,29 @@ def _find(tiff, path: str) -> tuple[object, str, str, str] | None:
 
 
 def read_makernotes(data, blocks: Blocks, md: Metadata) -> tuple[list[TagValue], list[str]]:
+    tags, warnings = _exif_note(data, blocks, md)
+    state = {"Make": str(md.get("Make", "") or ""), "Model": str(md.get("Model", "") or "")}
+    more: tuple[list[TagValue], list[str]] = ([], [])
+    if md.format == "JPEG":  # Canon's CIFF records (APP0), Qualcomm's attributes (APP7)
+        from engine.groups.common import jpeg_segments
+        from engine.makernotes import ciff, qualcomm
+
+        segments = jpeg_segments(data, blocks, md) or ()
+        more = ciff.read(segments, md.path, state)
+        more = (more[0] + qualcomm.read(segments), more[1])
+    elif md.file_type == "MRW":  # Minolta's raw blocks before the TIFF one
+        from engine.makernotes.mrw import decode_mrw
+
+        more = decode_mrw(data, md.path, state)
+    elif md.format == "TIFF" and state["Make"].upper().startswith("SONY") and \
+            blocks.exif is not None:  # Sony raw files: the SR2 private IFDs
+        from engine.makernotes.sr2 import read_sr2
+
+        more = read_sr2(blocks, md.path, state)
+    return tags + more[0], warnings + more[1]
+
+
+def _exif_note(data, blocks: Blocks, md: Metadata) -> tuple[list[TagValue], list[str]]:
     make = str(md.get("Make", "") or "")
     model = str(md.get("Model", "") or "")
     if md.file_type == "CR3":  # the maker note IFD is a TIFF block of its own (CMT3)
@@ -59,7 +92,7 @@ def read_makernotes(data, blocks: Blocks, md: Metadata) -> tuple[list[TagValue],
     tiffs = [(blocks.exif, base)] if blocks.exif is not None else []
     tiffs += [(d, off) for d, off, _first in blocks.extra_exif]
     for tiff, offset in tiffs + _embedded(blocks.exif, base, md.path):
-        found = _find(tiff, md.path)
+        found = _find(tiff, md.path, blocks if tiff is blocks.exif else None)
         if found is not None:
             entry, bo, mk, mdl = found
             return decode_note(tiff, entry, bo, mk or make, mdl or model, md.path, offset,
@@ -91,9 +124,11 @@ def _embedded(tiff, base: int, path: str) -> list:
 def _cr3(data, make: str, model: str, path: str) -> tuple[list[TagValue], list[str]]:
     from engine.containers.cr3 import cr3_tiff_blocks
     from engine.containers.isobmff import parse_boxes
+    from engine.makernotes.ctmd import ctmd_sample, decode_ctmd
     from engine.makernotes.decode import Walker
 
-    block = cr3_tiff_blocks(data, parse_boxes(data, path).boxes).get("MakerNotes")
+    boxes = parse_boxes(data, path).boxes
+    block = cr3_tiff_blocks(data, boxes).get("MakerNotes")
     if block is None or len(block[0]) < 8 or block[0][:2] not in (b"II", b"MM"):
         return [], []
     tiff = block[0]
@@ -101,7 +136,12 @@ def _cr3(data, make: str, model: str, path: str) -> tuple[list[TagValue], list[s
     walker = Walker(tiff, path)
     walker.state.update(Make=make, Model=model)
     walker.ifd("Canon::Main", struct.unpack_from(bo + "I", tiff, 4)[0], 0, bo)
-    return walker.finish(), walker.warnings
+    tags, warnings = walker.finish(), walker.warnings
+    found = ctmd_sample(data, boxes)
+    if found is not None:  # the timed metadata track: its first sample
+        more = decode_ctmd(found[0], f"Track{found[1]}", path, {"Make": make, "Model": model})
+        tags, warnings = tags + more[0], warnings + more[1]
+    return tags, warnings
 
 
 def decode_note(tiff, entry, exif_bo: str, make: str, model: str, path: str,

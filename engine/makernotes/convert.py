@@ -14,8 +14,16 @@ import math
 import re
 import struct
 
-from engine.makernotes.perl import FUNCTIONS, STATEMENTS, Unsupported, _n, _s, compile_code
-from engine.printconv import exposure_time, fnumber, fraction, lens_info, perl_num
+from engine.makernotes.perl import (
+    CODE_ERRORS,
+    FUNCTIONS,
+    STATEMENTS,
+    Unsupported,
+    _n,
+    _s,
+    compile_code,
+)
+from engine.printconv import dms_text, exposure_time, fnumber, fraction, lens_info, perl_num
 
 DROP = object()  # the tag is left out (a RawConv gave undef)
 
@@ -23,7 +31,7 @@ DROP = object()  # the tag is left out (a RawConv gave undef)
 def _flat(args) -> list:
     out = []
     for a in args:
-        out.extend(a) if isinstance(a, tuple) else out.append(a)
+        out.extend(a) if isinstance(a, tuple | list) else out.append(a)
     return out
 
 
@@ -75,13 +83,19 @@ def canon_iso(v, _inv=None):
 
 
 def decode_bits(vals, lookup=None, bits=None) -> str:
-    """ExifTool's DecodeBits without a lookup: the numbers of the bits set, comma-separated."""
-    width = int(_n(bits)) if bits is not None else 32
+    """ExifTool's DecodeBits: the bits set, as their names in ``lookup`` ("[n]" for the
+    others, joined by ", ") or, without a lookup, their numbers joined by ","."""
+    width = int(_n(bits)) if bits else 32
+    names = lookup if isinstance(lookup, dict) else None
     out = []
     for k, word in enumerate(_s(vals).split()):
         n = int(_n(word))
-        out.extend(str(i + k * width) for i in range(width) if n & (1 << i))
-    return ",".join(out) if out else "(none)"
+        for i in range(width):
+            if n & (1 << i):
+                bit = str(i + k * width)
+                out.append(bit if names is None else _s(names[bit]) if names.get(bit)
+                           else f"[{bit}]")
+    return (", " if names is not None else ",").join(out) if out else "(none)"
 
 
 def time_zone(v) -> str:
@@ -225,6 +239,140 @@ STATEMENTS.update({
 })
 
 
+def _flir_time(v, _st):
+    # FLIR CameraInfo DateTimeOriginal: Unix time, milliseconds, time zone in minutes
+    data = v if isinstance(v, bytes) else _s(v).encode("latin-1")
+    if len(data) < 10:
+        raise Unsupported("short FLIR time")
+    tm, ss = struct.unpack_from("<II" if _st.get("$byte_order") == "<" else ">II", data)
+    tz = struct.unpack_from(("<" if _st.get("$byte_order") == "<" else ">") + "h", data, 8)[0]
+    return unix_time(tm - tz * 60) + f".{ss & 0xFFFF:03d}" + time_zone(-tz)
+
+
+def _image_type(name: str):
+    """FLIR's GetImageType: PNG, JPG, TIFF (16-bit raw data of width x height), else DAT;
+    the data is kept for the image tag that follows."""
+    def run(v, st):
+        data = v if isinstance(v, bytes) else _s(v).encode("latin-1")
+        st[name] = data
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return "PNG"
+        if data.startswith(b"\xff\xd8\xff"):
+            return "JPG"
+        size = _n(st.get(name + "Width")) * _n(st.get(name + "Height")) * 2
+        return "TIFF" if len(data) == size and st.get("$byte_order") == "<" else "DAT"
+    return run
+
+
+def _kept_image(name: str):
+    def run(_v, st):
+        data = st.get(name)
+        if not isinstance(data, bytes):
+            raise Unsupported("no image data")
+        return data
+    return run
+
+
+def _dms(ref: str):
+    def run(v, _st):  # GPS::ToDMS($self, $val, 1, REF): the other ref for a negative value
+        x = _n(v)
+        hemi = ref if x >= 0 else {"N": "S", "E": "W"}[ref]
+        return f"{dms_text(abs(x))} {hemi}"
+    return run
+
+
+def _printable_name(v, _st):  # '$val =~ s/\0.*//; $val =~ /^[\x20-\x7e]{3,31}$/ ? ...'
+    text = _s(v).split("\0", 1)[0]
+    return text if re.fullmatch(r"[\x20-\x7e]{3,31}", text) else None
+
+
+def _reading(n: int):
+    def run(v, st):  # FLIR MeterLink reading: Kelvin to C, or x1000, by its units
+        units, what = _n(st.get(f"Reading{n}Units")), _n(st.get(f"Reading{n}Description"))
+        if units == 0x0D and what != 11:
+            return _n(v) - 273.15
+        return _n(v) * 1000 if units == 0x24 else v
+    return run
+
+
+for _name in ("RawThermalImage", "CoarseMapImage", "GainDeadMapImage", "PaintImage"):
+    STATEMENTS[f'Image::ExifTool::FLIR::GetImageType($self, $val, "{_name}")'] = \
+        _image_type(_name)
+    STATEMENTS[f"my $copy = $$self{{{_name}}}; \\$copy"] = _kept_image(_name)
+    STATEMENTS[f"my $copy = \\$$self{{{_name}}}; \\$copy"] = _kept_image(_name)
+for _n_ in range(1, 5):
+    STATEMENTS[f"return $val - 273.15 if $$self{{Reading{_n_}Units}} == 0x0d and "
+               f"$$self{{Reading{_n_}Description}} != 11; return $val *= 1000 if "
+               f"$$self{{Reading{_n_}Units}} == 0x24; return $val;"] = _reading(_n_)
+STATEMENTS.update({
+    "my $tm = Get32u(\\$val, 0); my $ss = Get32u(\\$val, 4) & 0xffff; my $tz = "
+    "Get16s(\\$val, 8); ConvertUnixTime($tm - $tz * 60) . sprintf('.%.3d', $ss) . "
+    "TimeZoneString(-$tz);": _flir_time,
+    'join ".", split //, $val': lambda v, _st: ".".join(_s(v)),
+    'Image::ExifTool::GPS::ToDMS($self, $val, 1, "N")': _dms("N"),
+    'Image::ExifTool::GPS::ToDMS($self, $val, 1, "E")': _dms("E"),
+    "$val =~ s/\\0.*//; $val =~ /^[\\x20-\\x7e]{3,31}$/ ? $val : undef;": _printable_name,
+})
+
+
+_MRW_WB = ("Auto", "Daylight", "Cloudy", "Tungsten", "Flash/Fluorescent", "Fluorescent",
+           "Shade", "User 1", "User 2", "User 3", "Temperature")
+
+
+def mrw_wb_mode(v) -> str:
+    """MinoltaRaw's ConvertWBMode: the mode in the low 4 bits, a shift (high bits - 8)."""
+    n = int(_n(v))
+    lo, hi = n & 0x0F, n >> 4
+    text = _MRW_WB[lo] if lo < len(_MRW_WB) else f"Unknown ({lo})"
+    return text + (f" ({hi - 8})" if 6 <= hi <= 12 else "")
+
+
+def perl_split(sep, value=None, *_limit) -> tuple:
+    """Perl's split: ' ' splits on runs of white space (leading ones dropped), another
+    separator is a regex; trailing empty fields are dropped."""
+    text = _s(value)
+    if _s(sep) == " ":
+        return tuple(text.split())
+    try:
+        parts = re.split(_s(sep), text)
+    except re.error:
+        raise Unsupported(f"split {sep}") from None
+    while parts and parts[-1] == "":
+        parts.pop()
+    return tuple(parts)
+
+
+def perl_pack(fmt, *items) -> bytes:
+    if _s(fmt) != "C*":
+        raise Unsupported(f"pack {fmt}")
+    return bytes(int(_n(x)) & 0xFF for x in _flat(items))
+
+
+def nikon_pc(v, norm=None, fmt=None, div=None) -> str:
+    """Nikon's PrintPC (Picture Control adjustments)."""
+    x = _n(v)
+    special = {0: _s(norm) if norm else "Normal", 0x7F: "n/a", -128: "Auto", -127: "User"}
+    if x in special:
+        return special[x]
+    return _sprintf(fmt or "%+d", x / (_n(div) or 1))
+
+
+def pentax_ev(v) -> float:
+    """Pentax's PentaxEv: eighths of a stop, 3/8 and 5/8 read as thirds."""
+    x = _n(v)
+    if int(x) & 1:
+        sign = -1 if x < 0 else 1
+        frac = int(x * sign) & 7
+        x += sign * {3: 8 / 3 - 3, 5: 16 / 3 - 5}.get(frac, 0)
+    return x / 8
+
+
+def swap_words(v) -> str:
+    """Canon's SwapWords: the 16-bit halves of each 32-bit value swapped."""
+    return " ".join(str(((int(_n(x)) >> 16) | (int(_n(x)) << 16)) & 0xFFFFFFFF)
+                    for x in _s(v).split())
+
+
 def _num_text(v) -> str:
     return perl_num(v) if isinstance(v, float) else _s(v)
 
@@ -250,6 +398,19 @@ FUNCTIONS.update({
     "length": lambda x: float(len(x) if isinstance(x, bytes) else len(_s(x))),
     "FormatString": nikon_string,
     "PrintLensInfo": lambda x: lens_info(_num_text(x), "", None),
+    "ConvertWBMode": mrw_wb_mode,
+    "defined": lambda x=None: x is not None,
+    "hex": lambda x: float(int(_s(x), 16)) if re.fullmatch(r"\s*(0x)?[0-9a-fA-F]+\s*", _s(x))
+    else 0.0,
+    "uc": lambda x: _s(x).upper(),
+    "lc": lambda x: _s(x).lower(),
+    "PrintPC": nikon_pc,
+    "PentaxEv": pentax_ev,
+    "SwapWords": swap_words,
+    "IsInt": lambda x: bool(re.fullmatch(r"[-+]?\d+", _s(x))),
+    "split": perl_split,
+    "reverse": lambda *items: tuple(reversed(_flat(items))),
+    "pack": perl_pack,
 })
 
 
@@ -262,6 +423,6 @@ def run(code: str | None, value, state: dict):
         return value
     try:
         out = fn(value, state)  # type: ignore[operator]
-    except (ArithmeticError, ValueError, TypeError, Unsupported):
+    except CODE_ERRORS:
         return value
     return DROP if out is None else out

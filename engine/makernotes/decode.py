@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import struct
 
-from engine.exif.printing import FORMATS, TYPE_FORMAT, bitmask, enum, read_value
+from engine.exif.printing import FORMATS as EXIF_FORMATS
+from engine.exif.printing import TYPE_FORMAT, bitmask, enum, read_value
 from engine.exif.types import TYPE_SIZES
 from engine.makernotes.convert import DROP, run
-from engine.makernotes.perl import Unsupported, _n, _s, compile_code, truth
+from engine.makernotes.perl import CODE_ERRORS, _n, _s, compile_code, truth
 from engine.makernotes.tables import CODES, MAPS, TABLES
 from engine.model import TagValue, binary_text
+from engine.printconv import perl_num
 
+# ExifTool's formats: EXIF's, and rational32 (two 16-bit integers) of binary tables
+FORMATS = {**EXIF_FORMATS, "rational32u": ("H", 2), "rational32s": ("h", 2)}
 MAX_DIRS = 64  # sub-directories read from one maker note
+MAX_SUBIFDS = 20  # IFDs of one SubIFD list read (ExifTool's MaxSubdirs)
 MAX_ENTRIES = 1024
 MAX_BINARY = 1 << 20  # a binary sub-table larger than this is not decoded
 
@@ -30,8 +35,11 @@ def _is_text(raw: bytes) -> bool:
 
 
 class Walker:
-    def __init__(self, tiff, path: str) -> None:
+    def __init__(self, tiff, path: str, part: str = "makernotes") -> None:
         self.tiff = tiff
+        self.part = part  # the tags' paths are "<part>/<Name>"
+        self.group: str | None = None  # every tag's family-1 group, if not its table's
+        self.suffix = ""  # added to the group of the tags of the 2nd, 3rd... IFD of a list
         self.size = len(tiff)
         self.path = path
         self.visited: set[tuple[int, str]] = set()
@@ -57,7 +65,7 @@ class Walker:
 
     def ifd(self, table: str, pos: int, base: int, bo: str, end: int | None = None) -> None:
         """Read the IFD at ``pos`` (in ``tiff``); value offsets are relative to ``base``."""
-        if table not in TABLES or not self.enter(table, pos):
+        if table not in TABLES or TABLES[table][1] != "ifd" or not self.enter(table, pos):
             return
         if pos < 0 or pos + 2 > self.size:
             self.warn(f"{table} offset {pos} is outside the EXIF data ({self.size} bytes)")
@@ -90,7 +98,8 @@ class Walker:
             return
         raw = bytes(self.tiff[vpos : vpos + min(size, MAX_BINARY)])
         fmt = TYPE_FORMAT.get(typ, "undef")
-        self.state.update({"$count": float(count), "$format": fmt, "$$valPt": raw})
+        self.state.update({"$count": float(count), "$format": fmt, "$$valPt": raw,
+                           "$byte_order": bo, "$size": float(size)})
         for cond, sub, where in subdirs.get(tag, ()):
             if self.holds(cond):
                 self.subdir(sub, where, raw, vpos, base, bo)
@@ -117,7 +126,7 @@ class Walker:
         fn = compile_code(cond)
         try:
             return fn is not None and truth(fn(None, self.state))  # type: ignore[operator]
-        except (ArithmeticError, ValueError, TypeError, Unsupported):
+        except CODE_ERRORS:
             return False
 
     def choose(self, variants: tuple) -> tuple | None:
@@ -137,7 +146,13 @@ class Walker:
         if "+" in where:  # the directory starts N bytes into the value
             where, skip = where.split("+")
             raw, vpos = raw[int(skip):], vpos + int(skip)
-        if where == "offset":
+        if where == "offsets":  # IFDs, the 2nd one's group "<group>1"... (SET_GROUP1 tables)
+            named = TABLES[table][0] == table.split("::")[-1]
+            for k in range(min(len(raw) // 4, MAX_SUBIFDS)):
+                self.suffix = str(k) if k and named else ""
+                self.ifd(table, base + struct.unpack_from(bo + "I", raw, 4 * k)[0], base, bo)
+            self.suffix = ""
+        elif where == "offset":
             if len(raw) >= 4:
                 self.ifd(table, base + struct.unpack_from(bo + "I", raw)[0], base, bo)
         elif kind == "ifd":
@@ -150,6 +165,12 @@ class Walker:
             self.capture(table, raw)
         elif kind == "plist" and self.enter(table, vpos):
             self.plist(table, raw)
+        elif kind == "offsets" and self.enter(table, vpos):
+            self.id_records(table, raw, bo)
+        elif kind == "phaseone" and self.enter(table, vpos):
+            from engine.makernotes.phaseone import read
+
+            read(self, table, raw)
         elif kind in ("custom1", "custom2") and self.enter(table, vpos):
             from engine.makernotes.custom import canon_custom
 
@@ -168,6 +189,7 @@ class Walker:
         pos = 0
         for k in [k for k in list(self.state) if k.startswith("$val{")]:
             del self.state[k]
+        self.state.update({"$size": float(len(raw)), "$byte_order": bo})
         ids = [t for t in {*tags, *TABLES[table][5]}
                if not isinstance(t, str) or (t[:1].isdigit() and not serial)]
         for tid in sorted(ids, key=float):
@@ -181,12 +203,12 @@ class Walker:
             variant = self.choose(tags.get(tid, ()))
             if variant is None and (not serial or tid not in tags):
                 continue
-            name, ttype, count, vmap, code = variant or tags[tid][0]
-            fmt, bo_tag = _format(ttype, tfmt, bo)
-            if code is not None and CODES[code][5] and "[" in CODES[code][5]:
-                fmt, count = self.count_format(CODES[code][5])
-                if count is None:
-                    continue
+            name, _type, _count, vmap, code = variant or tags[tid][0]
+            fmt, bo_tag, count = self.value_format(code, tfmt, bo)
+            if count is None:
+                continue
+            if fmt == "string" and not count:  # a string of no size runs to the end
+                count = len(raw) - pos
             size = FORMATS[fmt][1] * (count or 1) * (2 if fmt.startswith("rational") else 1)
             if pos + size > len(raw):
                 if serial:
@@ -230,6 +252,16 @@ class Walker:
                 self.pending.append((TABLES[table][0], variant[0], text, variant[3], codes,
                                      0, None))
 
+    def id_records(self, table: str, raw: bytes, bo: str) -> None:
+        """A count (int16u), then 12-byte records: id (int32u), value (int32u), 4 bytes."""
+        count = struct.unpack_from(bo + "H", raw)[0] if len(raw) >= 2 else 0
+        for at in range(2, 2 + 12 * min(count, (len(raw) - 2) // 12), 12):
+            variant = self.choose(TABLES[table][4].get(struct.unpack_from(bo + "I", raw, at)[0],
+                                                       ()))
+            if variant is not None:
+                self.add(table, variant[0], "int32u", raw[at + 4 : at + 8], bo, variant[3],
+                         variant[4])
+
     def binary_subdir(self, table: str, tid: int, raw: bytes, pos: int, bo: str) -> bool:
         """A sub-directory inside a binary table (the rest of the data from ``pos``)."""
         for cond, sub, where in TABLES[table][5].get(tid, ()):
@@ -238,24 +270,31 @@ class Walker:
                 return True
         return False
 
-    def count_format(self, spec: str) -> tuple[str, int | None]:
-        """'int16s[$val{2}]' -> ("int16s", the count computed from the earlier values)."""
-        fmt, _, expr = spec.partition("[")
+    def value_format(self, code: int | None, tfmt: str | None,
+                     bo: str) -> tuple[str, str, int | None]:
+        """(format, byte order, count: 0 for one value, None if it cannot be read) of a
+        binary-table value: its Format ('int16s', 'string[32]', 'int16s[$val{2}]': the
+        count computed from the earlier values), else the table's FORMAT."""
+        spec = CODES[code][5] if code is not None else None
+        base, _, expr = (spec or tfmt or "int8u").partition("[")
+        fmt, bo_tag = _format(base, tfmt, bo)
+        if not expr:
+            return fmt, bo_tag, 0
         fn = compile_code(expr[:-1])
         try:
             n = _n(fn(None, self.state)) if fn is not None else -1.0  # type: ignore[operator]
-        except (ArithmeticError, ValueError, TypeError, Unsupported):
+        except CODE_ERRORS:
             n = -1.0
         if fmt not in FORMATS or not 0 <= n <= MAX_BINARY:
-            return fmt, None
-        return fmt, int(n)
+            return fmt, bo_tag, None
+        return fmt, bo_tag, int(n)
 
     def add(self, table: str, name: str, fmt: str, raw: bytes, bo: str, vmap: int | None,
             code: int | None):
         """Read the value and run its RawConv now (later conditions may use what it sets);
         its ValueConv and PrintConv run in ``finish``, as ExifTool runs them when printing."""
         codes = None if code is None else CODES[code]
-        value = read_value(fmt, raw, bo)
+        value = _read_value(fmt, raw, bo)
         if codes is not None and codes[6] and isinstance(value, str):
             mask = codes[6]
             shift = (mask & -mask).bit_length() - 1
@@ -267,19 +306,22 @@ class Walker:
             value = run(codes[1], value, self.state)
             if value is DROP:
                 return None
-        group, table_print = TABLES[table][0], TABLES[table][6]
+        group, table_print = TABLES[table][0] + self.suffix, TABLES[table][6]
         self.pending.append((group, name, value, vmap, codes, len(raw), table_print))
         return value
 
     def finish(self) -> list[TagValue]:
         for group, name, value, vmap, codes, size, table_print in self.pending:
             shown = self.printed(value, vmap, codes)
-            if table_print and vmap is None and (codes is None or codes[3] is None):
+            if table_print and vmap is None and (codes is None or codes[3] is None) and \
+                    "n" not in codes_flags(codes):
                 shown = run(table_print, shown, self.state) if isinstance(shown, str) else shown
             if shown is DROP:
                 continue
-            path = f"makernotes/{name}"
+            path = f"{self.part}/{name}"
+            group = self.group or group
             if "b" in codes_flags(codes) or isinstance(shown, bytes) and not _is_text(shown):
+                size = len(shown) if isinstance(shown, bytes) else size
                 self.tags.append(TagValue(path, group, name, binary_text(size), False, size))
                 continue
             if isinstance(shown, bytes):
@@ -301,14 +343,16 @@ class Walker:
             have = {(t.group, t.name) for t in self.tags}
             if start and size and start + size <= self.file_size and \
                     (group, "PreviewImage") not in have:
-                self.tags.append(TagValue("makernotes/PreviewImage", group, "PreviewImage",
+                self.tags.append(TagValue(f"{self.part}/PreviewImage", group, "PreviewImage",
                                           binary_text(size), False, size))
 
     def printed(self, value, vmap: int | tuple | None, codes: tuple | None):
         if codes is not None:
-            value = run(codes[2], value, self.state)
+            value = run_each(codes[2], value, self.state, " ")
             if value is DROP:
                 return DROP
+            if isinstance(codes[3], tuple):
+                return self.print_each(codes[3], value, vmap)
             if codes[3] is not None and compile_code(codes[3]) is not None:
                 return run(codes[3], value, self.state)
         if vmap is None or isinstance(value, bytes):
@@ -318,15 +362,52 @@ class Walker:
             return "; ".join(str(enum(p, "", MAPS[m])) if m is not None else p
                              for p, m in zip(items, vmap, strict=False)) + "".join(
                 "; " + p for p in items[len(vmap):])
-        if codes is not None and "m" in codes[4]:
-            return bitmask(_s(value), "", MAPS[vmap])
-        if codes is not None and "l" in codes[4]:
-            return "; ".join(str(enum(p, "", MAPS[vmap])) for p in _s(value).split())
+        if codes is not None and "m" in codes[4]:  # (a value the hash names, else its bits)
+            return MAPS[vmap].get(_s(value)) or bitmask(_s(value), "", MAPS[vmap])
+        if codes is not None and "l" in codes[4]:  # (the rest as read, unless it repeats)
+            items = _s(value).split()
+            n = len(items) if "r" in codes[4] else 1
+            return "; ".join([str(enum(p, "", MAPS[vmap])) for p in items[:n]] + items[n:])
         text = _s(value)
         flags = codes_flags(codes)
         if text not in MAPS[vmap] and ("x" in flags or "p" in flags):
             return _parameter(text) if "p" in flags else text
+        if text not in MAPS[vmap] and codes is not None and codes[7] is not None:
+            return run(codes[7], text, self.state)  # the map's OTHER sub
         return enum(text, "", MAPS[vmap])
+
+
+    def print_each(self, convs: tuple, value, vmap) -> str:
+        """A PrintConv list: value i printed by conversion i (code, "%": the tag's next map,
+        None: as read; "REPEAT": the one before for the rest), joined by "; "."""
+        maps = list(vmap) if isinstance(vmap, tuple) else [vmap]
+        out, conv, k = [], None, 0
+        for i, item in enumerate(_s(value).split()):
+            if i < len(convs) and convs[i] != "REPEAT":
+                conv = convs[i]
+                if conv == "%":
+                    conv, k = ("%", maps[k] if k < len(maps) else None), k + 1
+            elif i >= len(convs) and "REPEAT" not in convs:
+                conv = None
+            if isinstance(conv, tuple):
+                out.append(str(enum(item, "", MAPS[conv[1]])) if conv[1] is not None else item)
+            else:
+                shown = run(conv, item, self.state)
+                out.append(item if shown is DROP else _s(shown))
+        return "; ".join(out)
+
+
+def run_each(conv, value, state: dict, sep: str):
+    """A ValueConv (a list of them: one per value, None as read), DROP for undef."""
+    if not isinstance(conv, tuple):
+        return run(conv, value, state)
+    items = _s(value).split()
+    out = []
+    for c, x in zip(list(conv[:len(items)]) + [None] * (len(items) - len(conv)), items,
+                    strict=True):
+        y = run(c, x, state) if c not in (None, "%", "REPEAT") else x
+        out.append(x if y is DROP else _s(y))
+    return sep.join(out)
 
 
 def _decipher_table() -> bytes:
@@ -346,6 +427,15 @@ def _format(ttype: str, table_format: str | None, bo: str) -> tuple[str, str]:
     if ttype.endswith("Rev") and ttype[:-3] in FORMATS:
         return ttype[:-3], "<" if bo == ">" else ">"
     return (ttype if ttype in FORMATS else (table_format or "int8u")), bo
+
+
+def _read_value(fmt: str, raw: bytes, bo: str):
+    if not fmt.startswith("rational32"):
+        return read_value(fmt, raw, bo)
+    n = len(raw) // 4
+    nums = struct.unpack_from(f"{bo}{2 * n}{FORMATS[fmt][0]}", raw)
+    return " ".join(perl_num(a / b) if b else ("inf" if a else "undef")
+                    for a, b in zip(nums[::2], nums[1::2], strict=True))
 
 
 def _parameter(text: str) -> str:

@@ -19,13 +19,16 @@ from engine.printconv import perl_num, perl_number
 TOKEN = re.compile(r"""\s*(?:
     (?P<num>0x[0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
   | (?P<self>(?:\$\$self|\$self->)\{(?P<key>\w+)\})
-  | (?P<var>\$(?:count|format|\$valPt)\b|\$val\{\d+\})
+  | (?P<var>\$(?:count|format|size|\$valPt)\b|\$val\{\d+\})
   | (?P<val>\$val\b)
   | (?P<re>[=!]~\s*/(?:[^/\\]|\\.)*/[a-z]*)
+  | (?P<subst>[=!]~\s*(?:s|tr)/(?:[^/\\]|\\.)*/(?:[^/\\]|\\.)*/[a-z]*)
+  | (?P<bsubst>(?<![\w$])(?:s|tr)/(?:[^/\\]|\\.)*/(?:[^/\\]|\\.)*/[a-z]*)
   | (?P<dq>"(?:[^"\\]|\\.)*")
   | (?P<sq>'(?:[^'\\]|\\.)*')
   | (?P<name>(?:\$self->)?[A-Za-z_]\w*(?:::\w+)*)
-  | (?P<op>\*\*|==|!=|<=|>=|<<|>>|&&|\|\||[-+*/%?:(),<>&|!.=^])
+  | (?P<lvar>\$\$[A-Za-z_]\w*(?=\{)|[$@](?:[A-Za-z_]\w*|\d)|\\%[A-Za-z_]\w*)
+  | (?P<op>\*\*|==|!=|<=|>=|=>|<<|>>|&&|\|\||[-+*/.&|]=|[-+*/%?:(),<>&|!.=^;{}\[\]])
 )""", re.X)
 BINARY = {  # operator -> (precedence, function)
     "or": (1, None), "and": (2, None), "||": (3, None), "&&": (4, None),
@@ -46,13 +49,20 @@ BINARY = {  # operator -> (precedence, function)
 FUNCTIONS: dict[str, object] = {}  # Perl function name -> Python function (filled by convert)
 
 
-class Unsupported(Exception):
+class Unsupported(ValueError):
     """The Perl code uses something this evaluator does not know."""
+
+
+# what running a conversion on odd data may raise: the conversion is then left out
+CODE_ERRORS = (ArithmeticError, ValueError, TypeError, LookupError, AttributeError,
+               RecursionError, re.error)
 
 
 def _n(v) -> float:
     if v is None:
         return 0.0
+    if isinstance(v, list):  # an array in numeric context: its length
+        return float(len(v))
     if isinstance(v, bool):
         return 1.0 if v else 0.0
     return perl_number(v)
@@ -70,7 +80,7 @@ def _s(v) -> str:
         return "1" if v else ""
     if isinstance(v, float):
         return perl_num(v)
-    if isinstance(v, tuple):  # a Perl list in a string: its items joined (as "@list")
+    if isinstance(v, tuple | list):  # a Perl list in a string: its items joined ("@list")
         return " ".join(_s(x) for x in v)
     return v.decode("latin-1") if isinstance(v, bytes) else str(v)
 
@@ -210,7 +220,14 @@ def _match(op: str, base):
     except re.error:
         raise Unsupported(op) from None
     want = m.group(1) == "="
-    return lambda v, st: bool(rx.search(_s(base(v, st)))) == want
+
+    def run(v, st):
+        found = rx.search(_s(base(v, st)))
+        if found and hasattr(st, "outer"):  # $1, $2... for the statements after it
+            for k, g in enumerate(found.groups(), 1):
+                st[f"${k}"] = g
+        return bool(found) == want
+    return run
 
 
 def _pow(a: float, b: float) -> float:
@@ -235,15 +252,22 @@ def _combine(text: str, fn, left, right):
 
 
 def _interpolate(body: str):
-    parts = re.split(r"(\$val\b|\$\$self\{\w+\})", body.replace('\\"', '"').replace("\\n", "\n"))
+    parts = re.split(r"(\$val\b|\$\$self\{\w+\}|\$\w+\[\d+\]|[$@]\w+)",
+                     body.replace('\\"', '"').replace("\\n", "\n"))
 
     def run(v, st):
         out = []
         for p in parts:
             if p == "$val":
-                out.append(_s(v))
+                out.append(_s(st["$val"] if "$val" in st else v))
             elif p.startswith("$$self{"):
                 out.append(_s(st.get(p[7:-1])))
+            elif p[:1] in "$@" and p.endswith("]"):  # an array element "$v[1]"
+                items = st.get("@" + p[1:p.index("[")]) or []
+                k = int(p[p.index("[") + 1 : -1])
+                out.append(_s(items[k]) if k < len(items) else "")
+            elif p[:1] in "$@" and len(p) > 1:
+                out.append(_s(st.get(p)))
             else:
                 out.append(p)
         return "".join(out)
@@ -315,12 +339,8 @@ def compile_code(code: str):
     if steps is not None:
         _CACHE[code] = _edit_fn(steps)
         return _CACHE[code]
-    try:
-        p = _Parser(code)
-        fn = p.expr()
-        if p.peek()[0] != "end":
-            raise Unsupported(p.peek()[1])
-    except (Unsupported, IndexError):
-        fn = None
+    from engine.makernotes.perl_stmt import compile_program
+
+    fn = compile_program(code)
     _CACHE[code] = fn
     return fn
