@@ -229,3 +229,38 @@ def test_inode_numbers_are_stable_on_local_disks_only(monkeypatch: pytest.Monkey
                          ("fuse.sshfs", False), ("nfs4", False), (None, False)):
         monkeypatch.setattr(watch, "filesystem_type", lambda path, text, k=kind: k)
         assert mi.inodes_stable("/photos") == (stable, kind or "unknown")
+
+
+def test_a_photo_rewritten_while_it_is_decoded_is_decoded_again(tmp_path: Path) -> None:
+    """Another program rewrites the photo between the daemon's stat and its read: the row
+    is keyed by the stat taken before reading, so it never stands for the new file, and
+    the next look decodes the photo as it is now."""
+    import dataclasses
+
+    import engine
+    from metafs.facade import real_engine
+    from metafs.pending import Pending
+    from metafs.photos import PhotoViews
+
+    src = tmp_path / "src"
+    src.mkdir()
+    photo = src / "a.jpg"
+    shutil.copyfile(FIXTURES / "photo.jpg", photo)
+    replaced = photo.read_bytes().replace(b"MetaFS Test Camera Co.", b"Rewritten meanwhile\0\0\0")
+
+    def read_while_rewritten(path: str, **kw: object) -> Metadata:
+        if not kw:
+            tmp = src / "a.tmp"
+            tmp.write_bytes(replaced)
+            os.replace(tmp, photo)  # as ExifTool does, between the stat and the read
+        return engine.read_metadata(path, **kw)
+
+    index = _open(tmp_path)
+    facade = dataclasses.replace(real_engine(), read_metadata=read_while_rewritten)
+    views = PhotoViews(facade, str(src), Pending(), index=index)
+    assert views._read("a.jpg")[1].tags["Make"].value == "Rewritten meanwhile"
+    views.index.flush()
+    again = PhotoViews(real_engine(), str(src), Pending(), index=index)
+    assert again._read("a.jpg")[1].tags["Make"].value == "Rewritten meanwhile"
+    assert again.decodes == 1  # the row made before the rewrite did not match
+    index.close()
