@@ -116,6 +116,21 @@ def test_the_embedded_jpeg_keeps_its_image(tmp_path: Path) -> None:
     assert scan(p.read_bytes()) == before
 
 
+def test_written_lists_only_what_was_asked(tmp_path: Path, capsys) -> None:
+    """The JpgFromRaw the write rebuilds is the container's business (validation lets it
+    change): neither WriteResult.written nor `metafs write`'s output names it."""
+    from metafs.cli import main
+
+    p = _rw2(tmp_path)
+    result = engine.write_metadata(p, {"Artist": "A B", "DateTimeOriginal": None})
+    assert result.written == {"Artist": "A B", "DateTimeOriginal": None}
+    q = _rw2(tmp_path, "both")
+    assert main(["write", str(p), str(q), "--set", "Artist=C D"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.split() == ["2", "image", "files", "updated"]
+    assert _read(p)["Doc1:IFD0:Artist"] == _read(q)["Doc1:IFD0:Artist"] == "C D"
+
+
 def test_refuses_what_exiftool_refuses(tmp_path: Path) -> None:
     p = _rw2(tmp_path, "unsupported")
     assert_refused(p, {"Artist": "x"}, "unsupported Panasonic/Leica RAW variant",
@@ -134,6 +149,30 @@ def test_without_jpg_from_raw(tmp_path: Path) -> None:
     assert got["ExifIFD:DateTimeOriginal"] == "2022:01:01 00:00:00"
     assert got["XMP-dc:Title"] == "T"
     assert _raw_of(p.read_bytes()) == RAW
+
+
+def test_jpg_from_raw_without_exif_gets_an_app1(tmp_path: Path) -> None:
+    """A JpgFromRaw with no APP1 Exif segment: ExifTool creates one (after APP0) for IFD0
+    and ExifIFD tags; metafs does too, through the JPEG writer, and reads back as ExifTool's
+    write does for the tags asked (ExifTool also adds its mandatory XResolution...)."""
+    from engine.containers.jpeg import parse_jpeg
+
+    ours = _rw2(tmp_path, exif=False)
+    theirs = tmp_path / "et.rw2"
+    shutil.copyfile(ours, theirs)
+    original = ours.read_bytes()
+    engine.write_metadata(ours, {"Artist": "A B", "DateTimeOriginal": "2021:02:03 04:05:06"})
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-Artist=A B",
+                    "-DateTimeOriginal=2021:02:03 04:05:06", str(theirs)], check=True)
+    got, want = _read(ours), _read(theirs)
+    for k in ("Doc1:IFD0:Artist", "Doc1:ExifIFD:DateTimeOriginal", "ExifIFD:DateTimeOriginal"):
+        assert got[k] == want[k]
+    assert engine.read_metadata(ours).tags["Artist"].value == "A B"
+    ifd0 = parse_tiff(ours.read_bytes()).get("IFD0")
+    jpeg = bytes(next(e.raw for e in ifd0.entries if e.tag == 0x2E))
+    assert [s.marker for s in parse_jpeg(jpeg).segments][:3] == [0xD8, 0xE0, 0xE1]
+    assert tiff_digest(ours.read_bytes()) == tiff_digest(original)
+    assert warnings_of(exiftool(ours, "-a", "-G1")) == warnings_of(exiftool(theirs, "-a", "-G1"))
 
 
 def test_values_inside_the_raw_data_refused(tmp_path: Path) -> None:

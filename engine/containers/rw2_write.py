@@ -7,7 +7,9 @@ Facts (ExifTool's PanasonicRaw.pm and WriteExif.pl):
   as the main EXIF and rewrites as a JPEG of its own (APP1 only: no XMP, no IPTC added to it).
   Many files also hold an ExifIFD of their own in IFD0 (tag 0x8769): an ExifIFD or GPS tag is
   written in both places, as are Make, Model and Orientation, which both IFD0s know.  Other
-  IFD0 tags (Artist...) go to the embedded JPEG only; XMP and IPTC to the RW2's IFD0.
+  IFD0 tags (Artist...) go to the embedded JPEG only; XMP and IPTC to the RW2's IFD0.  A
+  JpgFromRaw without an APP1 Exif segment gets one, after SOI/APP0 (ExifTool: "Creating
+  APP1"); without a JpgFromRaw, those IFD0 tags have no place and are refused.
 - The raw data starts at RawDataOffset (0x118) or, without it, at StripOffsets (0x111), and
   runs to the end of the file: StripByteCounts may be an uncompressed size or 0, and
   StripOffsets may be 0xffffffff ("PanasonicHack").  ExifTool refuses a file with both
@@ -95,8 +97,8 @@ def route(structure: TiffStructure, exif: list, has_jpeg: bool, path: str) -> tu
         mine = ifd in SUB_IFDS or (ifd == "IFD0" and lookup(name).tag in BOTH_IFD0)
         if not has_jpeg and not mine:
             raise WriteError(f"this {ifd} tag of a Panasonic RAW file belongs in its embedded "
-                             "JPEG (JpgFromRaw), and the file has no such JPEG with EXIF; "
-                             "nothing was written", path=path, tag=name)
+                             "JPEG (JpgFromRaw), and the file has no such JPEG; nothing "
+                             "was written", path=path, tag=name)
         if has_jpeg:
             jpeg.append(edit)
         if mine:
@@ -105,13 +107,14 @@ def route(structure: TiffStructure, exif: list, has_jpeg: bool, path: str) -> tu
 
 
 def embedded_jpeg(entry: Entry | None) -> bytes | None:
-    """The JpgFromRaw's bytes when they are a JPEG with an EXIF segment."""
-    from engine.exif.decode import find_jpeg_exif
+    """The JpgFromRaw's bytes when they are a JPEG.  One without an APP1 Exif segment gets
+    one from the JPEG writer (after SOI/APP0), as ExifTool creates it."""
+    from engine.containers.jpeg import is_jpeg
 
     if entry is None or entry.value_offset is None or not entry.raw:
         return None
     jpeg = bytes(entry.raw)
-    return jpeg if find_jpeg_exif(jpeg) is not None else None
+    return jpeg if is_jpeg(jpeg) else None
 
 
 def rewrite_jpeg(jpeg: bytes, exif: list, path: str) -> bytes:
@@ -166,8 +169,7 @@ def plan_rw2(data, structure: TiffStructure, edits: Edits, path: str) -> list[Pi
             e = old[JPG_FROM_RAW]
             extra[JPG_FROM_RAW] = NewEntry(JPG_FROM_RAW, e.type if e.type in (1, 7) else 7,
                                            len(new), new)
-            # the JpgFromRaw's size is part of what the write changes (validation)
-            edits.paths.setdefault("JpgFromRaw", f"(Binary data {len(new)} bytes)")
+            edits.brought.add("JpgFromRaw")  # its size changes with it (validation)
     bo = structure.byte_order
 
     def patch(to: int):

@@ -166,7 +166,7 @@ def _old(md: Metadata, path: str) -> Text | list[str]:
 
 
 class Edits(Record):
-    __slots__ = ("exif", "xmp", "iptc", "iptc_fit", "paths", "xmp_quick")
+    __slots__ = ("exif", "xmp", "iptc", "iptc_fit", "paths", "xmp_quick", "brought")
     exif: list[tuple[str, str, Text]]  # (ifd, name, text)
     xmp: dict[str, str | list[str] | None]  # 'dc:title' -> value
     iptc: dict[str, list[str] | None]  # 'Keywords' -> items
@@ -177,6 +177,9 @@ class Edits(Record):
     # (old packet, new packet) when engine.xmp.quick made the XMP edits linearly (the
     # planner puts the new packet in place, the validation reads it back with that module)
     xmp_quick: tuple[bytes, bytes] | None
+    # Tags the container's change brings with it (the planner sets them: an embedded JPEG
+    # rebuilt, a size): the validation lets them change; never reported as written.
+    brought: set[str]
 
     def __init__(self, exif: list[tuple[str, str, Text]] | None = None,
                  xmp: dict[str, str | list[str] | None] | None = None,
@@ -188,6 +191,7 @@ class Edits(Record):
         self.iptc_fit = set() if iptc_fit is None else iptc_fit
         self.paths = {} if paths is None else paths
         self.xmp_quick = None
+        self.brought = set()
 
     def __bool__(self) -> bool:
         return bool(self.exif or self.xmp or self.iptc)

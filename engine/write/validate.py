@@ -62,7 +62,8 @@ def _read_both(data, path: str, original: Original, edits: Edits) -> tuple[Metad
     after, new_blocks = read_blocks_from(data, path)
     check = PARTS
     if original.blocks is not None and after.format == before.format:
-        check = changed_parts(original.blocks, new_blocks) | {part_of(p) for p in edits.paths}
+        check = changed_parts(original.blocks, new_blocks) | {
+            part_of(p) for p in (*edits.paths, *edits.brought)}
     if edits.xmp_quick is not None:  # edited linearly: read back by the same scanner
         check -= {"xmp"}
         _check_quick_xmp(new_blocks, edits, path)
@@ -137,7 +138,7 @@ def _decode_again(original: Original, parts: frozenset[str]) -> Metadata:
 
 def _touched(edits: Edits) -> tuple[set[str], tuple[str, ...]]:
     """The tag paths an edit may change, and the prefixes of the paths under them."""
-    touched = set(edits.paths)
+    touched = set(edits.paths) | edits.brought  # and what the container's change brings
     if edits.xmp:  # names the Extended XMP packet, rewritten when an edit is in it
         touched.add("xmp/xmpNote:HasExtendedXMP")
     # GPS reference tags ride along with their coordinates.

@@ -15,13 +15,16 @@ RAW = bytes((i * 7 + i // 256) & 0xFF for i in range(6000))  # stands for the ra
 NO_STRIPS = 0xFFFFFFFF
 
 
-def small_jpeg(exif_ifds: list[list]) -> bytes:
-    """A 16x16 JPEG (Pillow) with an APP1 Exif segment holding ``exif_ifds``."""
+def small_jpeg(exif_ifds: list[list] | None) -> bytes:
+    """A 16x16 JPEG (Pillow: SOI, APP0 JFIF...) with an APP1 Exif segment holding
+    ``exif_ifds`` (None: without one)."""
     from PIL import Image
 
     buf = io.BytesIO()
     Image.new("RGB", (16, 16), (200, 40, 90)).save(buf, "JPEG", quality=80)
     jpeg = buf.getvalue()
+    if exif_ifds is None:
+        return jpeg
     payload = b"Exif\0\0" + build(exif_ifds)
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
 
@@ -35,11 +38,12 @@ JPEG_EXIF = [
 ]
 
 
-def build_rw2(variant: str = "sentinel", *, jpeg: bool = True) -> bytes:
+def build_rw2(variant: str = "sentinel", *, jpeg: bool = True, exif: bool = True) -> bytes:
     """``variant``: how the raw data is pointed at: "sentinel" (RawDataOffset, StripOffsets
     0xffffffff), "strips" (StripOffsets only, StripByteCounts an uncompressed size), "both"
     (RawDataOffset and StripOffsets, StripByteCounts 0: ExifTool updates both), "unsupported"
-    (RawDataOffset and a real strip with a byte count: ExifTool refuses it)."""
+    (RawDataOffset and a real strip with a byte count: ExifTool refuses it).  ``jpeg``: with
+    a JpgFromRaw; ``exif``: the JpgFromRaw has an APP1 Exif segment."""
 
     def layout(raw_at: int) -> bytearray:
         strip = NO_STRIPS if variant == "sentinel" else raw_at
@@ -47,7 +51,7 @@ def build_rw2(variant: str = "sentinel", *, jpeg: bool = True) -> bytes:
         entries: list = [(0x01, 7, b"0300"), (0x02, 3, [3724]), (0x03, 3, [2754]),
                          (0x0A, 3, [12]), (0x0B, 3, [34316]), (0x17, 3, [80])]
         if jpeg:
-            entries.append((0x2E, 7, small_jpeg(JPEG_EXIF)))
+            entries.append((0x2E, 7, small_jpeg(JPEG_EXIF if exif else None)))
         entries += [(0x010F, 2, "Panasonic"), (0x0110, 2, "DMC-TEST"), (0x0111, 4, [strip]),
                     (0x0112, 3, [1]), (0x0116, 3, [2754]), (0x0117, 4, [count])]
         if variant != "strips":
