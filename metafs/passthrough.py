@@ -18,9 +18,12 @@ TIMEOUT = 1.0  # seconds the kernel may cache entries and attributes of SOURCE p
 # Long enough that repeated walks of a tree (grep -r, find) are served by the kernel.
 GENERATED_TIMEOUT = 10.0
 # ... and while metafs/watch.py sees every change to SOURCE (a local filesystem, all of it
-# watched): then nothing changes unannounced, and a walk of a big tree (`grep -r` over every
-# tag file, 80,000 files in 7 s) still finds the entries of its start in the kernel.
-WATCHED_TIMEOUT = 120.0
+# watched): then nothing changes unannounced (every change the daemon makes or sees is
+# pushed to the kernel; lost events drop everything), so the kernel may keep entries as long
+# as it likes.  An hour: the first walk of a library of 100,000 photos takes 10 minutes, and
+# with 120 s the second walk found none of the entries of its start (LOOKUP again, 15x
+# ExifTool instead of 150x).
+WATCHED_TIMEOUT = 3600.0
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 

@@ -47,7 +47,7 @@ def _walk_and_read(top: Path) -> int:
 @needs_shim
 def test_a_warm_walk_is_served_by_the_kernel(mount: Mount) -> None:
     assert "kernel directory cache: on" in mount.status()
-    assert until(lambda: "cached 120 s" in mount.status())  # the watcher sees every change
+    assert until(lambda: "cached 3600 s" in mount.status())  # the watcher sees every change
     assert _walk_and_read(mount.mnt) == 1  # photo.jpg (sub/iptc.jpg has no Make)
     _walk_and_read(mount.mnt)  # the tag pages are kept from the second read on
     before = _requests(mount)
@@ -66,7 +66,7 @@ def test_a_warm_walk_is_served_by_the_kernel(mount: Mount) -> None:
 def test_the_first_reader_fills_the_kernel_cache(mount: Mount) -> None:
     """The first open of a tag file hands the kernel its content: reading it costs no READ,
     and a second walk of the tree no GETATTR (a READ would mark the atime stale)."""
-    assert until(lambda: "cached 120 s" in mount.status())  # the watcher sees every change
+    assert until(lambda: "cached 3600 s" in mount.status())  # the watcher sees every change
     tags = [p for p in (mount.meta).rglob("*") if p.is_file()]
     before = _requests(mount)
     for p in tags:
@@ -164,7 +164,7 @@ def test_changes_other_programs_make_show_at_once(tmp_path: Path) -> None:
         assert until(lambda: os.listdir(mount.mnt / "renamed") == [], SOON)
         from metafs.watch import is_local
 
-        cached = "120 s" if is_local(str(mount.src)) else "10 s"
+        cached = "3600 s" if is_local(str(mount.src)) else "10 s"
         assert f"; generated entries cached {cached}" in mount.status()
     finally:
         mount.close()

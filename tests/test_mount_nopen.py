@@ -52,7 +52,7 @@ def mount(tmp_path: Path):
     m = Mount(tmp_path)
     try:
         # Marks are kept only while the watcher sees every change to SOURCE.
-        assert until(lambda: "cached 120 s" in m.status()), m.status()
+        assert until(lambda: "cached 3600 s" in m.status()), m.status()
         yield m
     finally:
         m.close()
