@@ -195,10 +195,23 @@ def render_iloc(iloc: Iloc) -> bytes:
     return b"".join(out)
 
 
+def extent_spans(loc: ItemLocation, size: int, literal: bool) -> list[tuple[int, int]]:
+    """(start, length) of each extent of ``loc`` in a data source of ``size`` bytes.  Length 0
+    is "the rest of the source" (ISO/IEC 14496-12) for an image item, but an empty extent for
+    an Exif/XMP item (``literal``): ExifTool writes an item it emptied so, and reads it so."""
+    out = []
+    for _idx, off, ln in loc.extents:
+        start = loc.base_offset + off
+        out.append((start, ln if ln or literal else max(size - start, 0)))
+    return out
+
+
 def item_data(
-    data: bytes, loc: ItemLocation, idat: Box | None, warnings: list[str]
+    data: bytes, loc: ItemLocation, idat: Box | None, warnings: list[str],
+    literal: bool = False,
 ) -> tuple[bytes, int] | None:
-    """(bytes, file offset of the first byte) of an item; None if it cannot be read."""
+    """(bytes, file offset of the first byte) of an item; None if it cannot be read.
+    ``literal``: an extent of length 0 is empty (Exif/XMP items, ``extent_spans``)."""
     if loc.construction_method == 0:
         src, src_off = data, 0
     elif loc.construction_method == 1 and idat is not None:
@@ -209,9 +222,8 @@ def item_data(
         )
         return None
     parts, first = [], None
-    for _idx, off, ln in loc.extents:
-        start = loc.base_offset + off
-        stop = len(src) if ln == 0 else start + ln
+    for start, ln in extent_spans(loc, len(src), literal):
+        stop = start + ln
         if start > len(src) or stop > len(src):
             warnings.append(f"HEIF: item {loc.item_id} extent at {start} runs past the end")
             return None
@@ -286,21 +298,23 @@ def _item_slot(data, info: ItemInfo, loc: ItemLocation | None, idat: Box | None,
         problem = f"the {what} item {iid} is {how}"
     elif loc is None or not loc.extents or loc.construction_method not in (0, 1):
         problem = f"the {what} item {iid} has no location metafs can read"
-    got = item_data(data, loc, idat, warn) if loc else None
+    got = item_data(data, loc, idat, warn, literal=True) if loc else None
     if got is None:
         warn.append(f"HEIF: item {iid} ({info.item_type!r}) has no readable data")
         return Slot(group, None, -1, b"", iid,
                     problem or f"the {what} item {iid}'s data runs past the end")
     blob, off = got
+    if not blob:  # emptied (ExifTool keeps the item, length 0): nothing to read, filled anew
+        return Slot(group, None, off, b"", iid, problem)
     if group == "xmp":
         if info.content_encoding not in (b"",):
             warn.append(f"HEIF: XMP item encoded as {info.content_encoding!r} not supported")
             return Slot(group, None, off, b"", iid, problem)
         return Slot(group, blob, off, b"", iid, problem)
-    if len(blob) < 4:  # (an empty one is filled anew by a writer)
+    if len(blob) < 4:
         warn.append(f"HEIF: Exif item {iid} is too short")
-        return Slot(group, None, off, blob, iid, problem or ("the Exif item is too short to "
-                    "hold a TIFF header offset" if blob else ""))
+        return Slot(group, None, off, blob, iid,
+                    problem or "the Exif item is too short to hold a TIFF header offset")
     skip = exif_tiff_start(blob)
     if skip >= len(blob):
         warn.append(f"HEIF: Exif item {iid} has a bad TIFF header offset")
@@ -360,24 +374,32 @@ def _references_end(iref: bytes) -> int:
     return pos
 
 
+def meta_items(data) -> tuple[BoxList, Box | None, dict[int, ItemInfo], list[ItemLocation]]:
+    """The top-level boxes, the ``meta`` box (None if unreadable), the item infos by id and
+    the item locations of a file (empty when ``iinf`` or ``iloc`` is missing or broken)."""
+    parsed = parse_boxes(data, lazy=LAZY_TYPES)
+    meta = next((b for b in parsed.boxes if b.type == b"meta"), None)
+    if meta is None or meta.children is None:
+        return parsed, None, {}, []
+    iinf, iloc = meta.find(b"iinf"), meta.find(b"iloc")
+    if iinf is None or iloc is None:
+        return parsed, meta, {}, []
+    infos = {i.item_id: i for i in parse_iinf(iinf.body(data), [])}
+    try:
+        return parsed, meta, infos, parse_iloc(iloc.body(data)).items
+    except CorruptFileError:
+        return parsed, meta, {}, []
+
+
 def image_items(data) -> dict[int, tuple[bytes, bytes | None]]:
     """Every item that is not Exif/XMP metadata, by id: (item type, its data, or None when it
     cannot be read); id 0 holds the item properties and primary item (``iprp``, ``pitm``).
     A rewrite must leave this identical (tests; a check for the write validation)."""
-    parsed = parse_boxes(data, lazy=LAZY_TYPES)
-    meta = next((b for b in parsed.boxes if b.type == b"meta"), None)
-    if meta is None or meta.children is None:
+    _parsed, meta, infos, locs = meta_items(data)
+    if meta is None:
         return {}
-    props = b"".join(c.render(data) for c in meta.children if c.type in (b"iprp", b"pitm"))
+    props = b"".join(c.render(data) for c in meta.children or () if c.type in (b"iprp", b"pitm"))
     out: dict[int, tuple[bytes, bytes | None]] = {0: (b"", props)}
-    iinf, iloc = meta.find(b"iinf"), meta.find(b"iloc")
-    if iinf is None or iloc is None:
-        return out
-    infos = {i.item_id: i for i in parse_iinf(iinf.body(data), [])}
-    try:
-        locs = parse_iloc(iloc.body(data)).items
-    except CorruptFileError:
-        return out
     for loc in locs:
         info = infos.get(loc.item_id)
         if info is not None and metadata_kind(info):
@@ -428,3 +450,15 @@ class HeifFormat(FileFormat):
     @classmethod
     def invariants(cls, data) -> dict[str, object]:
         return {"image items changed": image_items(data)}
+
+    @classmethod
+    def unchanged(cls, original, data) -> str | None:
+        """The image items, and no item whose bytes newly cover other bytes (an extent
+        that grew over its neighbours reads them as its own: engine.containers.heif_items)."""
+        why = super().unchanged(original, data)
+        if why is None:
+            from engine.containers.heif_items import covered
+
+            new = covered(data) - covered(original)
+            why = f"an item's data would cover other bytes ({min(new)})" if new else None
+        return why

@@ -12,6 +12,9 @@ The ``meta`` box changes size with ``iloc`` (and ``iinf``/``iref`` when an item 
 every box after it moves: each ``iloc`` entry that gives absolute file offsets (construction
 method 0) is shifted by its box's move, and the offset/length field sizes grow when a value no
 longer fits.  Image data is never read: every other box is a range of the original file.
+An Exif/XMP extent of length 0 is an empty item (ExifTool empties an item so): it moves and
+stays 0, and an edit fills it anew; only an image item's length 0 ("to the end of the file")
+becomes an explicit length, since the file grows after it (heif.extent_spans).
 
 Files whose other boxes hold absolute offsets (``moov`` sequences, movie fragments) are
 refused (unknown top-level vendor boxes are kept and moved), as are CR3 files, protected or
@@ -199,17 +202,19 @@ class _Rewrite:
     def _end(self, b: H.Box) -> int:
         return b.offset + b.header_len + b.body_len
 
+    def _literal(self, loc: H.ItemLocation) -> bool:
+        """Whether an extent length 0 of this item means empty (Exif/XMP: H.extent_spans)."""
+        return self.m.kinds.get(loc.item_id) is not None
+
     def _abs_extents(self, loc: H.ItemLocation) -> list[tuple[int, int]]:
         """(start, length) in the file of each extent of a construction-method-0 item."""
-        out = []
-        for _idx, off, ln in loc.extents:
-            start = loc.base_offset + off
-            out.append((start, ln if ln else max(self.size - start, 0)))
-        return out
+        return H.extent_spans(loc, self.size, self._literal(loc))
 
-    def _box_of(self, pos: int) -> int | None:
+    def _box_of(self, pos: int, empty: bool = False) -> int | None:
+        """The top-level box holding file offset ``pos``; ``empty``: the box an empty extent
+        at ``pos`` belongs to (its data starts at or before ``pos`` and ends at or after it)."""
         for i, b in enumerate(self.tops):
-            if b.offset <= pos < self._end(b):
+            if b.data_offset <= pos <= self._end(b) if empty else b.offset <= pos < self._end(b):
                 return i
         return None
 
@@ -225,7 +230,8 @@ class _Rewrite:
             if loc.construction_method != 0:
                 continue
             exts = self._abs_extents(loc)
-            if not any(s < hi and s + n > last.offset for s, n in exts):
+            if not any(lo <= s <= hi if n == 0 else s < hi and s + n > last.offset
+                       for s, n in exts):
                 continue
             if self.m.kinds.get(loc.item_id) is None:
                 return False, []
@@ -264,8 +270,7 @@ class _Rewrite:
                 continue
             size = self.size if loc.construction_method == 0 else (
                 idat.body_len if idat is not None else 0)
-            exts = [(loc.base_offset + off, loc.base_offset + off + (ln or size))
-                    for _i, off, ln in loc.extents]
+            exts = [(a, a + n) for a, n in H.extent_spans(loc, size, self._literal(loc)) if n]
             (spans if loc.item_id in replaced else others)[loc.construction_method].extend(exts)
         # box headers are structure, never an item's bytes, whatever a damaged iloc says
         others[0] += [(b.offset, b.data_offset) for b in self.tops]
@@ -287,7 +292,8 @@ class _Rewrite:
                 continue
             where = []
             for s, n in self._abs_extents(loc):
-                a, b = self._box_of(s), self._box_of(s + max(n, 1) - 1)
+                a, b = ((self._box_of(s, empty=True),) * 2 if n == 0 else
+                        (self._box_of(s), self._box_of(s + n - 1)))
                 if a is None or a != b or self.tops[a] is meta or id(self.tops[a]) not in kept_ids:
                     raise _refuse(self.path, f"item {loc.item_id}'s data (offset {s}, {n} "
                                   "bytes) does not lie inside one box metafs can move")
@@ -364,8 +370,11 @@ class _Rewrite:
             raise _refuse(self.path, f"item {loc.item_id}'s extents lie in boxes that move "
                           "differently")
         s = shifts.pop()
-        exts = [(i, off, ln or max(self.size - loc.base_offset - off, 0))
-                for i, off, ln in loc.extents]  # explicit lengths: the file grows after them
+        # explicit lengths for "to the end of the file": the file grows after them (an
+        # Exif/XMP extent of length 0 is empty and stays so)
+        exts = [(i, off, ln or (0 if self._literal(loc) else
+                                max(self.size - loc.base_offset - off, 0)))
+                for i, off, ln in loc.extents]
         if loc.base_offset:
             return H.ItemLocation(loc.item_id, loc.construction_method, 0,
                                   loc.base_offset + s, exts)
