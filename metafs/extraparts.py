@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 # A part that uses the tags of every part before it (ExifTool's composite tags).
 USES_ALL = "composite"
-PHOTOS_KEPT = 1024  # photos whose decoded parts are kept (as photos.CACHE_SIZE)
-BYTES_KEPT = 64 * 1024 * 1024  # binary tag contents kept, in bytes (the kernel caches too)
+# Photos whose decoded parts are kept: about 100 KB each with the maker notes, and a walk
+# (`grep -r` over the group folders) reads a photo's folders one after the other.
+PHOTOS_KEPT = 64
+BYTES_KEPT = 16 * 1024 * 1024  # binary tag contents kept, in bytes (the kernel caches too)
 
 
 def part_names() -> tuple[str, ...]:
