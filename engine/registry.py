@@ -16,6 +16,9 @@ _FORMATS = [
     ("engine.containers.png", "PngFormat"),
     ("engine.containers.webp", "WebpFormat"),
     ("engine.containers.heif", "HeifFormat"),
+    ("engine.containers.exv", "ExvFormat"),
+    ("engine.containers.mrw", "MrwFormat"),
+    ("engine.containers.raf", "RafFormat"),
 ]
 # Raw file types no container here reads, refused by name all the same
 _NOT_READ = {"X3F": "Sigma X3F"}

@@ -3,7 +3,7 @@
 - writing a tag file and closing it sets the tag (value checked at write() when the text is
   one complete line, else at flush); ``>>`` appends a list item because the new content is
   the old items plus one line (refused on a tag that holds one value);
-- edits of a photo the engine cannot write (CR3, RAF..., unreadable metadata) are refused at
+- edits of a photo the engine cannot write (CR3, BigTIFF..., unreadable metadata) are refused at
   open/create/unlink with a status line, not at commit where no one would hear; so are tags
   of a group the photo's format cannot hold (IPTC in a WebP: EROFS), whose folder is not listed;
 - ``rm`` deletes the tag; creating a file whose name is a tag path adds the tag;
@@ -118,7 +118,7 @@ class MetaEditor:
 
     def _photo_writable(self, photo: str, md: Any, tag: str) -> None:
         """Refuse at once (not at commit, where the error reaches no one) edits of a photo
-        the engine cannot write: a read-only format (CR3, RAF...) or unreadable metadata."""
+        the engine cannot write: a read-only format (CR3, BigTIFF...) or unreadable metadata."""
         self.require_writable()
         refusal = self.photos.write_refusal(photo, md)
         if refusal is not None:

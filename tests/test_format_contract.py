@@ -2,9 +2,11 @@
 (mutagen's way: one contract, every format, always on a temp copy of a fixture).
 
 The formats: JPEG, TIFF, a TIFF-based raw (ORF: the TIFF fixture under Olympus's header
-magic), PNG, WebP and HEIF.  Each case runs on every one; where a format cannot hold a
-group (IPTC in PNG, WebP and HEIF without an IPTC block), the case asserts the refusal the
-engine gives instead.  The last three tests run over every writable fixture file.
+magic), PNG, WebP, HEIF, EXV (photo.jpg's segments as an Exiv2 sidecar), MRW (strips_le.tif
+as the TIFF block of a Minolta raw) and RAF (photo.jpg as the JPEG of a Fujifilm raw).
+Each case runs on every one; where a format cannot hold a group (IPTC in PNG, WebP and
+HEIF without an IPTC block), the case asserts the refusal the engine gives instead.  The
+last three tests run over every writable fixture file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.raw_builders import mrw_file, raf_file
 from support.refuse import assert_refused
 
 import engine
@@ -29,6 +32,27 @@ def _orf(dst: Path) -> None:
     dst.write_bytes(data)
 
 
+def _exv(dst: Path) -> None:
+    """photo.jpg as an Exiv2 EXV sidecar: its segments after the ``Exiv2`` TEM header, no
+    image (what ``exiftool -o x.exv photo.jpg`` writes)."""
+    from engine.containers.jpeg import parse_jpeg
+
+    data = (FIXTURES / "photo.jpg").read_bytes()
+    parsed = parse_jpeg(data)
+    assert parsed.sos_offset is not None
+    dst.write_bytes(b"\xff\x01Exiv2" + data[2:parsed.sos_offset] + b"\xff\xd9")
+
+
+def _mrw(dst: Path) -> None:
+    """strips_le.tif as the TTW block of a Minolta MRW (support.raw_builders)."""
+    dst.write_bytes(mrw_file((FIXTURES / "strips_le.tif").read_bytes()))
+
+
+def _raf(dst: Path) -> None:
+    """photo.jpg as the JPEG of a Fujifilm RAF (support.raw_builders)."""
+    dst.write_bytes(raf_file((FIXTURES / "photo.jpg").read_bytes(), pad=2))
+
+
 def _copy(name: str) -> Callable[[Path], None]:
     return lambda dst: shutil.copyfile(FIXTURES / name, dst)
 
@@ -41,6 +65,9 @@ FORMATS: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "PNG": ("exif_xmp.png", _copy("exif_xmp.png"), "PNG"),
     "WebP": ("exif_xmp.webp", _copy("exif_xmp.webp"), "Extended WEBP"),
     "HEIF": ("exif_xmp.heic", _copy("exif_xmp.heic"), "HEIC"),
+    "EXV": ("photo.exv", _exv, "EXV"),
+    "MRW": ("raw.mrw", _mrw, "MRW"),
+    "RAF": ("raw.raf", _raf, "RAF"),
 }
 # One tag of each group, set and deleted in every format (each is in every fixture).
 SETS = {"Artist": "metafs contract", "xmp/dc:title": "Contract"}

@@ -12,9 +12,12 @@ import pytest
 from support.builders import box, full_box, infe, segment, xmp_packet
 
 from engine.containers import heif, jpeg, png, tiff, webp
+from engine.containers.exv import ExvFormat
 from engine.containers.heif import HeifFormat
 from engine.containers.jpeg import JpegFormat
+from engine.containers.mrw import MrwFormat
 from engine.containers.png import PngFormat
+from engine.containers.raf import RafFormat
 from engine.containers.tiff import TiffFormat
 from engine.containers.webp import WebpFormat
 from engine.errors import EngineError
@@ -409,6 +412,7 @@ _ROUNDTRIP = {
     PngFormat: lambda d, lazy: png.render_png(png.parse_png(d, lazy=lazy), d),
     WebpFormat: lambda d, lazy: webp.render_layout(webp.parse_webp(d, lazy=lazy), d),
     HeifFormat: _heif_roundtrip,
+    ExvFormat: lambda d, lazy: jpeg.render_jpeg(jpeg.parse_jpeg(d), d),
 }
 _LAZY = {PngFormat: png.LAZY_TYPES, WebpFormat: webp.LAZY_TYPES, HeifFormat: heif.LAZY_TYPES}
 
@@ -418,8 +422,8 @@ _EXPECTED = {
     "Extended WEBP": WebpFormat, "HEIC": HeifFormat, "HEIF": HeifFormat, "AVIF": HeifFormat,
     "CR3": HeifFormat, "TIFF": TiffFormat, "BTF": TiffFormat, "CR2": TiffFormat,
     "DNG": TiffFormat, "NEF": TiffFormat, "ARW": TiffFormat, "ORF": TiffFormat,
-    "RW2": TiffFormat, "RAW": TiffFormat, "IIQ": TiffFormat, "MRW": TiffFormat,
-    "EXV": JpegFormat, "RAF": JpegFormat,
+    "RW2": TiffFormat, "RAW": TiffFormat, "IIQ": TiffFormat, "MRW": MrwFormat,
+    "EXV": ExvFormat, "RAF": RafFormat,
 }  # fmt: skip
 
 

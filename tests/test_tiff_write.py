@@ -255,17 +255,16 @@ def test_rw2_exif_refused_xmp_written(tmp_path: Path) -> None:
     assert et(p)["XMP-dc:Title"] == "ok"
 
 
-def test_mrw_and_raf_refused_by_real_type(tmp_path: Path) -> None:
+def test_mrw_and_raf_are_containers_of_their_own(tmp_path: Path) -> None:
+    """Not TIFF (nor JPEG) files: written by engine.containers.mrw and raf (issue 16),
+    the TIFF writer refuses an MRW it is handed by mistake."""
     from engine.containers.jpeg import RAF_SIGNATURE
-    from engine.write.planners import planner_for
+    from engine.containers.tiff_write import plan_tiff
+    from engine.registry import sniff
 
-    raf = tmp_path / "x.raf"
-    raf.write_bytes(RAF_SIGNATURE + bytes(200))
-    with pytest.raises(EngineError, match="Fujifilm RAF"):
-        planner_for("JPEG", str(raf))
     tiff = build([[(256, 3, [4])]])
-    mrw = tmp_path / "x.mrw"
-    mrw.write_bytes(b"\0MRM" + struct.pack(">I", 8 + len(tiff)) + b"\0TTW"
-                    + struct.pack(">I", len(tiff)) + tiff)
-    with pytest.raises(EngineError, match="Minolta MRW"):
-        planner_for("TIFF", str(mrw))
+    mrw = (b"\0MRM" + struct.pack(">I", 8 + len(tiff)) + b"\0TTW"
+           + struct.pack(">I", len(tiff)) + tiff)
+    assert sniff(RAF_SIGNATURE + bytes(200)).name == "RAF" and sniff(mrw).name == "MRW"
+    with pytest.raises(EngineError, match="not a TIFF header"):
+        plan_tiff(mrw, None, str(tmp_path / "x.mrw"))

@@ -313,8 +313,8 @@ def find_kind(segments: list[Segment], what: str) -> list[int]:
 
 
 def insert_index(segments: list[Segment]) -> int:
-    """Where new APPn metadata segments go: after SOI and the APP0 (JFIF/JFXX) segments."""
-    i = 1 if segments and segments[0].marker == SOI else 0
+    """Where new APPn metadata segments go: after SOI (EXV: TEM) and the APP0 segments."""
+    i = 1 if segments and segments[0].marker in (SOI, 0x01) else 0
     while i < len(segments) and segments[i].marker == 0xE0:
         i += 1
     return i
@@ -437,10 +437,10 @@ def _iptc_block(segs: list[Segment], warnings: list[str]) -> bytes | None:
 
 
 class JpegFormat(FileFormat):
-    """JPEG, and the files read through a JPEG inside (Exiv2 EXV, Fujifilm RAF: read only)."""
+    """JPEG (Exiv2 EXV and Fujifilm RAF, JPEG inside, are containers of their own:
+    engine.containers.exv, raf)."""
 
     name = "JPEG"
-    read_only = {"RAF": "Fujifilm RAF", "EXV": "Exiv2 EXV"}
     writer = ("engine.containers.jpeg_write", "plan_jpeg")
     xmp_in_place = MAX_PAYLOAD - len(XMP_HEADER)  # one standard XMP segment
 

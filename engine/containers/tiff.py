@@ -97,10 +97,11 @@ def _ifd0_has(data: bytes, bo: str, tag: int) -> bool:
 
 
 class TiffFormat(FileFormat):
-    """TIFF and TIFF-based raws (DNG, CR2, NEF, ARW, ORF, RW2...); MRW and BigTIFF read only."""
+    """TIFF and TIFF-based raws (DNG, CR2, NEF, ARW, ORF, RW2...); BigTIFF read only (MRW:
+    engine.containers.mrw)."""
 
     name = "TIFF"
-    read_only = {"MRW": "Minolta MRW", "BTF": "BigTIFF"}
+    read_only = {"BTF": "BigTIFF"}  # MRW: engine.containers.mrw.MrwFormat
     writer = ("engine.containers.tiff_write", "plan_tiff")
 
     @staticmethod

@@ -97,10 +97,16 @@ def forget() -> None:
     _memo = ([], {})
 
 
+# containers read through a JPEG or a TIFF (engine.containers.exv, raf, mrw): what the
+# family decoders look into is the JPEG's or the TIFF's
+AS_JPEG = frozenset({"JPEG", "EXV", "RAF"})
+AS_TIFF = frozenset({"TIFF", "MRW"})
+
+
 def jpeg_segments(data, blocks, md) -> list | None:
-    """The JPEG segments of a JPEG file, or of the JPEG a Fujifilm RAF embeds (None for
-    other containers)."""
-    if md.format != "JPEG":
+    """The JPEG segments of a JPEG (or EXV) file, or of the JPEG a Fujifilm RAF embeds (None
+    for other containers)."""
+    if md.format not in AS_JPEG:
         return None
     if md.file_type == "RAF":
         from engine.containers.raf import raf_jpeg_span

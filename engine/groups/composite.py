@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from engine.groups.common import num, tag
+from engine.groups.common import AS_TIFF, num, tag
 
 PART, GROUP = "composite", "Composite"
 _NUM = re.compile(r"[+-]?(?=\d|\.\d)\d*(?:\.\d*)?(?:[Ee][+-]?\d+)?")
@@ -217,7 +217,7 @@ def image_size(inp: Inputs, vals: dict, md) -> list:
     ew, eh = inp.text("ExifImageWidth"), inp.text("ExifImageHeight")
     if md.file_type in ("CR2", "IIQ") and ew and eh:
         w, h = ew, eh
-    elif md.format == "TIFF":
+    elif md.format in AS_TIFF:
         w, h = largest_image(md) or (w, h)
     elif md.format == "WEBP":  # the RIFF chunk's size takes precedence over EXIF's (RIFF.pm)
         from engine.groups.composite_more import webp_dimensions

@@ -8,7 +8,7 @@ import hashlib
 import os
 import struct
 
-from engine.groups.common import jpeg_segments, num, tag
+from engine.groups.common import AS_JPEG, AS_TIFF, jpeg_segments, num, tag
 from engine.groups.tables import MIME_TYPES
 
 PART, GROUP = "file", "File"
@@ -39,9 +39,9 @@ BYTE_ORDER = {b"II": "Little-endian (Intel, II)", b"MM": "Big-endian (Motorola, 
 
 def standard_iptc(data, blocks, md) -> bytes | None:
     """The IPTC block where ExifTool takes its digest: JPEG APP13 or the TIFF IPTC tag."""
-    if md.format == "JPEG":
+    if md.format in AS_JPEG:
         return blocks.iptc
-    if md.format == "TIFF":
+    if md.format in AS_TIFF:
         from engine.groups.common import tiff_entry
 
         return tiff_entry(blocks, IPTC_TAG) or blocks.iptc

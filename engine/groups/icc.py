@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import struct
 
-from engine.groups.common import binary_table, jpeg_segments, num, tag, text, tiff_entry, values
+from engine.groups.common import (
+    AS_TIFF,
+    binary_table,
+    jpeg_segments,
+    num,
+    tag,
+    text,
+    tiff_entry,
+    values,
+)
 from engine.groups.tables import ICC_CHRM, ICC_HEADER, ICC_MAIN, ICC_MEAS, ICC_VIEW
 
 PART = "icc"
@@ -32,7 +41,7 @@ def find_profiles(data, blocks, md) -> list[bytes]:
     segments = jpeg_segments(data, blocks, md)
     if segments is not None:
         found = jpeg_profile(segments)
-    elif md.format == "TIFF":
+    elif md.format in AS_TIFF:
         found = tiff_entry(blocks, ICC_TIFF_TAG)
     elif md.format == "HEIF":
         from engine.groups.heif_props import icc_profiles

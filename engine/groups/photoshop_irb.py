@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import struct
 
-from engine.groups.common import FORMATS, binary_table, jpeg_segments, num, tag, tiff_entry
+from engine.groups.common import (
+    AS_TIFF,
+    FORMATS,
+    binary_table,
+    jpeg_segments,
+    num,
+    tag,
+    tiff_entry,
+)
 from engine.groups.tables import (
     PS_MAIN,
     PS_PIXEL,
@@ -43,7 +51,7 @@ def find_irb(data, blocks, md) -> bytes | None:
 
         idx = find_kind(segments, "photoshop")
         return photoshop_block(segments, idx[0])[0] if idx else None
-    if md.format == "TIFF":
+    if md.format in AS_TIFF:
         return tiff_entry(blocks, PS_TIFF_TAG)
     return None
 

@@ -39,14 +39,16 @@ def later_blocks(data, blocks, md) -> list[bytes]:
     """The IIM blocks after the first, in ExifTool's order."""
     found = nikon_capture_iptc(blocks)
     irb_blocks = photoshop_iptc(data, blocks, md)
-    has_tiff_iptc = md.format == "TIFF" and _ifd0_entry(blocks, IPTC_TIFF_TAG) is not None
+    from engine.groups.common import AS_TIFF
+
+    has_tiff_iptc = md.format in AS_TIFF and _ifd0_entry(blocks, IPTC_TIFF_TAG) is not None
     found += irb_blocks if has_tiff_iptc else irb_blocks[1:]
     return found + fotostation_iptc(data, blocks, md)
 
 
 def photoshop_iptc(data, blocks, md) -> list[bytes]:
     """The IIM of every 0x0404 resource of the file's image resources, in order."""
-    from engine.groups.common import jpeg_segments
+    from engine.groups.common import AS_TIFF, jpeg_segments
     from engine.groups.photoshop_irb import resources
 
     irbs: list[bytes] = []
@@ -60,7 +62,7 @@ def photoshop_iptc(data, blocks, md) -> list[bytes]:
                 irb, n = photoshop_block(segments, i)
                 irbs.append(irb)
                 covered = i + n
-    elif md.format == "TIFF":
+    elif md.format in AS_TIFF:
         irb = _ifd0_entry(blocks, 0x8649)
         irbs = [irb] if irb else []
     return [value for irb in irbs for rid, value in resources(irb) if rid == IPTC_RESOURCE]

@@ -64,7 +64,7 @@ def read_makernotes(data, blocks: Blocks, md: Metadata) -> tuple[list[TagValue],
     tags, warnings = _exif_note(data, blocks, md)
     state = {"Make": str(md.get("Make", "") or ""), "Model": str(md.get("Model", "") or "")}
     more: tuple[list[TagValue], list[str]] = ([], [])
-    if md.format == "JPEG":  # Canon's CIFF records (APP0), Qualcomm's attributes (APP7)
+    if md.format in ("JPEG", "EXV", "RAF"):  # Canon's CIFF (APP0), Qualcomm's (APP7)
         from engine.groups.common import jpeg_segments
         from engine.makernotes import ciff, qualcomm
 

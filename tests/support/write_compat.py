@@ -62,7 +62,8 @@ def diff(before: dict, after: dict, allowed: set[str]) -> list[str]:
 
 
 def image_tail(path: Path) -> bytes:
-    """JPEG: the bytes from the first SOS on (scan data and trailers); TIFF: a digest of every
+    """JPEG (and EXV): the bytes from the first SOS on (scan data and trailers); MRW, RAF: the
+    blocks around the metadata and the raw data (see below); TIFF: a digest of every
     strip/tile/preview range and of the decoded pixels (tests/support/tiff_compare.py); PNG/WebP: a
     digest of the image chunks and of the pixels Pillow decodes (every frame); HEIF/AVIF: a
     digest of every non-metadata item's data and the item properties, and of Pillow's pixels
@@ -78,6 +79,18 @@ def image_tail(path: Path) -> bytes:
         return chunk_image_digest(data) + pixel_digest(path)
     if data[4:8] == b"ftyp":
         return heif_item_digest(data) + pixel_digest(path)
+    if data[:4] == b"\0MRM":  # Minolta MRW: the blocks but TTW (the TIFF), the raw data
+        from engine.containers.mrw import TTW, mrw_blocks
+
+        blocks, end, _problem = mrw_blocks(data)
+        return b"".join(b.tag + data[b.offset : b.offset + b.length] for b in blocks
+                        if b.tag != TTW) + data[end:]
+    if data[:16] == b"FUJIFILMCCD-RAW ":  # RAF: the JPEG's image data, then the CFA blocks
+        import struct
+
+        jpos, jlen, cfa = struct.unpack_from(">III", data, 84)
+        jpeg = data[jpos : jpos + jlen]
+        return jpeg[parse_jpeg(jpeg).tail_offset :] + data[cfa:]
     return data[parse_jpeg(data).tail_offset :]
 
 
