@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.faults import fail_each_call
 from support.mount import Mount, needs_mount
 from support.raw_builders import mrw_file, raf_file
 from support.refuse import assert_refused
-from test_fault_injection import fail_each_call
 
 import engine
 from engine.errors import WriteError

@@ -280,7 +280,7 @@ def test_random_damage_never_raises() -> None:
 def test_canon_sub_directory_read_only_if_its_size_word_holds() -> None:
     # Canon::Validate: CameraSettings' first int16u is its size in bytes (ExifTool warns
     # "Invalid CanonCameraSettings data" and skips it otherwise)
-    from test_makernotes import ifd, makernotes, tiff_with_note
+    from support.makernote_builders import ifd, makernotes, tiff_with_note
 
     def note(size_word: int):
         settings = struct.pack("<8h", size_word, 1, 0, 3, 0, 2, 0, 0)
@@ -293,7 +293,7 @@ def sony_raw(key: int) -> bytes:
     """A little-endian TIFF: IFD0 (Make SONY, DNGPrivateData -> SR2Private IFD), the
     SR2Private IFD (offset, length and key of the SR2SubIFD) and the SR2SubIFD encrypted
     (ExifTool's Decrypt is its own inverse: the data XORed with a pad)."""
-    from test_makernotes import ifd
+    from support.makernote_builders import ifd
 
     from engine.makernotes.sr2 import decrypt
 
