@@ -287,6 +287,14 @@ class SourceView(Refusing):
         sig = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         keep = not writing and self._seen.get(node.inode) == sig
         self._seen[node.inode] = None if writing else sig
+        if not keep and self.kernel.notify:
+            # The file may have been replaced since the kernel took its attributes (a
+            # rename by another program the watcher has not reported yet): reads are cut
+            # at the size the kernel holds, so that goes first (never blocks).
+            try:
+                pyfuse3.invalidate_inode(node.inode, attr_only=True)
+            except OSError:
+                pass  # the kernel does not know the inode: nothing cached
         return keep
 
     async def create(self, parent: Node, name: str, mode: int, flags: int,
