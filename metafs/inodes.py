@@ -8,6 +8,7 @@ whose count reaches zero is dropped (the root never is).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -93,7 +94,8 @@ class InodeTable:
         """The node for a key, made (with a new inode number) when it is not known yet."""
         node = self._by_key.get((kind, rel, sub))
         if node is None:
-            node = Node(self._next, kind, rel, sub)
+            # one copy of a photo's path for its SRC, META and TAG nodes (and sub's names)
+            node = Node(self._next, kind, sys.intern(rel), sys.intern(sub))
             self._next += 1
             self._add(node)
         return node

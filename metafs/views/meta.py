@@ -31,6 +31,10 @@ from metafs.views.base import NO_RELEASE, Entry, Handles, Refusing, View
 PAGE_KEPT_MAX = 256 * 1024
 
 
+# Lookups whose content waits for the open that usually follows (``_fresh``): only the
+# last few matter, and a walk whose opens the shim answers would otherwise keep one per tag.
+FRESH_KEPT = 4096
+
 def refuse_read_only(editor: MetaEditor, photo: str, sub: str) -> None:
     """Any change inside a read-only part's folder (``makernotes/``...): EROFS, and a status
     line naming the folder."""
@@ -109,7 +113,10 @@ class TagView(Refusing):
             return
         content = self.photos.value_content(node.rel, photo.md, node.sub)
         if content is not None and len(content) <= PAGE_KEPT_MAX:
-            self._fresh[node.inode] = (photo.sig, content, node.key)
+            fresh = self._fresh
+            fresh[node.inode] = (photo.sig, content, node.key)
+            if len(fresh) > FRESH_KEPT:  # the shim answered the open: nothing pops them
+                del fresh[next(iter(fresh))]
 
     async def setattr(self, node: Node, attr: EntryAttributes, fields: SetattrFields,
                       handle: object) -> EntryAttributes:
