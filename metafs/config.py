@@ -27,6 +27,9 @@ class SessionFeatures:
     # The shim answers GETXATTR/LISTXATTR of inodes marked generated (no extended
     # attributes: everything but SOURCE paths) without the daemon.
     mark_generated: Callable[[int], int] | None = None
+    # A read-only mount: the kernel opens and closes files without asking (no OPEN, FLUSH or
+    # RELEASE); reads come with the inode as fh, as NO_RELEASE readers' do.
+    no_open: bool = False
 
 
 def no_shim() -> SessionFeatures:

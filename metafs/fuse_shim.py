@@ -53,6 +53,26 @@ def releases_readers() -> bool:
     return _feature(1)
 
 
+def ask_no_open() -> bool:
+    """Before the session is made (a read-only mount): the shim answers OPEN and FLUSH with
+    ENOSYS (item 8 of the C file).  False when this build cannot."""
+    if _lib is None:
+        return False
+    try:
+        flag = ctypes.c_int.in_dll(_lib, "metafs_no_open")
+    except ValueError:  # a library built from an older fuse_shim.c
+        return False
+    flag.value = 1
+    return True
+
+
+def _no_open() -> bool:
+    try:
+        return _feature(8) and bool(ctypes.c_int.in_dll(_lib, "metafs_no_open").value)
+    except ValueError:
+        return False
+
+
 def _feature(bit: int) -> bool:
     if not active():
         return False
@@ -97,7 +117,7 @@ def features() -> SessionFeatures:
         generated.argtypes = [ctypes.c_ulong]
         generated.restype = ctypes.c_int
     return SessionFeatures(dirs_by_inode=active(), stateless_readers=releases_readers(),
-                           clean_opens=clean, mark_generated=generated)
+                           clean_opens=clean, mark_generated=generated, no_open=_no_open())
 
 
 load()

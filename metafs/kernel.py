@@ -46,10 +46,14 @@ class KernelCache:
         # Opens the shim answers for files marked clean (metafs/fuse_shim.c, item 5)
         self.clean_opens: CleanOpens | None = None
         self.generation = 0  # how many times ``changed`` was called
+        # The kernel opens files without asking (a read-only mount, the shim's item 8): a
+        # read it cannot serve from its pages must show the photo as it is now
+        self.no_open = False
 
     def start(self, nursery: trio.Nursery, features: SessionFeatures | None = None) -> None:
         if features is not None and self.notify:
             self.clean_opens = features.clean_opens
+            self.no_open = features.no_open
             if features.mark_generated is not None:
                 self.inodes.mark_generated(features.mark_generated)
         if self.notify:
@@ -76,7 +80,10 @@ class KernelCache:
         """For the status file: how many opens the shim answered, and how often its marks
         ended (``changed``)."""
         shim = self.clean_opens.opens() if self.clean_opens is not None else 0
-        return f"opens answered by the shim: {shim}; marks ended {self.generation} time(s)"
+        line = f"opens answered by the shim: {shim}; marks ended {self.generation} time(s)"
+        if self.no_open:
+            line += "; the kernel opens files without asking (read-only mount)"
+        return line
 
     def changed(self) -> None:
         """Something may show other content now (a request that changes files, a commit,

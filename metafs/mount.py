@@ -190,6 +190,9 @@ def _init_fuse(ops: Operations, mountpoint: str, read_only: bool) -> None:
         options.add("allow_other")
     if read_only:
         options.add("ro")
+        # No writer can exist: the kernel may open and close files without asking (the
+        # shim's item 8), and reads come from its page cache with no request at all.
+        fuse_shim.ask_no_open()
     try:
         pyfuse3.init(ops, mountpoint, options)
     except RuntimeError as e:

@@ -90,10 +90,10 @@ def make_big_jpeg(path: Path) -> None:
 
 
 @contextmanager
-def mounted(src: Path, mnt: Path, debounce_ms: int = 300) -> Iterator[Path]:
+def mounted(src: Path, mnt: Path, debounce_ms: int = 300, *extra: str) -> Iterator[Path]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "metafs.mount", str(src), str(mnt), "--debounce",
-           str(debounce_ms)]
+           str(debounce_ms), *extra]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     if res.returncode != 0:
         raise RuntimeError(f"mount failed: {res.stderr.strip()}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,9 @@ class ControlView(Refusing):
         self.config = config
         self.inodes, self.photos, self.editor = inodes, photos, editor
         self.kernel, self.handles, self.watcher = kernel, handles, watcher
+        # When the kernel opens files without asking (a read-only mount), the status text
+        # the last GETATTR measured, which the READ that follows it serves
+        self._status = b""
 
     async def child(self, parent: Node, name: str) -> Node:
         if not parent.sub and name == "status":
@@ -46,6 +50,14 @@ class ControlView(Refusing):
 
     async def attr(self, node: Node) -> EntryAttributes:
         like = os.stat(self.config.source)
+        if node.sub == "status" and self.kernel.no_open:
+            # No open to make each reader's text: the kernel asks for the attributes before
+            # each read (timeout 0), a new mtime drops its pages, and the READ that follows
+            # gets this text.  Its pages serve every user alike, so the lines other users
+            # would not be shown are kept from them: only SOURCE's owner (and root) reads it.
+            self._status = self.status_text()
+            return pt.synth_attr(node.inode, stat.S_IFREG | 0o400, len(self._status), like,
+                                 mtime_ns=time.time_ns(), timeout=0)
         if node.sub == "status":
             size = len(self.status_text())
             return pt.synth_attr(node.inode, stat.S_IFREG | 0o444, size, like,
@@ -67,7 +79,8 @@ class ControlView(Refusing):
         return FileInfo(fh=self.handles.add(self, StaticHandle(data)), direct_io=True)
 
     async def read(self, handle: Any, off: int, size: int) -> bytes:
-        return bytes(handle.data[off : off + size])
+        data = self._status if isinstance(handle, Node) else handle.data
+        return bytes(data[off : off + size])
 
     def status_text(self, ctx: Any = None) -> bytes:
         """Everything for the mounting user and root; for another user (``ctx``, the

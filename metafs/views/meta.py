@@ -201,13 +201,30 @@ class TagView(Refusing):
 
     async def _read_page(self, node: Node, off: int, size: int) -> bytes:
         """A read of a tag file opened read-only (NO_RELEASE): the content its last open
-        showed, which the kernel caches (the page goes only with a rename in .meta)."""
-        if node.page is None:
+        showed, which the kernel caches (the page goes only with a rename in .meta).  When
+        the kernel opens files without asking, there was no open: the photo as it is now."""
+        if self.kernel.no_open and not self._page_current(node):
+            await self._page_now(node)
+        elif node.page is None:
             handle = await self.files.open(node.rel, node.sub, os.O_RDONLY)
             if not isinstance(handle, TagHandle):
                 raise fail(errno.EIO)
             self.kernel.cache_page(node, handle)
         return bytes(node.page[off : off + size]) if node.page is not None else b""
+
+    async def _page_now(self, node: Node) -> None:
+        """The tag's content as the photo holds it now, kept as the node's page.  Never
+        handed to the kernel from here (``cache_page`` may): this runs in a READ, and a
+        store would wait for the page lock that very READ's reader holds."""
+        if part_of(node.sub) is not None:
+            await load_part(self.photos, node.rel, await self.editor.md(node.rel), node.sub)
+        handle = await self.files.open(node.rel, node.sub, os.O_RDONLY)
+        if not isinstance(handle, TagHandle):
+            raise fail(errno.EIO)
+        node.page, node.read_before = handle.snapshot, True
+        cached = self.photos.cached(node.rel)
+        if cached is not None and cached.sig is not None:
+            self._page_sig[node.inode] = cached.sig
 
     async def write(self, handle: Any, off: int, buf: bytes) -> int:
         if isinstance(handle, Node):
