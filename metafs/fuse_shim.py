@@ -66,6 +66,20 @@ def ask_no_open() -> bool:
     return True
 
 
+def answer_statfs(source: str) -> bool:
+    """Before the session is made: the shim answers STATFS with statvfs() of ``source``
+    (item 9 of the C file), as ``Operations.statfs`` does.  False when this build cannot."""
+    if _lib is None:
+        return False
+    try:
+        setter = _lib.metafs_set_statfs_source
+    except AttributeError:  # a library built from an older fuse_shim.c
+        return False
+    setter.argtypes = [ctypes.c_char_p]
+    setter.restype = ctypes.c_int
+    return bool(setter(os.fsencode(source)))
+
+
 def _no_open() -> bool:
     try:
         return _feature(8) and bool(ctypes.c_int.in_dll(_lib, "metafs_no_open").value)

@@ -159,7 +159,7 @@ def _set_up(source: str, mountpoint: str, options: MountOptions, engine: EngineF
                           debounce=options.debounce_ms / 1000, watch_source=True,
                           sync=options.sync, notes=tuple(notes), session=fuse_shim.features)
     ops = Operations(config, index=index, engine=engine, journal=journal)
-    _init_fuse(ops, mountpoint, read_only)
+    _init_fuse(ops, mountpoint, read_only, source)
     return ops
 
 
@@ -182,7 +182,7 @@ def _checked(source: str, mountpoint: str, read_only: bool, notes: list[str]) ->
     return read_only
 
 
-def _init_fuse(ops: Operations, mountpoint: str, read_only: bool) -> None:
+def _init_fuse(ops: Operations, mountpoint: str, read_only: bool, source: str) -> None:
     options = set(pyfuse3.default_options) | {"fsname=metafs", "subtype=metafs"}
     if os.geteuid() == 0:
         # Root serves a folder other users own photos in: let them in, and let the kernel
@@ -193,6 +193,7 @@ def _init_fuse(ops: Operations, mountpoint: str, read_only: bool) -> None:
         # No writer can exist: the kernel may open and close files without asking (the
         # shim's item 8), and reads come from its page cache with no request at all.
         fuse_shim.ask_no_open()
+    fuse_shim.answer_statfs(source)  # as Operations.statfs does, without a round trip
     try:
         pyfuse3.init(ops, mountpoint, options)
     except RuntimeError as e:

@@ -125,3 +125,14 @@ def test_a_commit_drops_the_photos_pages(mount: Mount) -> None:
     mount.commit()
     assert photo.read_bytes() == direct.read_bytes()
     assert b"New Title" in photo.read_bytes()
+
+
+def test_statfs_is_answered_without_the_daemon(mount: Mount) -> None:
+    """`df`, `grep -r` and `find` ask for it on their way: the shim answers (item 9)."""
+    before = _requests(mount).get("statfs", 0)
+    got, direct = os.statvfs(mount.mnt), os.statvfs(mount.src)
+    for _ in range(3):
+        os.statvfs(mount.meta)
+    assert _requests(mount).get("statfs", 0) == before
+    assert (got.f_bsize, got.f_blocks, got.f_files, got.f_namemax) == (
+        direct.f_bsize, direct.f_blocks, direct.f_files, direct.f_namemax)
