@@ -323,6 +323,16 @@ class PhotoViews:
             return self.extra.listed_size(rel, md, t, tag)
         return len(self.value_content(rel, md, tag) or b"")
 
+    def listed_content(self, rel: str, md: Metadata | None, tag: str) -> bytes | None:
+        """A tag file's content when it is at hand (None for a binary tag, whose bytes a
+        listing does not read from the photo: ``listed_size``)."""
+        part = part_of(tag)
+        t = (self.extra.tags(rel, md, part) if part is not None
+             else md.tags if md is not None else {}).get(tag)
+        if t is None or (t.is_binary and tag not in self.pending.overlay(rel)):
+            return None
+        return self.value_content(rel, md, tag)
+
     def spec(self, tag: str) -> Any:
         """The engine's TagSpec of a tag path, None for a name it cannot write (cached)."""
         return self._spec(tag)[0]

@@ -62,15 +62,23 @@ def test_a_warm_walk_is_served_by_the_kernel(mount: Mount) -> None:
     assert (spent["open"], spent.get("release", 0)) == (0 + 1, 0 + 1)
 
 
+def _text(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False  # a binary tag's bytes (a thumbnail, say)
+    return not data.startswith(b"(Binary data")
+
+
 @needs_shim
 def test_the_first_reader_fills_the_kernel_cache(mount: Mount) -> None:
-    """The first open of a tag file hands the kernel its content: reading it costs no READ,
+    """The first open of a tag file hands the kernel its content (and that of the folder's
+    other files): reading them costs no READ,
     and a second walk of the tree no GETATTR (a READ would mark the atime stale)."""
     assert until(lambda: "cached 3600 s" in mount.status())  # the watcher sees every change
     tags = [p for p in (mount.meta).rglob("*") if p.is_file()]
     before = _requests(mount)
-    for p in tags:
-        p.read_bytes()
+    binary = sum(not _text(p.read_bytes()) for p in tags)
     first = _requests(mount)
     for p in tags:
         p.read_bytes()
@@ -80,7 +88,12 @@ def test_the_first_reader_fills_the_kernel_cache(mount: Mount) -> None:
     assert first.get("read", 0) - before.get("read", 0) == 2
     assert second.get("read", 0) - first.get("read", 0) == 2
     assert second.get("getattr", 0) - first.get("getattr", 0) <= 1  # the status file's
-    assert first["open"] - before["open"] == len(tags) + 1
+    # The first open in a listed folder hands the kernel the other files' pages too, and
+    # their opens go to the shim (TagView._push_siblings); a binary tag's bytes are not
+    # at hand for that
+    folders = {p.parent for p in tags}
+    assert 1 + 1 <= first["open"] - before["open"] <= len(folders) + binary + 1
+    assert len(folders) + binary < len(tags) // 3
     assert second["open"] - first["open"] == 0 + 1  # the shim answers the second opens
 
 

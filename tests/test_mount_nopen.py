@@ -136,3 +136,29 @@ def test_statfs_is_answered_without_the_daemon(mount: Mount) -> None:
     assert _requests(mount).get("statfs", 0) == before
     assert (got.f_bsize, got.f_blocks, got.f_files, got.f_namemax) == (
         direct.f_bsize, direct.f_blocks, direct.f_files, direct.f_namemax)
+
+
+def _shim_opens(mount: Mount) -> int:
+    line = next(x for x in mount.status().splitlines() if "opens answered by the shim" in x)
+    return int(re.search(r"opens answered by the shim: (\d+)", line).group(1))
+
+
+def test_the_first_grep_asks_the_daemon_about_one_file_a_folder(mount: Mount) -> None:
+    """Once a reader opens a tag file of a listed folder, the pages of the others go to the
+    kernel and their opens to the shim: the first `grep -r` costs about one open through
+    the daemon a folder (and one a binary tag, whose bytes no listing reads), not one a
+    file, and shows the same as a later one."""
+    roots = "photo.jpg.meta sub/iptc.jpg.meta"
+    folders = int(mount.sh(f"find {roots} -type d | wc -l").stdout)
+    files = int(mount.sh(f"find {roots} -type f | wc -l").stdout)
+    opens = _shim_opens(mount)
+    first: list[str] = []
+    cost = _cost(mount, lambda: first.append(_grep(mount)))
+    lines = first[0].splitlines()
+    binary = len({line.partition(":")[0] for line in lines
+                  if line.partition(":")[2].startswith("(Binary data")})
+    binary += sum("binary file matches" in line for line in lines)
+    assert 0 < cost.get("open", 0) <= folders + binary < files / 3, (cost, folders, files)
+    assert "read" not in cost  # every page was in the kernel
+    assert _shim_opens(mount) - opens >= files - folders - binary
+    assert first == [_grep(mount)]

@@ -19,7 +19,7 @@ from metafs.editing import MetaEditor, join
 from metafs.errors import fail
 from metafs.extraparts import part_of
 from metafs.inodes import InodeTable, Kind, Node
-from metafs.kernel import KernelCache
+from metafs.kernel import KernelCache, store
 from metafs.photos import Signature, dir_mode, file_mode, signature
 from metafs.tagfiles import TagHandle
 from metafs.tagio import TagFiles
@@ -160,6 +160,7 @@ class TagView(Refusing):
             refuse_read_only(self.editor, node.rel, node.sub)
         info = self._open_cached(node, writing)
         if info is not None:
+            self._push_siblings(node)
             return info
         if part_of(node.sub) is not None:
             await load_part(self.photos, node.rel, await self.editor.md(node.rel), node.sub)
@@ -172,6 +173,7 @@ class TagView(Refusing):
         cached = self.photos.cached(node.rel)
         if cached is not None and cached.sig is not None and node.page is not None:
             self._page_sig[node.inode] = cached.sig
+        self._push_siblings(node)
         if self.handles.features.stateless_readers:
             return FileInfo(fh=NO_RELEASE | node.inode, keep_cache=keep)
         return FileInfo(fh=self.handles.add(self, handle), keep_cache=keep)
@@ -211,6 +213,44 @@ class TagView(Refusing):
                 raise fail(errno.EIO)
             self.kernel.cache_page(node, handle)
         return bytes(node.page[off : off + size]) if node.page is not None else b""
+
+    def _push_siblings(self, node: Node) -> None:
+        """A reader opened a tag file whose folder the kernel listed: `grep -r`, say, which
+        reads the others too.  The pages of those not read yet go to the kernel now and
+        their opens to the shim, so the first `grep -r` over a tree costs a request per
+        folder, not one per file.  (Not at the listing itself: `find` or `ls -R` read no
+        file, and a page a file is a lot of memory for a library's tags.)"""
+        folder = os.path.dirname(node.sub)
+        siblings = [n for n in self.inodes.nodes_of_photo(node.rel)
+                    if n.kind is Kind.TAG and not n.read_before and n.lookups > 0
+                    and n is not node and os.path.dirname(n.sub) == folder]
+        if siblings:
+            self._pages_of_listed(node.rel, siblings)
+
+    def _pages_of_listed(self, photo: str, nodes: list[Node]) -> None:
+        """Tag files never read, whose content is known (the photo's metadata as it is
+        now).  Pushed from this handler, before the reply: no one opened them (an open of
+        one waits for this loop before it reads), so no reader holds their page locks, as
+        with the first reader's page in ``KernelCache.cache_page``."""
+        if not self.kernel.notify or self.kernel.clean_opens is None:
+            return
+        cached = self.photos.cached(photo)
+        if cached is None or cached.sig is None or not self.photos.clean(photo):
+            return
+        pushed: list[tuple[int, bytes]] = []
+        for node in nodes:
+            if (node.read_before or self.inodes.get(node.inode) is not node
+                    or self.pending.scratch(photo, node.sub) is not None):
+                continue
+            content = self.photos.listed_content(photo, cached.md, node.sub)
+            if content is None or len(content) > PAGE_KEPT_MAX or len(content) != node.told:
+                continue
+            node.page, node.read_before = content, True
+            self._page_sig[node.inode] = cached.sig
+            self.kernel.opened_clean(node, self.kernel.generation)
+            pushed.append((node.inode, content))
+        if pushed:
+            store(pushed)
 
     async def _page_now(self, node: Node) -> None:
         """The tag's content as the photo holds it now, kept as the node's page.  Never
