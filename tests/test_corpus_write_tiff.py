@@ -2,7 +2,8 @@
 the corpus with the CLI and let ExifTool judge the result (tests/support/write_compat.py, the
 judge of scripts/write_survey.py; image data compared by tests/support/tiff_compare.py: every
 strip, tile and JPEG range, and the pixels Pillow decodes).  Files that are not TIFF inside
-(RAF, MRW, CR3, X3F) and BigTIFF must be refused with one clear line and left byte-identical.
+(X3F) and BigTIFF must be refused with one clear line and left byte-identical; RAF, MRW and
+CR3 are written by containers of their own.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ METAFS = REPO / ".venv" / "bin" / "metafs"
 TIFF_TYPES = {"TIFF", "DNG", "CR2", "NEF", "ARW", "ORF", "RW2", "RAW", "IIQ", "PEF", "SRW",
               "ERF", "3FR", "NRW", "BTF"}
 # RAW files that are not a TIFF at the top level: refused, or written by a container of
-# their own (engine.containers.raf and mrw: the JPEG and TIFF writers inside, issue 16).
-REFUSED_TYPES = {"CR3", "X3F"}
-OTHER_WRITTEN = {"RAF", "MRW"}
+# their own (engine.containers.raf, mrw and cr3_write: the JPEG and TIFF writers inside, issue
+# 16).
+REFUSED_TYPES = {"X3F"}
+OTHER_WRITTEN = {"RAF", "MRW", "CR3"}
 SETS = {"Artist": "metafs test", "xmp/dc:title": "Hello metafs"}
 EXPECT = {"IFD0:Artist": "metafs test", "XMP-dc:Title": "Hello metafs"}
 ALLOWED = {"XMP-dc:Creator", "IPTC:By-line", "IPTC:ObjectName", "Photoshop:IPTCDigest"}
@@ -66,7 +68,7 @@ def figures(outcomes: list[tuple[str, Outcome]]) -> str:
     own = Counter(o.status for k, o in outcomes if k in OTHER_WRITTEN)
     return (f"corpus TIFF/RAW write: {len(tiff)} files: clean {c['clean']}, refused "
             f"{c['refused']}, damaged {c['damaged']}, unclear {c['error']} (ExifTool: clean "
-            f"{EXIFTOOL_CLEAN}, damaged 1); RAF/MRW: {dict(own)}; CR3/X3F: {dict(others)}")
+            f"{EXIFTOOL_CLEAN}, damaged 1); RAF/MRW/CR3: {dict(own)}; X3F: {dict(others)}")
 
 
 def listing(outcomes: list[tuple[str, Outcome]], *statuses: str) -> str:
@@ -99,7 +101,7 @@ def test_non_tiff_raw_and_bigtiff_refused(outcomes) -> None:
             assert o.status == "refused", (kind, o)
 
 
-def test_raf_and_mrw_written_cleanly(outcomes) -> None:
+def test_raf_mrw_and_cr3_written_cleanly(outcomes) -> None:
     written = [(kind, o) for kind, o in outcomes if kind in OTHER_WRITTEN]
     assert written and all(o.status == "clean" for _, o in written), written
 

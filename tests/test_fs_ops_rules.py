@@ -147,12 +147,12 @@ def test_append_to_single_value_tag_refused(env: Env) -> None:
 
 
 def test_read_only_format_and_unreadable_photo_refused_at_once(env: Env) -> None:
-    def read_as_cr3(path: str) -> Any:
+    def read_as_bigtiff(path: str) -> Any:
         md = env.engine.read_metadata(path)
-        md.file_type = "CR3"
+        md.file_type = "BTF"
         return md
 
-    env.ops = ops_with(env, read_metadata=read_as_cr3)
+    env.ops = ops_with(env, read_metadata=read_as_bigtiff)
 
     async def t(ops: Operations) -> None:
         meta = await walk(ops, "photo.jpg.meta")
@@ -175,7 +175,7 @@ def test_read_only_format_and_unreadable_photo_refused_at_once(env: Env) -> None
     env.run(t)
     assert env.engine.writes == []
     status = env.ops.status_text().decode()
-    assert "photo.jpg.meta/Artist: metafs reads Canon CR3 files but cannot write them" in status
+    assert "photo.jpg.meta/Artist: metafs reads BigTIFF files but cannot write them" in status
     assert "cannot read the photo's metadata, so it cannot be written: fake engine" in status
 
 

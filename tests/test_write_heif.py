@@ -23,7 +23,7 @@ from support.refuse import assert_refused
 import engine
 from engine.containers import heif as H
 from engine.containers.heif_write import plan_heif
-from engine.errors import EngineError, UnsupportedFormatError, WriteError
+from engine.errors import EngineError, WriteError
 from engine.write.planners import planner_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -239,17 +239,16 @@ def test_refuses_damaged_file(tmp_path: Path) -> None:
     assert path.read_bytes() == data[:-100]
 
 
-def test_routing_and_cr3_refusal(tmp_path: Path) -> None:
+def test_routing_and_cr3(tmp_path: Path) -> None:
     heic = copy_fixture(tmp_path, "exif_xmp.heic")
     assert engine.read_metadata(heic).format == "HEIF"
     assert planner_for("HEIF", str(heic)).__wrapped__ is plan_heif  # after the damage check
+    # a CR3 brand goes to the CR3 writer (tests/test_cr3_write.py), which wants CR3's boxes
     cr3 = tmp_path / "x.cr3"
     cr3.write_bytes(build_heif(b"crx "))
-    with pytest.raises(UnsupportedFormatError, match="Canon CR3"):
-        planner_for("HEIF", str(cr3))
-    with pytest.raises(UnsupportedFormatError):
-        plan_heif(cr3.read_bytes(), None, str(cr3))
-    assert_refused(cr3, {"Artist": "x"}, "CR3", error=UnsupportedFormatError)
+    assert planner_for("HEIF", str(cr3)).__wrapped__ is plan_heif
+    assert_refused(cr3, {"Artist": "x"}, "CR3: the file has 0 readable moov boxes",
+                   error=WriteError)
 
 
 # -- the corpus ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ The boxes themselves are parsed by engine.containers.isobmff.  In HEIF the metad
 content type ``application/rdf+xml`` for XMP) and ``iloc`` says where their bytes are (file
 offsets, or offsets into the ``idat`` box).  The Exif item starts with a 4-byte big-endian
 offset to the TIFF header (ISO/IEC 23008-12 Annex A).  Canon CR3 shares the box structure and
-the brand sniffing (engine.containers.cr3): it is read here and never written.
+the brand sniffing (engine.containers.cr3): it is read here, written by cr3_write.
 """
 
 from __future__ import annotations
@@ -410,10 +410,9 @@ def image_items(data) -> dict[int, tuple[bytes, bytes | None]]:
 
 
 class HeifFormat(FileFormat):
-    """HEIF, HEIC, AVIF; Canon CR3 (same boxes and brand sniffing) read only."""
+    """HEIF, HEIC, AVIF; Canon CR3 (same boxes and brand sniffing; engine.containers.cr3)."""
 
     name = "HEIF"
-    read_only = {"CR3": "Canon CR3"}
     writer = ("engine.containers.heif_write", "plan_heif")
     not_writable = {"iptc": "HEIF has no place for IPTC; use the XMP equivalents"}
 
@@ -449,6 +448,10 @@ class HeifFormat(FileFormat):
 
     @classmethod
     def invariants(cls, data) -> dict[str, object]:
+        if brand_type(bytes(data[:16])) == "CR3":
+            from engine.containers.cr3 import cr3_invariants
+
+            return cr3_invariants(data)
         return {"image items changed": image_items(data)}
 
     @classmethod

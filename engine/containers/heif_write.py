@@ -17,8 +17,8 @@ stays 0, and an edit fills it anew; only an image item's length 0 ("to the end o
 becomes an explicit length, since the file grows after it (heif.extent_spans).
 
 Files whose other boxes hold absolute offsets (``moov`` sequences, movie fragments) are
-refused (unknown top-level vendor boxes are kept and moved), as are CR3 files, protected or
-encoded metadata items and items located through the data reference box.  The Exif item
+refused (unknown top-level vendor boxes are kept and moved), as are protected or encoded
+metadata items and items located through the data reference box (CR3: cr3_write).  The Exif item
 keeps its 4-byte TIFF-header offset prefix (repaired when it does not point at the TIFF header
 the reader found); the TIFF block itself is always rebuilt by ``exif_block.patch_block``.
 """
@@ -163,9 +163,13 @@ def _xmp_payload(old: bytes | None, edits: Edits) -> bytes:
 
 def plan_heif(data, edits: Edits, path: str, located: Layout | None = None) -> list[Piece]:
     kind = H.brand_type(bytes(data[:16]))
-    if kind is None or kind == "CR3":
-        raise UnsupportedFormatError(f"writing {kind or 'this ISO media'} files is not "
-                                     "supported; the file was left as it is", path=path)
+    if kind is None:
+        raise UnsupportedFormatError("writing this ISO media files is not supported; the "
+                                     "file was left as it is", path=path)
+    if kind == "CR3":  # same boxes, its own layout (engine.containers.cr3_write)
+        from engine.containers.cr3_write import plan_cr3
+
+        return plan_cr3(data, edits, path)
     if edits.iptc:
         raise WriteError(f"{kind} has no place for IPTC; use the XMP equivalents; nothing was "
                          "written", path=path)
