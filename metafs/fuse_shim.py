@@ -80,6 +80,27 @@ def answer_statfs(source: str) -> bool:
     return bool(setter(os.fsencode(source)))
 
 
+def watch_loop() -> bool:
+    """From the trio loop, once it serves: the shim's wait between requests it answers
+    ends when the loop has other work too (its epoll descriptor), and only then may it
+    poll without sleeping (see the C file).  trio keeps that descriptor private: False,
+    and no such polling, when it is not where this trio keeps it."""
+    if _lib is None or not active():
+        return False
+    try:
+        from trio._core._run import GLOBAL_RUN_CONTEXT
+
+        fd = GLOBAL_RUN_CONTEXT.runner.io_manager._epoll.fileno()
+        setter = _lib.metafs_set_loop_fd
+    except (AttributeError, ImportError):
+        log.info("trio's loop descriptor not found: the shim waits between requests "
+                 "without polling")
+        return False
+    setter.argtypes = [ctypes.c_int]
+    setter.restype = ctypes.c_int
+    return bool(setter(fd))
+
+
 def _no_open() -> bool:
     try:
         return _feature(8) and bool(ctypes.c_int.in_dll(_lib, "metafs_no_open").value)

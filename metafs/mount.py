@@ -66,6 +66,7 @@ def replay_journal(journal: Journal, source: str, engine: EngineFacade) -> None:
 async def _serve(ops: Operations) -> None:
     async with trio.open_nursery() as nursery:
         ops.start(nursery)
+        fuse_shim.watch_loop()  # (in the loop: its epoll descriptor exists now)
         nursery.start_soon(_on_signals, ops)
         await pyfuse3.main()
         # Unmounted (fusermount3 -u, metafs umount or a signal): land what is pending.
