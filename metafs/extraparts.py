@@ -88,15 +88,33 @@ class ExtraParts:
         need be: blocking; async callers ``load`` first)."""
         hit = self.cached(rel, md, part)
         if hit is None:
-            hit = self._keep(rel, md, part, self._decode(rel, part))
+            hit = self._keep_all(rel, md, part, self._decode(rel, self._wanted(rel, md, part)))
         return hit
 
     async def load(self, rel: str, md: Metadata | None, part: str) -> None:
         """Decode ``part`` in a thread, unless it is decoded already."""
         if md is None or self.cached(rel, md, part) is not None:
             return
-        found = await trio.to_thread.run_sync(self._decode, rel, part)
-        self._keep(rel, md, part, found)
+        found = await trio.to_thread.run_sync(self._decode, rel, self._wanted(rel, md, part))
+        self._keep_all(rel, md, part, found)
+
+    def _wanted(self, rel: str, md: Metadata | None, part: str) -> frozenset[str]:
+        """The parts to decode for ``part``: every one for the composite tags (they use
+        them all) and once a second part of the photo is asked for (a walk of the group
+        folders, `grep -r` say: one decode of the file then, not one a part)."""
+        hit = self._parts.get(rel)
+        if part == USES_ALL or (hit is not None and hit[0] is md and hit[1]):
+            return frozenset(engine.EXTRA_PARTS)
+        return frozenset({part})
+
+    def _keep_all(self, rel: str, md: Metadata | None, part: str,
+                  found: dict[str, dict[str, TagValue]]) -> dict[str, TagValue]:
+        """Keep every part decoded (one already kept stays: its nodes show it); ``part``'s
+        tags."""
+        for other, tags in found.items():
+            if other != part:
+                self._keep(rel, md, other, tags)
+        return self._keep(rel, md, part, found.get(part, {}))
 
     def _keep(self, rel: str, md: Metadata | None, part: str,
               found: dict[str, TagValue]) -> dict[str, TagValue]:
@@ -110,22 +128,28 @@ class ExtraParts:
             self._parts.popitem(last=False)
         return hit[1].setdefault(part, found)
 
-    def _decode(self, rel: str, part: str) -> dict[str, TagValue]:
-        """Blocking: the photo's tags of ``part`` (an unreadable part shows no tags)."""
+    def _decode(self, rel: str, wanted: frozenset[str]) -> dict[str, dict[str, TagValue]]:
+        """Blocking: the photo's tags of the parts ``wanted``, by part (an unreadable part
+        shows no tags)."""
         if self.read_parts is None:
             return {}
-        self.decodes[part] = self.decodes.get(part, 0) + 1
-        wanted = frozenset(engine.EXTRA_PARTS) if part == USES_ALL else frozenset({part})
+        for part in wanted:
+            self.decodes[part] = self.decodes.get(part, 0) + 1
+        what = "+".join(sorted(wanted))
         try:
             md = self.read_parts(self.path_of(rel), parts=engine.PARTS | wanted)
         except (EngineError, OSError) as e:
-            log.warning("cannot read the %s tags of %s: %s", part, rel, e)
+            log.warning("cannot read the %s tags of %s: %s", what, rel, e)
             return {}
         except Exception:  # a decoder's bug: that folder is empty, the rest of the mount works
-            log.exception("decoding the %s tags of %s failed", part, rel)
+            log.exception("decoding the %s tags of %s failed", what, rel)
             return {}
-        prefix = part + "/"
-        return {p: t for p, t in md.tags.items() if p.startswith(prefix)}
+        found: dict[str, dict[str, TagValue]] = {part: {} for part in wanted}
+        for p, t in md.tags.items():
+            head = p.partition("/")[0]
+            if head in found:
+                found[head][p] = t
+        return found
 
     # -- binary tags -------------------------------------------------------------------------
 
