@@ -52,6 +52,14 @@
  *    before the session is made), as the daemon answers it: `grep -r` and `find` ask for it
  *    on their way through folders.
  *
+ * 10. GETATTR of a generated folder (a .meta folder or one inside it) is answered here with
+ *    the attributes the daemon last gave for it (in a GETATTR, LOOKUP or READDIRPLUS reply,
+ *    which pass through here), while they are current: given with the long timeout (the
+ *    watcher sees every change) and no mark has ended since (metafs_marks_stale, which
+ *    every change ends).  The kernel asks for them again after each listing it read from
+ *    the daemon (it marks the folder's atime stale), so the second `grep -r` over a tree
+ *    asked the daemon once a folder.  A fixed table: an inode that is not there is asked.
+ *
  * Between requests answered here the thread polls without sleeping for SPIN_NS before it
  * waits (and stops as soon as the trio loop has anything else to do, metafs_set_loop_fd): a sleeping thread is woken through the scheduler of another CPU, which costs more
  * than answering the request (a warm `grep -r` went from 33 to 21 us a file).
@@ -70,13 +78,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 
 int metafs_shim_active = 0;
 /* What this build does beyond 1-3 above, for the daemon to check: bit 0, item 4;
- * bit 1, item 5; bit 2, item 7; bit 3, item 8; bit 4, item 9. */
-int metafs_shim_features = 31;
+ * bit 1, item 5; bit 2, item 7; bit 3, item 8; bit 4, item 9; bit 5, item 10. */
+int metafs_shim_features = 63;
 /* Item 8: set by the daemon before the session is made (a read-only mount). */
 int metafs_no_open = 0;
 /* Item 9: SOURCE, set by the daemon before the session is made (NULL: the daemon answers). */
@@ -99,6 +108,7 @@ static void (*next_open)(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 static void (*next_getxattr)(fuse_req_t, fuse_ino_t, const char *, size_t);
 static void (*next_listxattr)(fuse_req_t, fuse_ino_t, size_t);
 static void (*next_read)(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
+static void (*next_getattr)(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 
 /* Item 7: generated[ino] != 0 for inodes without extended attributes. */
 static unsigned char *generated;
@@ -201,6 +211,84 @@ static void open_if_clean(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
     next_open(req, ino, fi);
 }
 
+/* Item 10 */
+#define FOLDERS_KEPT 32768
+#define LONG_TIMEOUT 60.0  /* shorter: the watcher does not see every change */
+struct folder_attr {
+    uint64_t ino;
+    unsigned int generation;
+    double timeout;
+    struct stat st;
+};
+static struct folder_attr *folders;
+
+static void keep_folder(const struct stat *st, double timeout)
+{
+    if (!metafs_shim_active || st == NULL || !S_ISDIR(st->st_mode) || timeout < LONG_TIMEOUT
+        || !is_generated(st->st_ino))
+        return;
+    if (folders == NULL && (folders = calloc(FOLDERS_KEPT, sizeof(*folders))) == NULL)
+        return;
+    struct folder_attr *f = &folders[st->st_ino % FOLDERS_KEPT];
+    f->ino = st->st_ino;
+    f->generation = generation;
+    f->timeout = timeout;
+    f->st = *st;
+}
+
+static const struct folder_attr *kept_folder(uint64_t ino)
+{
+    if (folders == NULL)
+        return NULL;
+    const struct folder_attr *f = &folders[ino % FOLDERS_KEPT];
+    return f->ino == ino && f->generation == generation ? f : NULL;
+}
+
+static void getattr_if_kept(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    const struct folder_attr *f = kept_folder(ino);
+    if (f != NULL) {
+        fuse_reply_attr(req, &f->st, f->timeout);
+        return;
+    }
+    next_getattr(req, ino, fi);
+}
+
+typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
+typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
+typedef size_t (*add_plus_fn)(fuse_req_t, char *, size_t, const char *,
+                              const struct fuse_entry_param *, off_t);
+
+int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout)
+{
+    static reply_attr_fn next;
+    if (next == NULL)
+        next = (reply_attr_fn)dlsym(RTLD_NEXT, "fuse_reply_attr");
+    keep_folder(attr, attr_timeout);
+    return next(req, attr, attr_timeout);
+}
+
+int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
+{
+    static reply_entry_fn next;
+    if (next == NULL)
+        next = (reply_entry_fn)dlsym(RTLD_NEXT, "fuse_reply_entry");
+    if (e != NULL && e->ino != 0)
+        keep_folder(&e->attr, e->attr_timeout);
+    return next(req, e);
+}
+
+size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize, const char *name,
+                              const struct fuse_entry_param *e, off_t off)
+{
+    static add_plus_fn next;
+    if (next == NULL)
+        next = (add_plus_fn)dlsym(RTLD_NEXT, "fuse_add_direntry_plus");
+    if (e != NULL && e->ino != 0)
+        keep_folder(&e->attr, e->attr_timeout);
+    return next(req, buf, bufsize, name, e, off);
+}
+
 /* Item 8 */
 static void nosys(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -292,6 +380,7 @@ struct fuse_session *fuse_session_new(struct fuse_args *args,
     next_getxattr = op->getxattr;
     next_listxattr = op->listxattr;
     next_read = op->read;
+    next_getattr = op->getattr;
     ops.opendir = opendir_nosys;
     ops.releasedir = NULL;
     ops.readdirplus = readdirplus_by_inode;
@@ -303,6 +392,8 @@ struct fuse_session *fuse_session_new(struct fuse_args *args,
         ops.fsyncdir = fsyncdir_by_inode;
     if (statfs_source != NULL)
         ops.statfs = statfs_of_source;
+    if (next_getattr != NULL)
+        ops.getattr = getattr_if_kept;
     if (metafs_no_open) {
         ops.open = nosys;
         ops.flush = nosys;
@@ -342,7 +433,7 @@ struct shim_release_in {
     uint32_t flags, release_flags;
     uint64_t lock_owner;
 };
-enum { SHIM_OPEN = 14, SHIM_STATFS = 17, SHIM_RELEASE = 18, SHIM_GETXATTR = 22,
+enum { SHIM_GETATTR = 3, SHIM_OPEN = 14, SHIM_STATFS = 17, SHIM_RELEASE = 18, SHIM_GETXATTR = 22,
        SHIM_LISTXATTR = 23 };
 #define BUDGET_NS 20000000L  /* the longest the trio loop waits for its turn */
 
@@ -350,7 +441,7 @@ typedef int (*receive_fn)(struct fuse_session *, struct fuse_buf *);
 typedef void (*process_fn)(struct fuse_session *, const struct fuse_buf *);
 
 /* Whether the request in buf is one that open_if_clean, release_unless_stateless, the
- * xattr handlers of item 7 or statfs_of_source answer
+ * xattr handlers of item 7, statfs_of_source or getattr_if_kept answer
  * themselves (never one they would hand on to pyfuse3: that must go through its loop). */
 static int answered_here(const struct fuse_buf *buf)
 {
@@ -363,6 +454,8 @@ static int answered_here(const struct fuse_buf *buf)
         return clean_open(in->nodeid, ((const struct shim_open_in *)arg)->flags);
     if (in->opcode == SHIM_STATFS)
         return statfs_source != NULL;
+    if (in->opcode == SHIM_GETATTR)
+        return next_getattr != NULL && kept_folder(in->nodeid) != NULL;
     if (in->opcode == SHIM_GETXATTR || in->opcode == SHIM_LISTXATTR)
         return is_generated(in->nodeid);
     if (in->opcode == SHIM_RELEASE && buf->size >= sizeof(*in) + sizeof(struct shim_release_in))

@@ -8,7 +8,6 @@ makes or notices.  The status file counts the requests the daemon served.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.mount import Mount, needs_mount, until
+from support.requests import requests as _requests
 
 from metafs import fuse_shim
 from metafs.passthrough import GENERATED_TIMEOUT
@@ -27,11 +27,6 @@ needs_shim = pytest.mark.skipif(
 # Well inside the time the kernel would otherwise keep a generated entry: passing in time
 # means the daemon told the kernel, not that the entry expired.
 SOON = GENERATED_TIMEOUT / 2
-
-
-def _requests(mount: Mount) -> dict[str, int]:
-    line = next(x for x in mount.status().splitlines() if x.startswith("requests:"))
-    return {op: int(n) for op, n in re.findall(r"(\w+) (\d+)", line.partition("(")[2])}
 
 
 def _walk_and_read(top: Path) -> int:

@@ -8,34 +8,19 @@ as it is now, never the kernel's old pages."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support.mount import Mount, needs_mount, until
+from support.requests import cost as _cost
+from support.requests import requests as _requests
+from support.requests import shim_opens as _shim_opens
 
 pytestmark = [needs_mount, pytest.mark.mount]
 
 SHIM = Path(__file__).resolve().parents[1] / "metafs" / "_fuse_shim.so"
-
-
-def _requests(mount: Mount) -> dict[str, int]:
-    line = next(x for x in mount.status().splitlines() if x.startswith("requests:"))
-    return {op: int(n) for op, n in re.findall(r"(\w+) (\d+)", line.partition("(")[2])}
-
-
-def _cost(mount: Mount, action: Callable[[], object]) -> dict[str, int]:
-    """The requests ``action`` caused (those of reading the status file left out)."""
-    r0 = _requests(mount)
-    r1 = _requests(mount)
-    action()
-    r2 = _requests(mount)
-    ops = set(r0) | set(r1) | set(r2)
-    cost = {op: r2.get(op, 0) - 2 * r1.get(op, 0) + r0.get(op, 0) for op in ops}
-    return {op: n for op, n in cost.items() if n and op != "statfs"}  # grep asks statfs
 
 
 def _grep(mount: Mount) -> str:
@@ -138,11 +123,6 @@ def test_statfs_is_answered_without_the_daemon(mount: Mount) -> None:
         direct.f_bsize, direct.f_blocks, direct.f_files, direct.f_namemax)
 
 
-def _shim_opens(mount: Mount) -> int:
-    line = next(x for x in mount.status().splitlines() if "opens answered by the shim" in x)
-    return int(re.search(r"opens answered by the shim: (\d+)", line).group(1))
-
-
 def test_the_first_grep_asks_the_daemon_about_one_file_a_folder(mount: Mount) -> None:
     """Once a reader opens a tag file of a listed folder, the pages of the others go to the
     kernel and their opens to the shim: the first `grep -r` costs about one open through
@@ -162,3 +142,17 @@ def test_the_first_grep_asks_the_daemon_about_one_file_a_folder(mount: Mount) ->
     assert "read" not in cost  # every page was in the kernel
     assert _shim_opens(mount) - opens >= files - folders - binary
     assert first == [_grep(mount)]
+
+
+def test_the_second_grep_costs_no_request(mount: Mount) -> None:
+    """After the first `grep -r` the kernel asks for the attributes of every folder it
+    listed (their atime went stale): the shim answers those of .meta folders (item 10)."""
+    first = _grep(mount)
+    seen: list[str] = []
+    assert _cost(mount, lambda: seen.append(_grep(mount))) == {}
+    assert seen == [first]
+    # a change ends that: the folders' attributes come from the daemon again, right
+    mount.sh("echo Mamiya > photo.jpg.meta/Make")
+    mount.commit()
+    st = os.stat(mount.meta / "xmp")
+    assert st.st_mtime_ns == os.stat(mount.src / "photo.jpg").st_mtime_ns

@@ -9,40 +9,18 @@ of ``.metafs/status`` (no timing)."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support.mount import Mount, needs_mount, until
+from support.requests import cost as _cost
+from support.requests import shim_opens as _shim_opens
 
 pytestmark = [needs_mount, pytest.mark.mount]
 
 SHIM = Path(__file__).resolve().parents[1] / "metafs" / "_fuse_shim.so"
-
-
-def _requests(mount: Mount) -> dict[str, int]:
-    line = next(x for x in mount.status().splitlines() if x.startswith("requests:"))
-    return {op: int(n) for op, n in re.findall(r"(\w+) (\d+)", line.partition("(")[2])}
-
-
-def _cost(mount: Mount, action: Callable[[], object]) -> dict[str, int]:
-    """The requests ``action`` caused (those of reading the status file left out)."""
-    r0 = _requests(mount)
-    r1 = _requests(mount)
-    action()
-    r2 = _requests(mount)
-    ops = set(r0) | set(r1) | set(r2)
-    cost = {op: r2.get(op, 0) - 2 * r1.get(op, 0) + r0.get(op, 0) for op in ops}
-    return {op: n for op, n in cost.items() if n and op != "statfs"}  # grep asks statfs
-
-
-def _shim_opens(mount: Mount) -> int:
-    """Opens that reached the daemon's process at all (answered by the shim in C)."""
-    line = next(x for x in mount.status().splitlines() if "opens answered by the shim" in x)
-    return int(re.search(r"opens answered by the shim: (\d+)", line).group(1))
 
 
 def _grep(mount: Mount) -> str:
