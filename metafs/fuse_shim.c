@@ -470,7 +470,9 @@ static long elapsed_ns(const struct timespec *since)
     return (now.tv_sec - since->tv_sec) * 1000000000L + (now.tv_nsec - since->tv_nsec);
 }
 
+#ifndef SPIN_NS
 #define SPIN_NS 200000L
+#endif
 
 /* The trio loop's epoll descriptor (metafs_set_loop_fd; -1: not known).  Readable when the
  * loop has something else to do (a worker thread finished, the watcher saw a change): the
